@@ -1,0 +1,3 @@
+from birnn_tag.cli import main
+
+main()

@@ -1,0 +1,166 @@
+"""Command line: parse, validate, call the library, print a summary.
+
+Library code raises :class:`BirnnTagError`; :func:`user_errors` turns it into one line on stderr
+and exit code 1, so users never see a traceback for a problem they can fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from birnn_tag.errors import BirnnTagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and run BiLSTM sequence taggers.")
+stderr = Console(stderr=True)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Report library errors as ``error: <message>`` and exit 1 (130 on Ctrl-C)."""
+    try:
+        yield
+    except BirnnTagError as error:
+        stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=stderr, show_path=False)])
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML config file.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a key: section.key=value (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in output.dir from its last.pt.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+) -> None:
+    """Train a tagger; writes a run folder with config, vocab, checkpoints, metrics and reports."""
+    from birnn_tag.config import load_config
+    from birnn_tag.training import train as run_training
+
+    _setup_logging()
+    with user_errors():
+        overrides = list(set_ or []) + (["output.overwrite=true"] if overwrite else [])
+        resolved = load_config(config, overrides)
+        run_dir = run_training(resolved, resume=resume, console=stderr)
+    stderr.print(f"run folder: {run_dir}")
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
+    split: Annotated[str, typer.Option(help="Split of the run's data to score.")] = "test",
+    data: Annotated[Optional[Path], typer.Option(help="Score this file instead (read like the run's data).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+) -> None:
+    """Score a trained model: seqeval strict entity P/R/F1 per type, averages, token accuracy."""
+    from birnn_tag.checkpoint import load_model
+    from birnn_tag.evaluation import evaluate_checkpoint, report_table
+    from birnn_tag.training import resolve_device
+
+    _setup_logging()
+    with user_errors():
+        target = resolve_device(device)
+        loaded = load_model(run, target)
+        report = evaluate_checkpoint(loaded, split=split, data_file=str(data) if data else None, device=target)
+        folder = run if run.is_dir() else run.parent
+        stem = folder / f"report-{data.stem if data else split}"
+        report.save(stem)
+    Console().print(report_table(report, str(data or f"{split} split")))
+    stderr.print(f"saved {stem}.txt and {stem}.json")
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
+    output_format: Annotated[str, typer.Option("--format", help="conll or jsonl.")] = "conll",
+    input_format: Annotated[str, typer.Option(help="text, pretokenized or conll.")] = "text",
+    pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+) -> None:
+    """Tag raw text (one sentence per line), whitespace-tokenized lines or a CoNLL file."""
+    from birnn_tag.checkpoint import load_model
+    from birnn_tag.prediction import INPUT_FORMATS, OUTPUT_FORMATS, format_prediction, predict_stream, read_inputs
+    from birnn_tag.training import resolve_device
+
+    _setup_logging()
+    input_format = "pretokenized" if pretokenized else input_format
+    with user_errors():
+        _check_choice("--format", output_format, OUTPUT_FORMATS)
+        _check_choice("--input-format", input_format, INPUT_FORMATS)
+        target = resolve_device(device)
+        loaded = load_model(run, target)
+        token_column = loaded.config.data.token_column if isinstance(loaded.config.data.token_column, int) else 0
+        with _open_input(input) as handle, _open_output(output) as sink:
+            inputs = read_inputs(handle, input if input != "-" else "<stdin>", input_format, token_column)
+            count = 0
+            for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=target):
+                sink.write(format_prediction(prediction, output_format))
+                count += 1
+    if output != "-":
+        stderr.print(f"tagged {count:,} sentences → {output}")
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise BirnnTagError(f"{option}: unknown value {value!r}; expected one of {', '.join(choices)}")
+
+
+@contextmanager
+def _open_input(name: str):
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise BirnnTagError(f"{path}: input file not found")
+    with path.open("rb") as handle:
+        yield handle
+
+
+@contextmanager
+def _open_output(name: str):
+    """Write to ``NAME.partial`` and rename on success: a failed run never clobbers an old output,
+    and what was tagged before the failure is kept in the ``.partial`` file."""
+    if name == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    path = Path(name)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        handle = partial.open("w", encoding="utf-8")
+    except OSError as error:
+        raise BirnnTagError(f"{path}: cannot write: {error.strerror}") from None
+    try:
+        with handle:
+            yield handle
+    except BirnnTagError as error:
+        raise BirnnTagError(f"{error} (sentences tagged before this are in {partial})") from None
+    os.replace(partial, path)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Typed, validated configuration: YAML → frozen dataclasses.
+
+One schema, one name per setting: the YAML key, the dataclass field and the checkpoint key are
+the same string. Unknown keys fail with their dotted path and a "did you mean" hint; wrong types
+name the key and the expected type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from birnn_tag.errors import ConfigError
+
+Scheme = Literal["IOB2", "BIOES"]
+
+
+def _bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
+    """A dataclass field whose numeric value must lie in [min, max]."""
+    return field(default=default, metadata={"min": min, "max": max})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the sentences come from and how their tags are read.
+
+    Exactly one source: ``hub`` (a Hugging Face dataset id), ``disk`` (a ``save_to_disk`` folder)
+    or per-split files (``train``/``validation``/``test``: CoNLL columns, json, jsonl, csv, parquet).
+    """
+
+    format: Literal["auto", "conll", "json", "csv", "parquet"] = "auto"
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    hub: str | None = None
+    hub_config: str | None = None
+    disk: str | None = None
+    # CoNLL files: column index (0-based, negative counts from the end); tables: field name.
+    token_column: int | str | None = None
+    tag_column: int | str | None = None
+    separator: Literal["auto", "space", "tab"] = "auto"
+    validation_fraction: float = _bounded(0.0, min=0.0, max=0.5)
+    input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES"] = "auto"
+    scheme: Scheme = "IOB2"
+    invalid_tags: Literal["repair", "error"] = "repair"
+    max_length: int = _bounded(250, min=1)
+    long_sentences: Literal["split", "error"] = "split"
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    """How tokens become ids; vocabularies are built from the training split only."""
+
+    lowercase: bool = False
+    normalize_digits: bool = True
+    min_freq: int = _bounded(1, min=1)
+    max_word_length: int = _bounded(30, min=1)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Embeddings → optional character CNN → stacked BiLSTM → output head."""
+
+    word_dim: int = _bounded(100, min=1)
+    char_encoder: Literal["none", "cnn"] = "cnn"
+    char_dim: int = _bounded(30, min=1)
+    char_filters: int = _bounded(50, min=1)
+    char_kernel_size: int = _bounded(3, min=1)
+    hidden_size: int = _bounded(200, min=1)
+    num_layers: int = _bounded(1, min=1)
+    dropout: float = _bounded(0.5, min=0.0, max=0.95)
+    head: Literal["softmax"] = "softmax"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation, early stopping, device and reproducibility."""
+
+    epochs: int = _bounded(30, min=1)
+    batch_size: int = _bounded(32, min=1)
+    eval_batch_size: int = _bounded(256, min=1)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = _bounded(0.015, min=0.0)
+    momentum: float = _bounded(0.9, min=0.0, max=1.0)
+    lr_decay: float = _bounded(0.05, min=0.0)
+    weight_decay: float = _bounded(0.0, min=0.0)
+    clip_grad_norm: float | None = _bounded(5.0, min=0.0)
+    patience: int | None = _bounded(5, min=1)
+    seed: int = 1
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = False
+    threads: int | None = _bounded(None, min=1)
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where the run folder goes."""
+
+    dir: str = "runs/run"
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole resolved configuration of a run."""
+
+    task: Literal["tagging"] = "tagging"
+    data: DataConfig = DataConfig()
+    encoding: EncodingConfig = EncodingConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain nested dict (the form saved in run folders and checkpoints)."""
+        return dataclasses.asdict(self)
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a field annotation; return it (ints widen to float)."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+    elif origin is Literal:
+        if value in typing.get_args(annotation):
+            return value
+    elif annotation is type(None):
+        if value is None:
+            return None
+    elif annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    elif dataclasses.is_dataclass(annotation):
+        return _build(annotation, value, key)
+    raise ConfigError(f"{key}: expected {_type_name(annotation)}, got {value!r}")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, validating every key under ``prefix``."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else str(name)
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), fields, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
+            raise ConfigError(f"unknown key '{key}'{hint}")
+        value = _coerce(value, hints[name], key)
+        low, high = fields[name].metadata.get("min"), fields[name].metadata.get("max")
+        if value is not None and low is not None and value < low:
+            raise ConfigError(f"{key}: must be >= {low}, got {value}")
+        if value is not None and high is not None and value > high:
+            raise ConfigError(f"{key}: must be <= {high}, got {value}")
+        values[name] = value
+    return cls(**values)
+
+
+def parse_override(assignment: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value`` into a key path and a YAML-parsed value."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected section.key=value")
+    key, text = assignment.split("=", 1)
+    path = [part for part in key.strip().split(".") if part]
+    if not path:
+        raise ConfigError(f"--set {assignment!r}: empty key")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {key}: cannot parse value {text!r}: {error}") from None
+    return path, value
+
+
+def apply_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with every ``section.key=value`` assignment applied."""
+    result = yaml.safe_load(yaml.safe_dump(raw)) or {}
+    for assignment in assignments:
+        path, value = parse_override(assignment)
+        node = result
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a section")
+            node = child
+        node[path[-1]] = value
+    return result
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Validate a nested dict into a :class:`Config`; errors are prefixed with ``source``."""
+    try:
+        return _build(Config, raw, "")
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config file, apply ``--set`` overrides and validate the result."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return config_from_dict(apply_overrides(raw or {}, overrides or []), str(path))
+
+
+def save_config(config: Config, path: Path) -> None:
+    """Write the resolved config as YAML (loadable again by :func:`load_config`)."""
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Data layer: sources → prepared splits → vocabularies → encoded tensors → batches."""

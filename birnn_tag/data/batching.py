@@ -1,0 +1,87 @@
+"""Length-bucketed batches of padded tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from birnn_tag.data.encoding import EncodedSentence
+
+
+@dataclass
+class Batch:
+    """A padded batch. ``lengths`` stays on the CPU (``pack_padded_sequence`` wants it there).
+
+    Shapes: ``word_ids``/``tag_ids``/``mask`` (batch, time); ``char_ids`` (batch, time, chars);
+    ``indices`` are the sentences' positions in their split, to restore input order.
+    """
+
+    word_ids: torch.Tensor
+    char_ids: torch.Tensor
+    tag_ids: torch.Tensor | None
+    lengths: torch.Tensor
+    mask: torch.Tensor
+    indices: list[int]
+
+    def to(self, device: torch.device) -> Batch:
+        """The same batch with its tensors (except ``lengths``) on ``device``."""
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(
+            move(self.word_ids), move(self.char_ids), move(self.tag_ids), self.lengths, move(self.mask), self.indices
+        )
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+
+def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Batch:
+    """Pad a list of encoded sentences into a :class:`Batch` (padding id 0 everywhere)."""
+    lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
+    size, time = len(sentences), int(lengths.max())
+    width = max(s.chars.shape[1] for s in sentences)
+    word_ids = torch.zeros(size, time, dtype=torch.long)
+    char_ids = torch.zeros(size, time, width, dtype=torch.long)
+    has_tags = sentences[0].tags is not None
+    tag_ids = torch.zeros(size, time, dtype=torch.long) if has_tags else None
+    for row, sentence in enumerate(sentences):
+        length = len(sentence)
+        word_ids[row, :length] = sentence.words
+        char_ids[row, :length, : sentence.chars.shape[1]] = sentence.chars
+        if has_tags:
+            tag_ids[row, :length] = sentence.tags
+    mask = torch.arange(time)[None, :] < lengths[:, None]
+    return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices))
+
+
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None
+) -> list[list[int]]:
+    """Group sentence indices into batches of similar length.
+
+    With ``shuffle``, sentences are sorted by length plus a little noise (so equal lengths mix
+    across epochs) and the batches come in random order; without it, batches are length-sorted
+    (the fastest order for prediction; callers restore input order from ``Batch.indices``).
+    """
+    keys = torch.tensor(lengths, dtype=torch.float)
+    if shuffle:
+        keys = keys + torch.rand(len(lengths), generator=generator) * 2.0
+    order = torch.argsort(keys, stable=True).tolist()
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+def iterate_batches(
+    sentences: Sequence[EncodedSentence],
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> Iterator[Batch]:
+    """Yield collated batches over ``sentences`` (see :func:`bucketed_batches`)."""
+    for indices in bucketed_batches([len(s) for s in sentences], batch_size, shuffle=shuffle, generator=generator):
+        yield collate([sentences[i] for i in indices], indices)

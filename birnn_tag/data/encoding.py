@@ -1,0 +1,75 @@
+"""Sentences → id tensors, computed once per split with a batched ``datasets.map``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import datasets
+import torch
+
+from birnn_tag.config import EncodingConfig
+from birnn_tag.data.vocab import Vocabularies, normalize_word
+from birnn_tag.errors import DataError
+
+
+@dataclass
+class EncodedSentence:
+    """One sentence as tensors: ``words`` (T,), ``chars`` (T, W) with 0-padding, ``tags`` (T,) or None."""
+
+    words: torch.Tensor
+    chars: torch.Tensor
+    tags: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return self.words.shape[0]
+
+
+def encode_tokens(tokens: list[str], vocabs: Vocabularies, config: EncodingConfig) -> tuple[list[int], list[list[int]]]:
+    """Word ids and per-token character ids (truncated to ``max_word_length``)."""
+    words = [vocabs.words.id(normalize_word(token, config)) for token in tokens]
+    chars = [[vocabs.chars.id(c) for c in token[: config.max_word_length]] for token in tokens]
+    return words, chars
+
+
+def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
+    """Label ids; a label the model was not trained on is an error naming its sentence."""
+    try:
+        return [vocabs.labels.id(tag) for tag in tags]
+    except KeyError as error:
+        known = ", ".join(vocabs.labels.items)
+        raise DataError(f"{where}: label {error.args[0]!r} was not seen in training (known: {known})") from None
+
+
+def char_tensor(chars: list[list[int]]) -> torch.Tensor:
+    """(T, W) character ids, right-padded with 0 to the sentence's longest word."""
+    width = max(1, max(len(word) for word in chars))
+    out = torch.zeros(len(chars), width, dtype=torch.long)
+    for position, word in enumerate(chars):
+        out[position, : len(word)] = torch.tensor(word, dtype=torch.long)
+    return out
+
+
+def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
+    """Encode a prepared split (columns tokens, optional tags, where) into tensors."""
+    has_tags = "tags" in dataset.column_names
+
+    def to_ids(batch: dict) -> dict:
+        out: dict[str, list] = {"word_ids": [], "char_ids": []}
+        for tokens in batch["tokens"]:
+            words, chars = encode_tokens(tokens, vocabs, config)
+            out["word_ids"].append(words)
+            out["char_ids"].append(chars)
+        if has_tags:
+            out["tag_ids"] = [encode_tags(t, vocabs, w) for t, w in zip(batch["tags"], batch["where"])]
+        return out
+
+    encoded = dataset.map(to_ids, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
+    columns = {name: encoded[name] for name in encoded.column_names}
+    return [
+        EncodedSentence(
+            words=torch.tensor(words, dtype=torch.long),
+            chars=char_tensor(chars),
+            tags=torch.tensor(columns["tag_ids"][i], dtype=torch.long) if has_tags else None,
+        )
+        for i, (words, chars) in enumerate(zip(columns["word_ids"], columns["char_ids"]))
+    ]

@@ -1,0 +1,116 @@
+"""Tag schemes: detect IOB1 / IOB2 / BIOES, convert between them through entity spans.
+
+Spans are ``(type, start, end)`` with ``end`` exclusive. Conversion reads the source tags into
+spans (repairing the usual mistakes the way conlleval does: an ``I-X`` that cannot continue the
+previous entity starts a new one) and writes the spans back in the target scheme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+SCHEMES = ("IOB1", "IOB2", "BIOES")
+_PREFIXES = {"IOB1": "BI", "IOB2": "BI", "BIOES": "BIES"}
+_TAG = re.compile(r"^([BIES])-(.+)$")
+
+Span = tuple[str, int, int]
+
+
+def split_tag(tag: str) -> tuple[str, str | None]:
+    """``'B-PER'`` → ``('B', 'PER')``; ``'O'`` → ``('O', None)``. Raises ValueError otherwise."""
+    if tag == "O":
+        return "O", None
+    match = _TAG.match(tag)
+    if not match:
+        raise ValueError(f"invalid tag {tag!r}: expected 'O' or a prefix B-, I-, E-, S- and a type")
+    return match.group(1), match.group(2)
+
+
+def check_tag(tag: str, scheme: str) -> None:
+    """Raise ValueError if ``tag`` is malformed or uses a prefix the scheme does not have."""
+    prefix, _ = split_tag(tag)
+    if prefix != "O" and prefix not in _PREFIXES[scheme]:
+        raise ValueError(f"invalid tag {tag!r} for scheme {scheme}")
+
+
+def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
+    """Guess the scheme of a corpus: E-/S- → BIOES; an I- that opens an entity → IOB1; else IOB2."""
+    opens_with_inside = False
+    for tags in sentences:
+        previous_type = None
+        for tag in tags:
+            prefix, kind = split_tag(tag)
+            if prefix in "ES":
+                return "BIOES"
+            if prefix == "I" and kind != previous_type:
+                opens_with_inside = True
+            previous_type = kind
+    return "IOB1" if opens_with_inside else "IOB2"
+
+
+def to_spans(tags: Sequence[str], scheme: str) -> list[Span]:
+    """Read entity spans from ``tags`` written in ``scheme``, repairing invalid transitions."""
+    spans: list[Span] = []
+    start, current = 0, None
+    for position, tag in enumerate(tags):
+        prefix, kind = split_tag(tag)
+        begins = prefix in "BS" or (prefix in "IE" and kind != current)
+        if scheme == "IOB1" and prefix == "B":
+            begins = True
+        if current is not None and (prefix == "O" or begins):
+            spans.append((current, start, position))
+            current = None
+        if begins:
+            start, current = position, kind
+        if current is not None and prefix in "ES":
+            spans.append((current, start, position + 1))
+            current = None
+    if current is not None:
+        spans.append((current, start, len(tags)))
+    return spans
+
+
+def from_spans(spans: Iterable[Span], length: int, scheme: str) -> list[str]:
+    """Write ``spans`` as ``length`` tags in ``scheme`` (IOB1 uses B- only between same-type neighbours)."""
+    tags = ["O"] * length
+    previous_end, previous_type = -1, None
+    for kind, start, end in sorted(spans, key=lambda span: span[1]):
+        for position in range(start, end):
+            tags[position] = f"I-{kind}"
+        if scheme == "IOB2":
+            tags[start] = f"B-{kind}"
+        elif scheme == "IOB1":
+            if previous_end == start and previous_type == kind:
+                tags[start] = f"B-{kind}"
+        elif end - start == 1:
+            tags[start] = f"S-{kind}"
+        else:
+            tags[start], tags[end - 1] = f"B-{kind}", f"E-{kind}"
+        previous_end, previous_type = end, kind
+    return tags
+
+
+def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
+    """Convert one sentence's tags from ``source`` to ``target`` scheme."""
+    return from_spans(to_spans(tags, source), len(tags), target)
+
+
+def first_invalid(tags: Sequence[str], scheme: str) -> int | None:
+    """Position of the first tag that the scheme forbids after its predecessor, or None.
+
+    A sequence is valid exactly when writing its spans back reproduces it. Every IOB1 sequence
+    reads unambiguously, so IOB1 has no invalid transitions.
+    """
+    if scheme == "IOB1":
+        return None
+    rewritten = convert(tags, scheme, scheme)
+    for position, (tag, fixed) in enumerate(zip(tags, rewritten)):
+        if tag != fixed:
+            return position
+    return None
+
+
+def seqeval_scheme(scheme: str) -> str:
+    """seqeval's name for a training scheme (``IOB2`` / ``IOBES``)."""
+    return {"IOB2": "IOB2", "BIOES": "IOBES"}[scheme]

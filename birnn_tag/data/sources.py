@@ -1,0 +1,186 @@
+"""Load train/validation/test splits through Hugging Face ``datasets``.
+
+Every source ends as a ``DatasetDict`` whose splits have a ``tokens`` column (list of str), a
+``tags`` column (list of str) when tags are present, and, for CoNLL files, the ``line`` where each
+sentence starts, so later errors can point at ``file:line``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+from birnn_tag.config import DataConfig
+from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.errors import DataError
+
+SPLITS = ("train", "validation", "test")
+_TABLE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+_TOKEN_FIELDS = ("tokens", "words")
+_TAG_FIELDS = ("ner_tags", "tags", "labels")
+
+datasets.disable_progress_bars()
+# Our map functions close over local state; datasets would warn that it cannot hash them.
+datasets.utils.logging.set_verbosity_error()
+
+
+@dataclass
+class Corpus:
+    """Splits plus a human-readable origin per split (a path or ``hub:name/split``)."""
+
+    splits: datasets.DatasetDict
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def where(self, split: str, row: int, line: int | None = None) -> str:
+        """``file:line`` for CoNLL splits (pass the row's ``line``), ``origin row N`` for the rest."""
+        if line is not None:
+            return f"{self.origins[split]}:{line}"
+        return f"{self.origins[split]} row {row + 1}"
+
+
+def file_format(path: str | Path, configured: str = "auto") -> str:
+    """``conll`` or a ``datasets`` builder name, from the config or the file extension."""
+    if configured != "auto":
+        return configured
+    return _TABLE_BUILDERS.get(Path(path).suffix.lower(), "conll")
+
+
+def read_file(
+    path: str | Path, config: DataConfig, *, with_tags: bool = True
+) -> datasets.Dataset:
+    """Read one local file (CoNLL columns or a table) into a standardised ``Dataset``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    kind = file_format(path, config.format)
+    if kind == "conll":
+        columns = ColumnFormat(
+            token_column=_int_column(config.token_column, 0, "token_column"),
+            tag_column=_int_column(config.tag_column, -1, "tag_column") if with_tags else None,
+            separator=config.separator,
+        )
+        return datasets.Dataset.from_dict(read_conll(path, columns))
+    try:
+        table = datasets.load_dataset(kind, data_files=str(path), split="train")
+    except Exception as error:  # datasets wraps parser errors in several exception types
+        raise DataError(f"{path}: cannot read as {kind}: {_first_line(error)}") from None
+    return standardize(table, config, str(path), with_tags=with_tags)
+
+
+def _int_column(value: int | str | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int):
+        raise DataError(f"data.{name}: CoNLL files need a column index, got {value!r}")
+    return value
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def _pick_field(dataset: datasets.Dataset, configured, candidates, origin: str, name: str) -> str:
+    if configured is not None:
+        if configured not in dataset.column_names:
+            raise DataError(
+                f"{origin}: no field {configured!r} (data.{name}); fields: {', '.join(dataset.column_names)}"
+            )
+        return str(configured)
+    for candidate in candidates:
+        if candidate in dataset.column_names:
+            return candidate
+    raise DataError(
+        f"{origin}: none of the fields {', '.join(candidates)} found; set data.{name} "
+        f"(fields: {', '.join(dataset.column_names)})"
+    )
+
+
+def _tag_names(dataset: datasets.Dataset, tag_field: str) -> list[str] | None:
+    """The names of a ``Sequence(ClassLabel)`` tag feature, or None for string tags."""
+    inner = getattr(dataset.features[tag_field], "feature", None)
+    return list(inner.names) if isinstance(inner, datasets.ClassLabel) else None
+
+
+def standardize(
+    dataset: datasets.Dataset, config: DataConfig, origin: str, *, with_tags: bool = True
+) -> datasets.Dataset:
+    """Rename/convert a table's token and tag fields to ``tokens`` / ``tags`` lists of str."""
+    token_field = _pick_field(dataset, config.token_column, _TOKEN_FIELDS, origin, "token_column")
+    tag_field = None
+    if with_tags:
+        tag_field = _pick_field(dataset, config.tag_column, _TAG_FIELDS, origin, "tag_column")
+    names = _tag_names(dataset, tag_field) if tag_field else None
+
+    def convert(batch: dict) -> dict:
+        out = {"tokens": [_as_list(value) for value in batch[token_field]]}
+        if tag_field:
+            tags = [_as_list(value) for value in batch[tag_field]]
+            out["tags"] = [[names[t] for t in row] if names else [str(t) for t in row] for row in tags]
+        return out
+
+    return dataset.map(convert, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
+
+
+def _as_list(value) -> list[str]:
+    """Tables store a sentence as a list, or (csv) as one whitespace-separated string."""
+    if isinstance(value, str):
+        return value.split()
+    return [] if value is None else list(value)
+
+
+def load_corpus(config: DataConfig) -> Corpus:
+    """Load the configured splits; carve a validation split out of train if asked to."""
+    if sum(bool(source) for source in (config.hub, config.disk, config.train)) != 1:
+        raise DataError("data: set exactly one of data.hub, data.disk or data.train")
+    if config.hub:
+        corpus = _from_dict_source(_load_hub(config), config, f"hub:{config.hub}")
+    elif config.disk:
+        corpus = _from_dict_source(_load_disk(config.disk), config, config.disk)
+    else:
+        paths = {split: getattr(config, split) for split in SPLITS if getattr(config, split)}
+        corpus = Corpus(
+            datasets.DatasetDict({split: read_file(path, config) for split, path in paths.items()}),
+            {split: str(path) for split, path in paths.items()},
+        )
+    if config.validation_fraction > 0 and "validation" not in corpus.splits:
+        parts = corpus.splits["train"].train_test_split(test_size=config.validation_fraction, seed=0)
+        corpus.splits["train"], corpus.splits["validation"] = parts["train"], parts["test"]
+        corpus.origins["validation"] = f"{corpus.origins['train']} (held-out part)"
+    return corpus
+
+
+def _load_hub(config: DataConfig) -> datasets.DatasetDict:
+    try:
+        return datasets.load_dataset(config.hub, config.hub_config)
+    except Exception as error:  # offline, unknown id, missing config name...
+        raise DataError(f"data.hub={config.hub!r}: cannot load: {_first_line(error)}") from None
+
+
+def _load_disk(folder: str) -> datasets.DatasetDict:
+    if not Path(folder).exists():
+        raise DataError(f"{folder}: folder not found (data.disk)")
+    try:
+        loaded = datasets.load_from_disk(folder)
+    except Exception as error:
+        raise DataError(f"{folder}: not a save_to_disk folder: {_first_line(error)}") from None
+    if isinstance(loaded, datasets.Dataset):
+        loaded = datasets.DatasetDict({"train": loaded})
+    return loaded
+
+
+def _from_dict_source(loaded: datasets.DatasetDict, config: DataConfig, origin: str) -> Corpus:
+    if "train" not in loaded:
+        raise DataError(f"{origin}: no 'train' split (found: {', '.join(loaded)})")
+    aliases = {"dev": "validation", "valid": "validation"}
+    splits, origins = datasets.DatasetDict(), {}
+    for name, dataset in loaded.items():
+        split = aliases.get(name, name)
+        if split in SPLITS:
+            splits[split] = standardize(dataset, config, f"{origin}/{name}")
+            origins[split] = f"{origin}/{name}"
+    return Corpus(splits, origins)

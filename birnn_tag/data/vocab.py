@@ -1,0 +1,91 @@
+"""Word, character and label vocabularies, built from the training split only."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from birnn_tag.config import EncodingConfig
+
+PAD, UNK = "<pad>", "<unk>"
+_DIGIT = re.compile(r"\d")
+
+
+class Vocab:
+    """A bijection between strings and ids. Word/char vocabularies reserve 0 = PAD and 1 = UNK."""
+
+    def __init__(self, items: Iterable[str], *, specials: bool = True) -> None:
+        self.items: list[str] = ([PAD, UNK] if specials else []) + [
+            item for item in items if not specials or item not in (PAD, UNK)
+        ]
+        self.index = {item: i for i, item in enumerate(self.items)}
+        self.unk_id = 1 if specials else None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.index
+
+    def id(self, item: str) -> int:
+        """The id of ``item``; UNK for unknown items (KeyError when there is no UNK)."""
+        found = self.index.get(item, self.unk_id)
+        if found is None:
+            raise KeyError(item)
+        return found
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_freq: int = 1) -> Vocab:
+        """Items seen at least ``min_freq`` times, most frequent first (ties alphabetical)."""
+        ordered = sorted((item for item, n in counts.items() if n >= min_freq), key=lambda i: (-counts[i], i))
+        return cls(ordered)
+
+
+def normalize_word(token: str, config: EncodingConfig) -> str:
+    """The form a token is looked up under in the word vocabulary."""
+    if config.lowercase:
+        token = token.lower()
+    if config.normalize_digits:
+        token = _DIGIT.sub("0", token)
+    return token
+
+
+@dataclass
+class Vocabularies:
+    """Everything needed to turn sentences into ids and predicted ids back into tags."""
+
+    words: Vocab
+    chars: Vocab
+    labels: Vocab
+
+    @classmethod
+    def build(cls, sentences: Iterable[list[str]], tags: Iterable[list[str]], config: EncodingConfig) -> Vocabularies:
+        """Count words, characters and labels over the training sentences."""
+        word_counts: Counter = Counter()
+        char_counts: Counter = Counter()
+        for tokens in sentences:
+            word_counts.update(normalize_word(token, config) for token in tokens)
+            for token in tokens:
+                char_counts.update(token[: config.max_word_length])
+        label_set = {tag for row in tags for tag in row}
+        # "O" first, then types grouped: stable ids make checkpoints and reports easy to read.
+        labels = sorted(label_set, key=lambda tag: (tag != "O", tag[2:], tag))
+        return cls(
+            Vocab.from_counts(word_counts, config.min_freq),
+            Vocab.from_counts(char_counts),
+            Vocab(labels, specials=False),
+        )
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"words": self.words.items, "chars": self.chars.items, "labels": self.labels.items}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[str]]) -> Vocabularies:
+        return cls(Vocab(data["words"]), Vocab(data["chars"]), Vocab(data["labels"], specials=False))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,117 @@
+"""Entity-level scores with seqeval (strict mode, the training scheme) plus token accuracy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from rich.table import Table
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2, IOBES
+
+from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.config import Config
+from birnn_tag.data.encoding import EncodedSentence, encode_split
+from birnn_tag.data.preparation import prepare_split
+from birnn_tag.data.schemes import seqeval_scheme
+from birnn_tag.data.sources import Corpus, load_corpus, read_file
+from birnn_tag.errors import DataError
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.inference import decode_sentences
+from birnn_tag.model.tagger import Tagger
+
+_SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
+AVERAGES = ("micro avg", "macro avg", "weighted avg")
+
+
+@dataclass
+class Report:
+    """seqeval's per-type and averaged scores, token accuracy, and the scheme they were computed in."""
+
+    scores: dict[str, dict[str, float]]
+    token_accuracy: float
+    scheme: str
+    text: str
+
+    @property
+    def f1(self) -> float:
+        """Micro-averaged entity F1 (the headline number), in [0, 1]."""
+        return self.scores["micro avg"]["f1-score"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scheme": self.scheme, "mode": "strict", "token_accuracy": self.token_accuracy, "scores": self.scores}
+
+    def save(self, stem: Path) -> None:
+        """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
+        stem.with_suffix(".txt").write_text(
+            self.text + f"\ntoken accuracy: {self.token_accuracy:.4f}\n", encoding="utf-8"
+        )
+        stem.with_suffix(".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+
+def evaluate_tags(gold: list[list[str]], predicted: list[list[str]], scheme: str) -> Report:
+    """Score predicted tag sequences against gold ones (both in ``scheme``: IOB2 or BIOES)."""
+    mode = _SEQEVAL_SCHEMES[seqeval_scheme(scheme)]
+    kwargs = {"mode": "strict", "scheme": mode, "zero_division": 0}
+    scores = classification_report(gold, predicted, output_dict=True, **kwargs)
+    text = classification_report(gold, predicted, digits=4, **kwargs)
+    total = sum(len(row) for row in gold)
+    correct = sum(g == p for gold_row, pred_row in zip(gold, predicted) for g, p in zip(gold_row, pred_row))
+    scores = {name: {key: float(value) for key, value in row.items()} for name, row in scores.items()}
+    return Report(scores, correct / total if total else 0.0, scheme, text)
+
+
+def report_table(report: Report, title: str) -> Table:
+    """The report as a rich table: one row per entity type, then the averages."""
+    table = Table(title=title)
+    for column in ("type", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    types = sorted(name for name in report.scores if name not in AVERAGES)
+    for index, name in enumerate(types + [a for a in AVERAGES if a in report.scores]):
+        row = report.scores[name]
+        table.add_row(
+            name,
+            f"{100 * row['precision']:.2f}",
+            f"{100 * row['recall']:.2f}",
+            f"{100 * row['f1-score']:.2f}",
+            str(int(row["support"])),
+            end_section=index == len(types) - 1,
+        )
+    table.caption = f"strict {report.scheme} entity scores (seqeval); token accuracy {100 * report.token_accuracy:.2f}%"
+    return table
+
+
+def evaluate_checkpoint(loaded: LoadedModel, *, split: str = "test", data_file: str | None = None, device: torch.device) -> Report:
+    """Score a trained model on one split of its configured data, or on another file read the same way."""
+    config = loaded.config
+    if data_file is not None:
+        dataset = read_file(data_file, config.data)
+        corpus = Corpus(datasets.DatasetDict({"test": dataset}), {"test": data_file})
+        split = "test"
+    else:
+        corpus = load_corpus(config.data)
+        if split not in corpus.splits:
+            raise DataError(f"no {split!r} split in the run's data (have: {', '.join(corpus.splits)})")
+    prepared = prepare_split(corpus, split, config.data)
+    if "tags" not in prepared.column_names:
+        raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")
+    sentences = encode_split(prepared, loaded.vocabs, config.encoding)
+    return score_model(loaded.model, sentences, prepared["tags"], loaded.vocabs, config, device)
+
+
+def score_model(
+    model: Tagger,
+    sentences: list[EncodedSentence],
+    gold: list[list[str]],
+    vocabs: Vocabularies,
+    config: Config,
+    device: torch.device,
+) -> Report:
+    """Decode encoded sentences and score them against their gold tags."""
+    tag_ids, _ = decode_sentences(model, sentences, config.training.eval_batch_size, device)
+    predicted = [[vocabs.labels.items[i] for i in row] for row in tag_ids]
+    return evaluate_tags(gold, predicted, config.data.scheme)

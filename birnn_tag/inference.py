@@ -1,0 +1,31 @@
+"""Run a tagger over encoded sentences in length-sorted batches; results come back in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.model.tagger import Tagger
+
+
+@torch.inference_mode()
+def decode_sentences(
+    model: Tagger, sentences: Sequence[EncodedSentence], batch_size: int, device: torch.device
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Predicted tag ids and confidences for every sentence, in the order given."""
+    was_training = model.training
+    model.eval()
+    tag_ids: list[list[int]] = [[] for _ in sentences]
+    confidences: list[list[float]] = [[] for _ in sentences]
+    for batch in iterate_batches(sentences, batch_size):
+        best, confidence = model.decode(batch.to(device))
+        best, confidence = best.cpu().tolist(), confidence.float().cpu().tolist()
+        for row, index in enumerate(batch.indices):
+            length = int(batch.lengths[row])
+            tag_ids[index] = best[row][:length]
+            confidences[index] = confidence[row][:length]
+    model.train(was_training)
+    return tag_ids, confidences

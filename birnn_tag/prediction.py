@@ -1,0 +1,137 @@
+"""Streaming prediction: read sentences lazily, tag them in batches, write results in input order.
+
+Memory stays flat on any input size: sentences are read ``chunk_size`` at a time, each chunk is
+decoded in length-sorted batches, written, and dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import torch
+
+from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.data import schemes
+from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
+from birnn_tag.data.encoding import EncodedSentence, char_tensor, encode_tokens
+from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
+from birnn_tag.inference import decode_sentences
+
+INPUT_FORMATS = ("text", "pretokenized", "conll")
+OUTPUT_FORMATS = ("conll", "jsonl")
+
+
+@dataclass
+class InputSentence:
+    """A sentence to tag: its text, tokens and each token's ``(start, end)`` offsets in the text."""
+
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+
+
+@dataclass
+class Prediction:
+    """Tags, per-token confidences and entity spans for one input sentence."""
+
+    sentence: InputSentence
+    tags: list[str]
+    confidences: list[float]
+    spans: list[dict]
+
+
+def _joined(tokens: list[str]) -> InputSentence:
+    offsets, position = [], 0
+    for token in tokens:
+        offsets.append((position, position + len(token)))
+        position += len(token) + 1
+    return InputSentence(" ".join(tokens), tokens, offsets)
+
+
+def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: int = 0) -> Iterator[InputSentence]:
+    """Sentences from a stream: ``text`` (one per line, tokenized), ``pretokenized``
+    (whitespace-separated tokens, one sentence per line) or ``conll`` (token column, blank-line breaks).
+
+    Blank lines in line-based input give empty sentences, so output lines stay aligned with input.
+    """
+    lines = decode_lines(handle, name)
+    if input_format == "conll":
+        columns = ColumnFormat(token_column=token_column, tag_column=None)
+        for sentence in iter_conll(lines, name, columns):
+            yield _joined(sentence.tokens)
+        return
+    split = tokenize if input_format == "text" else whitespace_tokenize
+    for _, line in lines:
+        tokens, offsets = split(line)
+        yield InputSentence(line, tokens, offsets)
+
+
+def _pieces(tokens: list[str], max_length: int) -> list[list[str]]:
+    return [tokens[start : start + max_length] for start in range(0, len(tokens), max_length)]
+
+
+def _spans(sentence: InputSentence, tags: list[str], confidences: list[float], scheme: str) -> list[dict]:
+    spans = []
+    for kind, start, end in schemes.to_spans(tags, scheme):
+        char_start, char_end = sentence.offsets[start][0], sentence.offsets[end - 1][1]
+        spans.append(
+            {
+                "type": kind,
+                "start": char_start,
+                "end": char_end,
+                "text": sentence.text[char_start:char_end],
+                "token_start": start,
+                "token_end": end,
+                # Probability of this exact labelling of the span under the per-token model.
+                "confidence": round(math.prod(confidences[start:end]), 4),
+            }
+        )
+    return spans
+
+
+def predict_stream(
+    loaded: LoadedModel,
+    inputs: Iterable[InputSentence],
+    *,
+    batch_size: int = 256,
+    chunk_size: int = 4096,
+    device: torch.device = torch.device("cpu"),
+) -> Iterator[Prediction]:
+    """Tag ``inputs`` lazily; sentences longer than ``data.max_length`` are tagged in pieces."""
+    config, vocabs = loaded.config, loaded.vocabs
+    iterator = iter(inputs)
+    while chunk := list(itertools.islice(iterator, chunk_size)):
+        encoded: list[EncodedSentence] = []
+        for sentence in chunk:
+            for piece in _pieces(sentence.tokens, config.data.max_length):
+                words, chars = encode_tokens(piece, vocabs, config.encoding)
+                encoded.append(EncodedSentence(torch.tensor(words), char_tensor(chars), None))
+        tag_ids, confidences = decode_sentences(loaded.model, encoded, batch_size, device)
+        position = 0
+        for sentence in chunk:
+            count = len(_pieces(sentence.tokens, config.data.max_length))
+            ids = [i for row in tag_ids[position : position + count] for i in row]
+            scores = [c for row in confidences[position : position + count] for c in row]
+            position += count
+            tags = [vocabs.labels.items[i] for i in ids]
+            yield Prediction(sentence, tags, scores, _spans(sentence, tags, scores, config.data.scheme))
+
+
+def format_prediction(prediction: Prediction, output_format: str) -> str:
+    """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line."""
+    if output_format == "conll":
+        rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.sentence.tokens, prediction.tags))
+        return rows + "\n"
+    record = {
+        "text": prediction.sentence.text,
+        "tokens": prediction.sentence.tokens,
+        "tags": prediction.tags,
+        "confidences": [round(c, 4) for c in prediction.confidences],
+        "spans": prediction.spans,
+    }
+    return json.dumps(record, ensure_ascii=False) + "\n"

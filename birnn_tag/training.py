@@ -1,0 +1,262 @@
+"""The training loop: epochs, early stopping on dev F1, checkpoints, metrics, final reports."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
+from birnn_tag.config import Config, TrainingConfig, config_from_dict, save_config
+from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.encoding import EncodedSentence, encode_split
+from birnn_tag.data.preparation import prepare_corpus
+from birnn_tag.data.sources import load_corpus
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import BirnnTagError, ConfigError
+from birnn_tag.evaluation import Report, report_table, score_model
+from birnn_tag.model.tagger import Tagger, build_tagger
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("training.device: 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+@dataclass
+class Split:
+    """A prepared split: encoded tensors plus the gold tags (in the training scheme)."""
+
+    sentences: list[EncodedSentence]
+    tags: list[list[str]]
+
+
+@dataclass
+class TrainState:
+    """What ``--resume`` needs besides the weights."""
+
+    epoch: int = 0
+    best_f1: float = -1.0
+    best_epoch: int = 0
+    bad_epochs: int = 0
+
+
+def load_splits(config: Config, vocabs: Vocabularies | None = None) -> tuple[Vocabularies, dict[str, Split]]:
+    """Load, clean and encode every configured split; build vocabularies from train unless given."""
+    prepared = prepare_corpus(load_corpus(config.data), config.data)
+    if vocabs is None:
+        vocabs = Vocabularies.build(prepared["train"]["tokens"], prepared["train"]["tags"], config.encoding)
+    splits = {
+        name: Split(encode_split(dataset, vocabs, config.encoding), dataset["tags"])
+        for name, dataset in prepared.items()
+    }
+    return vocabs, splits
+
+
+def prepare_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
+    """Create the run folder; refuse to clobber an existing one unless told to."""
+    if resume:
+        if not (path / "last.pt").is_file():
+            raise BirnnTagError(f"{path}: nothing to resume (no last.pt)")
+        return
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise BirnnTagError(
+                f"{path}: run folder exists; use --resume to continue it, --overwrite to replace it, "
+                "or --set output.dir=NEW_DIR"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def make_optimizer(model: Tagger, config: TrainingConfig) -> torch.optim.Optimizer:
+    """SGD with momentum or Adam, as configured."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def learning_rate(config: TrainingConfig, epoch: int) -> float:
+    """Inverse-time decay (Ma & Hovy 2016): lr / (1 + decay * epochs_done)."""
+    return config.lr / (1.0 + config.lr_decay * (epoch - 1))
+
+
+def train_epoch(
+    model: Tagger,
+    sentences: list[EncodedSentence],
+    optimizer: torch.optim.Optimizer,
+    config: TrainingConfig,
+    epoch: int,
+    device: torch.device,
+    progress: Progress | None,
+) -> dict[str, float]:
+    """One pass over the training data; returns mean loss, tokens and seconds."""
+    model.train()
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    batches = list(iterate_batches(sentences, config.batch_size, shuffle=True, generator=generator))
+    task = progress.add_task(f"epoch {epoch}", total=len(batches), loss=0.0, speed=0.0) if progress else None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
+    total_loss = torch.zeros((), device=device)
+    tokens, started = 0, time.perf_counter()
+    for step, batch in enumerate(batches, start=1):
+        batch = batch.to(device)
+        with autocast:
+            loss = model.loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        optimizer.step()
+        total_loss += loss.detach()
+        tokens += batch.num_tokens
+        if task is not None and (step % 20 == 0 or step == len(batches)):
+            # .item() syncs with the GPU: only on progress refreshes, not every step.
+            progress.update(task, completed=step, loss=total_loss.item() / step, speed=tokens / (time.perf_counter() - started))
+    if task is not None:
+        progress.remove_task(task)
+    seconds = time.perf_counter() - started
+    return {"train_loss": total_loss.item() / max(1, len(batches)), "train_tokens": tokens, "train_seconds": seconds}
+
+
+def evaluate_split(model: Tagger, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:
+    """Decode a split and score it against its gold tags."""
+    return score_model(model, split.sentences, split.tags, vocabs, config, device)
+
+
+def _progress(console: Console, enabled: bool) -> Progress | None:
+    if not enabled:
+        return None
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[speed]:,.0f} tok/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(config: Config, *, resume: bool = False, console: Console | None = None) -> Path:
+    """Train a tagger as configured; returns the run folder.
+
+    The run folder holds ``config.yaml``, ``vocab.json``, ``metrics.jsonl``, ``best.pt``,
+    ``last.pt`` and ``report.{txt,json}`` (test split, or validation when there is no test).
+    """
+    console = console or Console(stderr=True)
+    run_dir = Path(config.output.dir)
+    prepare_run_dir(run_dir, config.output.overwrite, resume)
+    saved = read_checkpoint(run_dir / "last.pt") if resume else None
+    if saved is not None:
+        # Continue with the run's own settings; only the epoch budget may be extended.
+        saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)")
+        config = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
+    if config.training.threads:
+        torch.set_num_threads(config.training.threads)
+    device = resolve_device(config.training.device)
+    _seed_everything(config.training.seed)
+
+    vocabs, splits = load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
+    model = build_tagger(config.model, len(vocabs.words), len(vocabs.chars), len(vocabs.labels)).to(device)
+    optimizer = make_optimizer(model, config.training)
+    state = TrainState()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = TrainState(**saved["state"])
+        torch.set_rng_state(saved["rng_state"])
+    else:
+        save_config(config, run_dir / "config.yaml")
+        vocabs.save(run_dir / "vocab.json")
+    console.print(
+        f"[bold]{run_dir}[/]: {len(splits['train'].sentences):,} training sentences, "
+        f"{len(vocabs.words):,} words, {len(vocabs.chars):,} chars, {len(vocabs.labels)} labels, "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}"
+    )
+    _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir, console)
+    _final_reports(model, splits, vocabs, config, device, run_dir, console)
+    return run_dir
+
+
+def _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir, console) -> None:
+    training = config.training
+    has_dev = "validation" in splits
+    progress = _progress(console, training.progress)
+    with progress or nullcontext():
+        for epoch in range(state.epoch + 1, training.epochs + 1):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(training, epoch)
+            stats = train_epoch(model, splits["train"].sentences, optimizer, training, epoch, device, progress)
+            record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], **stats}
+            record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
+            if has_dev:
+                report = evaluate_split(model, splits["validation"], vocabs, config, device)
+                record.update(dev_f1=report.f1, dev_token_accuracy=report.token_accuracy)
+            improved = not has_dev or report.f1 > state.best_f1
+            state.epoch = epoch
+            if improved:
+                state.best_f1, state.best_epoch, state.bad_epochs = record.get("dev_f1", 0.0), epoch, 0
+            else:
+                state.bad_epochs += 1
+            record["best"] = improved
+            _save_epoch(model, optimizer, vocabs, config, state, run_dir, improved)
+            with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            console.print(_epoch_line(record))
+            if training.patience and state.bad_epochs >= training.patience:
+                console.print(f"early stop: no dev F1 gain for {training.patience} epochs (best epoch {state.best_epoch})")
+                break
+
+
+def _epoch_line(record: dict) -> str:
+    dev = f"  dev F1 {100 * record['dev_f1']:6.2f}" if "dev_f1" in record else ""
+    star = "  *" if record["best"] and dev else ""
+    return (
+        f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  lr {record['lr']:.5f}  "
+        f"{record['train_tokens_per_s']:8,.0f} tok/s  {record['train_seconds']:6.1f}s{dev}{star}"
+    )
+
+
+def _save_epoch(model, optimizer, vocabs, config, state, run_dir, improved) -> None:
+    payload = {
+        "config": config.to_dict(),
+        "vocab": vocabs.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": vars(state).copy(),
+        "rng_state": torch.get_rng_state(),
+    }
+    save_checkpoint(run_dir / "last.pt", payload)
+    if improved:
+        save_checkpoint(run_dir / "best.pt", {key: payload[key] for key in ("config", "vocab", "model", "state")})
+
+
+def _final_reports(model, splits, vocabs, config, device, run_dir, console) -> None:
+    model.load_state_dict(read_checkpoint(run_dir / "best.pt")["model"])
+    for name in ("validation", "test"):
+        if name not in splits:
+            continue
+        report = evaluate_split(model, splits[name], vocabs, config, device)
+        report.save(run_dir / f"report-{name}")
+        console.print(report_table(report, f"{name} ({run_dir / 'best.pt'})"))
+    headline = "test" if "test" in splits else "validation" if "validation" in splits else None
+    if headline:
+        for suffix in (".txt", ".json"):
+            shutil.copyfile(run_dir / f"report-{headline}{suffix}", run_dir / f"report{suffix}")
