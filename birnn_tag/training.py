@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
 from birnn_tag.config import Config, TrainingConfig, config_from_dict, save_config
-from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.batching import bucketed_batches, collate
 from birnn_tag.data.encoding import EncodedSentence, encode_split
 from birnn_tag.data.preparation import prepare_corpus
 from birnn_tag.data.sources import load_corpus
@@ -105,13 +105,13 @@ def train_epoch(
     """One pass over the training data; returns mean loss, tokens and seconds."""
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-    batches = list(iterate_batches(sentences, config.batch_size, shuffle=True, generator=generator))
-    task = progress.add_task(f"epoch {epoch}", total=len(batches), loss=0.0, speed=0.0) if progress else None
+    plan = bucketed_batches([len(s) for s in sentences], config.batch_size, shuffle=True, generator=generator)
+    task = progress.add_task(f"epoch {epoch}", total=len(plan), loss=0.0, speed=0.0) if progress else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     total_loss = torch.zeros((), device=device)
     tokens, started = 0, time.perf_counter()
-    for step, batch in enumerate(batches, start=1):
-        batch = batch.to(device)
+    for step, indices in enumerate(plan, start=1):
+        batch = collate([sentences[i] for i in indices], indices).to(device)
         with autocast:
             loss = model.loss(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -121,13 +121,13 @@ def train_epoch(
         optimizer.step()
         total_loss += loss.detach()
         tokens += batch.num_tokens
-        if task is not None and (step % 20 == 0 or step == len(batches)):
+        if task is not None and (step % 20 == 0 or step == len(plan)):
             # .item() syncs with the GPU: only on progress refreshes, not every step.
             progress.update(task, completed=step, loss=total_loss.item() / step, speed=tokens / (time.perf_counter() - started))
     if task is not None:
         progress.remove_task(task)
     seconds = time.perf_counter() - started
-    return {"train_loss": total_loss.item() / max(1, len(batches)), "train_tokens": tokens, "train_seconds": seconds}
+    return {"train_loss": total_loss.item() / max(1, len(plan)), "train_tokens": tokens, "train_seconds": seconds}
 
 
 def evaluate_split(model: Tagger, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:

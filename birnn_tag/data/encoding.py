@@ -8,6 +8,7 @@ import datasets
 import torch
 
 from birnn_tag.config import EncodingConfig
+from birnn_tag.data.sources import map_batched
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import DataError
 
@@ -63,7 +64,7 @@ def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: Encodi
             out["tag_ids"] = [encode_tags(t, vocabs, w) for t, w in zip(batch["tags"], batch["where"])]
         return out
 
-    encoded = dataset.map(to_ids, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
+    encoded = map_batched(dataset, to_ids, remove_columns=dataset.column_names)
     columns = {name: encoded[name] for name in encoded.column_names}
     return [
         EncodedSentence(

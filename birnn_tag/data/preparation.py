@@ -8,7 +8,7 @@ import datasets
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data import schemes
-from birnn_tag.data.sources import Corpus
+from birnn_tag.data.sources import Corpus, map_batched
 from birnn_tag.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -56,9 +56,7 @@ def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Da
                     out["tags"].append(tags[start : start + config.max_length])
         return out
 
-    cleaned = dataset.map(
-        clean, batched=True, with_indices=True, remove_columns=dataset.column_names, keep_in_memory=True
-    )
+    cleaned = map_batched(dataset, clean, with_indices=True, remove_columns=dataset.column_names)
     if repaired:
         logger.warning(
             "%s: repaired %d sentence(s) with invalid %s tag transitions (first at %s)",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+from datasets.fingerprint import generate_random_fingerprint
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data.conll import ColumnFormat, read_conll
@@ -22,8 +23,21 @@ _TOKEN_FIELDS = ("tokens", "words")
 _TAG_FIELDS = ("ner_tags", "tags", "labels")
 
 datasets.disable_progress_bars()
-# Our map functions close over local state; datasets would warn that it cannot hash them.
-datasets.utils.logging.set_verbosity_error()
+
+
+def map_batched(dataset: datasets.Dataset, function, **kwargs) -> datasets.Dataset:
+    """``dataset.map(function, batched=True)`` in memory, without fingerprinting ``function``.
+
+    Our functions close over vocabularies and corpora; hashing them is slow and can fail to pickle
+    (pyarrow types), and an in-memory result needs no cache key, so a random fingerprint is given.
+    """
+    return dataset.map(
+        function,
+        batched=True,
+        keep_in_memory=True,
+        new_fingerprint=generate_random_fingerprint(),
+        **kwargs,
+    )
 
 
 @dataclass
@@ -123,7 +137,7 @@ def standardize(
             out["tags"] = [[names[t] for t in row] if names else [str(t) for t in row] for row in tags]
         return out
 
-    return dataset.map(convert, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
+    return map_batched(dataset, convert, remove_columns=dataset.column_names)
 
 
 def _as_list(value) -> list[str]:

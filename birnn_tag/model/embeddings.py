@@ -20,16 +20,12 @@ class CharCNN(nn.Module):
         self.output_dim = num_filters
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """char_ids (batch, time, chars) → (batch, time, num_filters)."""
-        batch, time, width = char_ids.shape
-        flat = char_ids.reshape(batch * time, width)  # (words, chars)
-        embedded = self.embedding(flat).transpose(1, 2)  # (words, char_dim, chars)
+        """char_ids (words, chars), 0-padded, every word non-empty → (words, num_filters)."""
+        width = char_ids.shape[1]
+        embedded = self.embedding(char_ids).transpose(1, 2)  # (words, char_dim, chars)
         features = self.conv(embedded)[:, :, :width]  # (words, filters, chars); even kernels add one
-        features = features.masked_fill((flat == 0)[:, None, :], float("-inf"))
-        pooled = features.max(dim=2).values  # (words, filters)
-        # Padding words have no characters at all: give them zeros, not -inf.
-        pooled = pooled.masked_fill(torch.isinf(pooled), 0.0)
-        return pooled.view(batch, time, -1)
+        features = features.masked_fill((char_ids == 0)[:, None, :], float("-inf"))
+        return features.max(dim=2).values  # (words, filters)
 
 
 class TokenEmbedder(nn.Module):
@@ -42,9 +38,12 @@ class TokenEmbedder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.output_dim = word_dim + (chars.output_dim if chars is not None else 0)
 
-    def forward(self, word_ids: torch.Tensor, char_ids: torch.Tensor) -> torch.Tensor:
-        """(batch, time) word ids and (batch, time, chars) char ids → (batch, time, output_dim)."""
+    def forward(self, word_ids: torch.Tensor, char_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(batch, time) word ids and mask, (batch, time, chars) char ids → (batch, time, output_dim)."""
         features = self.words(word_ids)
         if self.chars is not None:
-            features = torch.cat([features, self.chars(char_ids)], dim=-1)
+            # Only real tokens go through the character encoder: padding positions cost nothing.
+            chars = features.new_zeros(*word_ids.shape, self.chars.output_dim)
+            chars[mask] = self.chars(char_ids[mask]).to(chars.dtype)
+            features = torch.cat([features, chars], dim=-1)
         return self.dropout(features)

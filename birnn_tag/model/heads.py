@@ -23,9 +23,13 @@ class SoftmaxHead(nn.Module):
         return self.projection(features)
 
     def loss(self, features: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy over the real (unmasked) tokens."""
+        """Negative log-likelihood of each sentence's tags, averaged over the sentences.
+
+        Summing over a sentence's tokens (as a CRF's sentence NLL does) keeps the gradient scale,
+        and so the learning rate, the same for both heads and independent of sentence length.
+        """
         logits = self(features[mask])  # (tokens, num_tags): padding never reaches the loss
-        return F.cross_entropy(logits, tag_ids[mask])
+        return F.cross_entropy(logits, tag_ids[mask], reduction="sum") / mask.shape[0]
 
     def decode(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Best tag per token and its probability, each (batch, time); padding positions are 0."""

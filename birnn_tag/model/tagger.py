@@ -21,18 +21,18 @@ class Tagger(nn.Module):
         self.encoder = encoder
         self.head = head
 
-    def features(self, word_ids: torch.Tensor, char_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Encoder features (batch, time, 2 * hidden_size) for padded inputs."""
-        outputs, _ = self.encoder(self.embedder(word_ids, char_ids), lengths)
+    def features(self, batch: Batch) -> torch.Tensor:
+        """Encoder features (batch, time, 2 * hidden_size) of a padded batch."""
+        outputs, _ = self.encoder(self.embedder(batch.word_ids, batch.char_ids, batch.mask), batch.lengths)
         return outputs
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Training loss of a batch (a scalar)."""
-        return self.head.loss(self.features(batch.word_ids, batch.char_ids, batch.lengths), batch.tag_ids, batch.mask)
+        return self.head.loss(self.features(batch), batch.tag_ids, batch.mask)
 
     def decode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted tag ids and per-token confidences, each (batch, time)."""
-        return self.head.decode(self.features(batch.word_ids, batch.char_ids, batch.lengths), batch.mask)
+        return self.head.decode(self.features(batch), batch.mask)
 
 
 def build_tagger(config: ModelConfig, num_words: int, num_chars: int, num_tags: int) -> Tagger:

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny data files and configs written into a temporary folder per test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def tiny_conll(tmp_path: Path) -> Path:
+    """A copy of the 5-sentence IOB1 CoNLL fixture."""
+    target = tmp_path / "tiny.conll"
+    shutil.copy(FIXTURES / "tiny.conll", target)
+    return target
+
+
+def tiny_config_dict(data_file: Path, run_dir: Path, **training) -> dict:
+    """A config that trains a small tagger on ``data_file`` (train = validation = test)."""
+    return {
+        "data": {"train": str(data_file), "validation": str(data_file), "test": str(data_file)},
+        "model": {"word_dim": 16, "char_dim": 8, "char_filters": 8, "hidden_size": 16, "dropout": 0.0},
+        "training": {"epochs": 40, "batch_size": 2, "optimizer": "adam", "lr": 0.02, "lr_decay": 0.0,
+                     "patience": None, "progress": False, "device": "cpu", **training},
+        "output": {"dir": str(run_dir)},
+    }
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, tiny_conll: Path) -> Path:
+    """A YAML config file for :func:`tiny_config_dict` on the tiny fixture."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config_dict(tiny_conll, tmp_path / "run")), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A run folder trained once per test session on the tiny fixture."""
+    from birnn_tag.config import config_from_dict
+    from birnn_tag.training import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    data = folder / "tiny.conll"
+    shutil.copy(FIXTURES / "tiny.conll", data)
+    config = config_from_dict(tiny_config_dict(data, folder / "run"))
+    return train(config)

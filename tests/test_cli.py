@@ -1,0 +1,132 @@
+"""The CLI as a user meets it: exit codes, one-line messages naming the file/line/key, outputs."""
+
+import json
+import shutil
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from birnn_tag.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def one_line_error(result, pattern):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert pattern in lines[0] or pattern in result.output.replace("\n", ""), result.output
+
+
+def test_train_evaluate_predict_round_trip(tmp_path, tiny_config):
+    result = invoke("train", tiny_config, "--set", "training.epochs=2")
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    assert yaml.safe_load((run / "config.yaml").read_text())["training"]["epochs"] == 2
+    result = invoke("evaluate", run, "--split", "validation", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "micro avg" in result.output
+    assert json.loads((run / "report-validation.json").read_text())["mode"] == "strict"
+
+
+def test_config_typo(tmp_path, tiny_config):
+    one_line_error(invoke("train", tiny_config, "--set", "model.hiden_size=3"), "did you mean 'hidden_size'")
+
+
+def test_run_folder_exists(tmp_path, tiny_config):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "keep.txt").write_text("precious")
+    one_line_error(invoke("train", tiny_config), "run folder exists")
+    assert (tmp_path / "run" / "keep.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"a O\nb NN O\n", "bad.txt:2: expected 2 columns, found 3"),
+        (b"a O\nb\tO\n", "bad.txt:2: mixed separators"),
+        (b"a O\nb\xe9 O\n", "bad.txt:2: not valid UTF-8"),
+        (b"a O\nb PER\n", "bad.txt:1: invalid tag 'PER'"),
+        (b"", "bad.txt: file is empty"),
+    ],
+)
+def test_bad_training_files(tmp_path, tiny_config, content, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    one_line_error(invoke("train", tiny_config, "--set", f"data.train={tmp_path / 'bad.txt'}"), message)
+
+
+def test_missing_training_file(tmp_path, tiny_config):
+    one_line_error(invoke("train", tiny_config, "--set", f"data.train={tmp_path / 'nope.txt'}"), "nope.txt: file not found")
+
+
+def test_long_sentence_refused_when_configured(tmp_path, tiny_config):
+    result = invoke("train", tiny_config, "--set", "data.max_length=3", "--set", "data.long_sentences=error")
+    one_line_error(result, "longer than data.max_length=3")
+
+
+def test_unknown_label_at_evaluation(tmp_path, trained_run):
+    data = tmp_path / "new.conll"
+    data.write_text("Anna I-PER\n\nBerlin I-CITY\n")
+    one_line_error(invoke("evaluate", trained_run, "--data", data), f"{data}:3: label 'B-CITY' was not seen in training")
+
+
+def test_corrupt_and_foreign_checkpoints(tmp_path, trained_run):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes((trained_run / "best.pt").read_bytes()[:1000])
+    one_line_error(invoke("evaluate", corrupt), "corrupt.pt: not a readable checkpoint")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
+    one_line_error(invoke("evaluate", foreign), "foreign.pt: not a birnn-tag checkpoint")
+    one_line_error(invoke("predict", tmp_path / "missing", "-"), "checkpoint not found")
+
+
+def test_predict_jsonl_spans_with_offsets(tmp_path, trained_run):
+    text = tmp_path / "in.txt"
+    text.write_text("Anna Berg visited Oslo.\n\nTom flew to Paris.\n")
+    out = tmp_path / "out.jsonl"
+    result = invoke("predict", trained_run, text, "-o", out, "--format", "jsonl", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 3 and records[1]["tokens"] == []  # blank line kept: output aligns with input
+    first = records[0]
+    assert first["tokens"] == ["Anna", "Berg", "visited", "Oslo", "."]
+    assert first["tags"] == ["B-PER", "I-PER", "O", "B-LOC", "O"]
+    assert [(s["type"], s["text"], s["start"], s["end"]) for s in first["spans"]] == [
+        ("PER", "Anna Berg", 0, 9), ("LOC", "Oslo", 18, 22)]
+    assert all(0 < s["confidence"] <= 1 for s in first["spans"])
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_predict_stdin_to_stdout_conll(trained_run):
+    result = invoke("predict", trained_run, "-", "--pretokenized", "--device", "cpu", input="Tom flew to Paris .\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:4] == ["Tom\tB-PER", "flew\tO", "to\tO", "Paris\tB-LOC"]
+
+
+def test_predict_conll_input_and_long_sentences(tmp_path, trained_run):
+    data = tmp_path / "in.conll"
+    tokens = ["Tom", "flew", "to", "Paris", "."] * 80  # 400 tokens > data.max_length=250: tagged in pieces
+    data.write_text("".join(f"{t} X\n" for t in tokens) + "\nAnna X\n")
+    result = invoke("predict", trained_run, data, "--input-format", "conll", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line]
+    assert len(rows) == 401 and rows[250] == "Tom\tB-PER"
+
+
+def test_predict_bad_input_keeps_partial_output(tmp_path, trained_run):
+    text = tmp_path / "in.txt"
+    text.write_bytes(b"Tom flew .\n" * 5000 + b"bad \xff byte\n")
+    out = tmp_path / "out.conll"
+    out.write_text("old results\n")
+    result = invoke("predict", trained_run, text, "-o", out, "--device", "cpu")
+    one_line_error(result, "in.txt:5001: not valid UTF-8")
+    assert out.read_text() == "old results\n"
+    assert (tmp_path / "out.conll.partial").read_text().count("Tom\t") == 4096  # first chunk was written
+    one_line_error(invoke("predict", trained_run, text, "--format", "xml"), "--format: unknown value 'xml'")

@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from birnn_tag.config import Config, apply_overrides, config_from_dict, load_config, save_config
+from birnn_tag.errors import ConfigError
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_defaults_and_sections(tmp_path):
+    config = load_config(write(tmp_path, {"model": {"hidden_size": 64}}))
+    assert config.model.hidden_size == 64
+    assert config.training.optimizer == "sgd"
+    assert config.data.scheme == "IOB2"
+
+
+def test_misspelled_key_names_path_and_suggests(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'model.hiden_size'; did you mean 'hidden_size'\?"):
+        load_config(write(tmp_path, {"model": {"hiden_size": 64}}))
+
+
+def test_misspelled_section_suggests(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'trainig'; did you mean 'training'"):
+        load_config(write(tmp_path, {"trainig": {}}))
+
+
+def test_wrong_type_names_key_and_expected_type(tmp_path):
+    with pytest.raises(ConfigError, match=r"c.yaml: training.epochs: expected int, got 'ten'"):
+        load_config(write(tmp_path, {"training": {"epochs": "ten"}}))
+
+
+def test_choice_lists_valid_values(tmp_path):
+    with pytest.raises(ConfigError, match=r"data.scheme: expected one of 'IOB2', 'BIOES', got 'BIOX'"):
+        load_config(write(tmp_path, {"data": {"scheme": "BIOX"}}))
+
+
+def test_bounds(tmp_path):
+    with pytest.raises(ConfigError, match=r"model.num_layers: must be >= 1, got 0"):
+        load_config(write(tmp_path, {"model": {"num_layers": 0}}))
+
+
+def test_int_accepted_for_float_but_bool_is_not_int(tmp_path):
+    assert load_config(write(tmp_path, {"training": {"lr": 1}})).training.lr == 1.0
+    with pytest.raises(ConfigError, match="training.epochs"):
+        load_config(write(tmp_path, {"training": {"epochs": True}}))
+
+
+def test_overrides_parse_yaml_values(tmp_path):
+    config = load_config(
+        write(tmp_path, {"model": {"hidden_size": 64}}),
+        ["model.hidden_size=128", "training.clip_grad_norm=null", "data.train=a b.txt", "training.amp=true"],
+    )
+    assert config.model.hidden_size == 128
+    assert config.training.clip_grad_norm is None
+    assert config.data.train == "a b.txt"
+    assert config.training.amp is True
+
+
+def test_override_typo_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'model.layers'"):
+        load_config(write(tmp_path, {}), ["model.layers=2"])
+    with pytest.raises(ConfigError, match=r"expected section.key=value"):
+        apply_overrides({}, ["model.hidden_size"])
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
+
+
+def test_saved_config_round_trips(tmp_path):
+    config = load_config(write(tmp_path, {"model": {"hidden_size": 32}, "data": {"tag_column": 3}}))
+    save_config(config, tmp_path / "saved.yaml")
+    assert load_config(tmp_path / "saved.yaml") == config
+    assert config_from_dict(config.to_dict()) == config
+    assert isinstance(config, Config)

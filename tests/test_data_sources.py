@@ -1,0 +1,150 @@
+import json
+
+import datasets
+import pytest
+
+from birnn_tag.config import DataConfig
+from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.data.preparation import prepare_split
+from birnn_tag.data.sources import load_corpus
+from birnn_tag.errors import DataError
+
+
+def test_reads_conll_columns_and_skips_docstart(tiny_conll):
+    data = read_conll(tiny_conll, ColumnFormat(0, 3))
+    assert len(data["tokens"]) == 5
+    assert data["tokens"][0] == ["Anna", "Berg", "visited", "Oslo", "."]
+    assert data["tags"][0] == ["I-PER", "I-PER", "O", "I-LOC", "O"]
+    assert data["line"][:2] == [3, 9]
+
+
+def test_tab_separated_with_spaces_inside_tokens(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("New York\tB-LOC\nis\tO\n")
+    assert read_conll(path, ColumnFormat(0, -1))["tokens"] == [["New York", "is"]]
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("a NN O\nb O\n", r"x.txt:2: expected 3 columns, found 2"),
+        ("a\tO\nb O\n", r"x.txt:2: mixed separators"),
+        ("a O\nb\tO\n", r"x.txt:2: mixed separators"),
+        ("\n\n", r"x.txt: no sentences found"),
+    ],
+)
+def test_malformed_column_files(tmp_path, content, message):
+    path = tmp_path / "x.txt"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        read_conll(path, ColumnFormat(0, -1))
+
+
+def test_non_utf8_names_line_and_byte(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_bytes(b"a O\nb\xff O\n")
+    with pytest.raises(DataError, match=r"x.txt:2: not valid UTF-8 \(byte 0xff at column 2\)"):
+        read_conll(path, ColumnFormat(0, -1))
+
+
+def test_empty_and_missing_files(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(DataError, match="empty.txt: file is empty"):
+        load_corpus(DataConfig(train=str(tmp_path / "empty.txt")))
+    with pytest.raises(DataError, match="nope.txt: file not found"):
+        load_corpus(DataConfig(train=str(tmp_path / "nope.txt")))
+
+
+def test_iob1_is_converted_to_iob2_and_bioes(tiny_conll):
+    corpus = load_corpus(DataConfig(train=str(tiny_conll)))
+    iob2 = prepare_split(corpus, "train", DataConfig())
+    assert iob2["tags"][0] == ["B-PER", "I-PER", "O", "B-LOC", "O"]
+    assert iob2["tags"][4] == ["B-LOC", "B-LOC"]
+    bioes = prepare_split(corpus, "train", DataConfig(scheme="BIOES"))
+    assert bioes["tags"][0] == ["B-PER", "E-PER", "O", "S-LOC", "O"]
+    assert bioes["tags"][4] == ["S-LOC", "S-LOC"]
+    assert iob2["where"][1] == f"{tiny_conll}:9"
+
+
+def test_invalid_tag_and_transitions(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a B-PER\nb X-PER\n")
+    with pytest.raises(DataError, match=r"bad.txt:1: invalid tag 'X-PER'"):
+        prepare_split(load_corpus(DataConfig(train=str(bad))), "train", DataConfig())
+    broken = tmp_path / "broken.txt"
+    broken.write_text("a B-PER\n\nb O\nc I-LOC\n")
+    config = DataConfig(train=str(broken), input_scheme="IOB2", invalid_tags="error")
+    with pytest.raises(DataError, match=r"broken.txt:3: invalid IOB2 transition at token 2 \(O → I-LOC\)"):
+        prepare_split(load_corpus(config), "train", config)
+    repaired = prepare_split(load_corpus(config), "train", DataConfig(input_scheme="IOB2"))
+    assert repaired["tags"][1] == ["O", "B-LOC"]
+
+
+def test_long_sentences_split_or_refused(tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text("".join(f"w{i} O\n" for i in range(7)))
+    corpus = load_corpus(DataConfig(train=str(path)))
+    split = prepare_split(corpus, "train", DataConfig(max_length=3))
+    assert [len(t) for t in split["tokens"]] == [3, 3, 1]
+    with pytest.raises(DataError, match=r"long.txt:1: sentence of 7 tokens is longer than data.max_length=3"):
+        prepare_split(corpus, "train", DataConfig(max_length=3, long_sentences="error"))
+
+
+def test_jsonl_csv_parquet_and_classlabel(tmp_path):
+    rows = [{"words": ["Anna", "smiled"], "labels": ["B-PER", "O"]}, {"words": ["Oslo"], "labels": ["B-LOC"]}]
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows))
+    corpus = load_corpus(DataConfig(train=str(jsonl), token_column="words", tag_column="labels"))
+    assert corpus.splits["train"]["tokens"] == [["Anna", "smiled"], ["Oslo"]]
+    csv = tmp_path / "d.csv"
+    csv.write_text("tokens,tags\nAnna smiled,B-PER O\n")
+    assert load_corpus(DataConfig(train=str(csv))).splits["train"]["tags"] == [["B-PER", "O"]]
+    features = datasets.Features(
+        {"tokens": datasets.Sequence(datasets.Value("string")),
+         "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "B-LOC"]))}
+    )
+    table = datasets.Dataset.from_dict({"tokens": [["Anna", "x"]], "ner_tags": [[1, 0]]}, features=features)
+    table.to_parquet(str(tmp_path / "d.parquet"))
+    assert load_corpus(DataConfig(train=str(tmp_path / "d.parquet"))).splits["train"]["tags"] == [["B-PER", "O"]]
+    with pytest.raises(DataError, match=r"no field 'toks' \(data.token_column\)"):
+        load_corpus(DataConfig(train=str(jsonl), token_column="toks", tag_column="labels"))
+
+
+def _classlabel_dict():
+    features = datasets.Features(
+        {"tokens": datasets.Sequence(datasets.Value("string")),
+         "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"]))}
+    )
+    make = lambda: datasets.Dataset.from_dict(  # noqa: E731
+        {"tokens": [["Anna", "Berg", "ran"], ["ok"]], "ner_tags": [[1, 2, 0], [0]]}, features=features
+    )
+    return datasets.DatasetDict({"train": make(), "validation": make(), "test": make()})
+
+
+def test_save_to_disk_folder_with_classlabels(tmp_path):
+    _classlabel_dict().save_to_disk(str(tmp_path / "saved"))
+    corpus = load_corpus(DataConfig(disk=str(tmp_path / "saved")))
+    assert set(corpus.splits) == {"train", "validation", "test"}
+    assert corpus.splits["validation"]["tags"][0] == ["B-PER", "I-PER", "O"]
+
+
+def test_hub_code_path_with_a_local_dataset_folder(tmp_path):
+    # load_dataset() resolves a local folder through the same call that fetches hub ids.
+    folder = tmp_path / "hub_like"
+    folder.mkdir()
+    for split, dataset in _classlabel_dict().items():
+        dataset.to_parquet(str(folder / f"{split}.parquet"))
+    corpus = load_corpus(DataConfig(hub=str(folder)))
+    assert corpus.splits["test"]["tokens"][0] == ["Anna", "Berg", "ran"]
+    with pytest.raises(DataError, match=r"data.hub='no-such/dataset-xyz': cannot load"):
+        load_corpus(DataConfig(hub="no-such/dataset-xyz"))
+
+
+def test_validation_carved_out_of_train(tiny_conll):
+    corpus = load_corpus(DataConfig(train=str(tiny_conll), validation_fraction=0.4))
+    assert len(corpus.splits["train"]) == 3 and len(corpus.splits["validation"]) == 2
+
+
+def test_exactly_one_source():
+    with pytest.raises(DataError, match="set exactly one of data.hub, data.disk or data.train"):
+        load_corpus(DataConfig())

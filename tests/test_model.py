@@ -1,0 +1,62 @@
+"""Tensor layouts and padding invariance of the BiLSTM tagger."""
+
+import torch
+
+from birnn_tag.config import ModelConfig
+from birnn_tag.data.batching import collate
+from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.model.encoder import BiLSTMEncoder
+from birnn_tag.model.tagger import build_tagger
+
+
+def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6) -> EncodedSentence:
+    words = torch.randint(2, 50, (length,), generator=generator)
+    widths = torch.randint(1, max_chars + 1, (length,), generator=generator)
+    chars = torch.zeros(length, max_chars, dtype=torch.long)
+    for i, width in enumerate(widths.tolist()):
+        chars[i, :width] = torch.randint(2, 30, (width,), generator=generator)
+    return EncodedSentence(words, chars[:, : int(widths.max())], torch.randint(0, 5, (length,), generator=generator))
+
+
+def test_final_states_match_outputs_at_sequence_ends():
+    torch.manual_seed(0)
+    layers, hidden, batch = 3, 7, 5
+    encoder = BiLSTMEncoder(input_dim=4, hidden_size=hidden, num_layers=layers, dropout=0.0).eval()
+    lengths = torch.tensor([6, 1, 9, 3, 9])
+    inputs = torch.randn(batch, 9, 4)
+    out, (h_n, _) = encoder(inputs, lengths)
+    assert out.shape == (batch, 9, 2 * hidden)
+    h_n = h_n.view(layers, 2, batch, hidden)
+    for row, length in enumerate(lengths.tolist()):
+        assert torch.allclose(h_n[-1, 0, row], out[row, length - 1, :hidden], atol=1e-6)
+        assert torch.allclose(h_n[-1, 1, row], out[row, 0, hidden:], atol=1e-6)
+        assert torch.all(out[row, length:] == 0)  # nothing past the end
+
+
+def test_padding_never_changes_logits():
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(1)
+    model = build_tagger(ModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2), 50, 30, 5).eval()
+    short = random_sentence(4, generator, max_chars=3)
+    others = [random_sentence(n, generator, max_chars=12) for n in (17, 31, 2)]
+
+    def logits(sentences, row):
+        batch = collate(sentences, range(len(sentences)))
+        features = model.features(batch)
+        return model.head(features)[row, : len(sentences[row])]
+
+    with torch.no_grad():
+        alone = logits([short], 0)
+        batched = logits([others[0], short, others[1], others[2]], 1)
+    assert alone.shape == (4, 5)
+    assert torch.allclose(alone, batched, atol=1e-5), (alone - batched).abs().max()
+
+
+def test_collate_shapes_and_mask():
+    generator = torch.Generator().manual_seed(0)
+    sentences = [random_sentence(n, generator) for n in (3, 5)]
+    batch = collate(sentences, [7, 9])
+    assert batch.word_ids.shape == (2, 5) and batch.tag_ids.shape == (2, 5)
+    assert batch.char_ids.shape[:2] == (2, 5)
+    assert batch.mask.tolist() == [[True] * 3 + [False] * 2, [True] * 5]
+    assert batch.indices == [7, 9] and batch.num_tokens == 8

@@ -1,0 +1,69 @@
+"""End-to-end training on the tiny fixture: overfitting, run folder contents, checkpoints, resume."""
+
+import json
+
+import torch
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from birnn_tag.checkpoint import load_model
+from birnn_tag.config import config_from_dict
+from birnn_tag.data.encoding import encode_split
+from birnn_tag.data.preparation import prepare_split
+from birnn_tag.data.sources import load_corpus
+from birnn_tag.evaluation import evaluate_tags
+from birnn_tag.inference import decode_sentences
+from birnn_tag.training import train
+
+from conftest import tiny_config_dict
+
+
+def test_tiny_dataset_overfits_and_run_folder_is_complete(trained_run):
+    for name in ("config.yaml", "vocab.json", "best.pt", "last.pt", "metrics.jsonl", "report.txt", "report.json"):
+        assert (trained_run / name).is_file(), name
+    report = json.loads((trained_run / "report.json").read_text())
+    assert report["scores"]["micro avg"]["f1-score"] == 1.0
+    assert report["mode"] == "strict" and report["scheme"] == "IOB2"
+    epochs = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == list(range(1, 41))
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(trained_run):
+    first, second = load_model(trained_run), load_model(trained_run / "best.pt")
+    config = first.config
+    corpus = load_corpus(config.data)
+    sentences = encode_split(prepare_split(corpus, "test", config.data), first.vocabs, config.encoding)
+    a = decode_sentences(first.model, sentences, 2, torch.device("cpu"))
+    b = decode_sentences(second.model, sentences, 2, torch.device("cpu"))
+    assert a == b
+    # One-by-one decoding agrees with batched decoding (confidences up to float rounding).
+    tags, confidences = decode_sentences(first.model, sentences, 1, torch.device("cpu"))
+    assert tags == a[0]
+    for row, expected in zip(confidences, a[1]):
+        assert torch.allclose(torch.tensor(row), torch.tensor(expected), atol=1e-6)
+
+
+def test_resume_continues_to_the_same_weights(tmp_path, tiny_conll):
+    full = train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "full", epochs=4)))
+    train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "part", epochs=2)))
+    resumed = train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "part", epochs=4)), resume=True)
+    a = torch.load(full / "last.pt", weights_only=True)["model"]
+    b = torch.load(resumed / "last.pt", weights_only=True)["model"]
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6), key
+    assert len((resumed / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_report_matches_seqeval():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-MISC", "I-MISC"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "I-MISC", "I-MISC"]]
+    report = evaluate_tags(gold, pred, "IOB2")
+    expected = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    for name, row in expected.items():
+        for key, value in row.items():
+            assert report.scores[name][key] == float(value), (name, key)
+    assert report.f1 == expected["micro avg"]["f1-score"]
+    assert report.token_accuracy == 6 / 8
+    # Strict mode: the I-MISC I-MISC span is not an entity in IOB2, so MISC recall is 0.
+    assert report.scores["MISC"]["recall"] == 0.0
