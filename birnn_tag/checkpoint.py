@@ -15,7 +15,6 @@ from birnn_tag import __version__
 from birnn_tag.config import Config, config_from_dict
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import CheckpointError
-from birnn_tag.model.tagger import Tagger, build_tagger
 
 FORMAT = "birnn-tag"
 FORMAT_VERSION = 1
@@ -53,20 +52,22 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 @dataclass
 class LoadedModel:
-    """A trained tagger together with what is needed to feed it and read its output."""
+    """A trained model together with what is needed to feed it and read its output."""
 
     config: Config
     vocabs: Vocabularies
-    model: Tagger
+    model: torch.nn.Module
     path: Path
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Rebuild the tagger from a checkpoint (a ``.pt`` file or a run folder's ``best.pt``)."""
+    """Rebuild the model from a checkpoint (a ``.pt`` file or a run folder's ``best.pt``)."""
+    from birnn_tag.tasks import task_for  # tasks import the evaluation code, which uses LoadedModel
+
     payload = read_checkpoint(path)
     config = config_from_dict(payload["config"], f"{path} (saved config)")
     vocabs = Vocabularies.from_dict(payload["vocab"])
-    model = build_tagger(config.model, len(vocabs.words), len(vocabs.chars), len(vocabs.labels))
+    model = task_for(config).build_model(config, vocabs)
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as error:

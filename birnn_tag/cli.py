@@ -69,7 +69,7 @@ def evaluate(
 ) -> None:
     """Score a trained model: seqeval strict entity P/R/F1 per type, averages, token accuracy."""
     from birnn_tag.checkpoint import load_model
-    from birnn_tag.evaluation import evaluate_checkpoint, report_table
+    from birnn_tag.evaluation import evaluate_checkpoint
     from birnn_tag.training import resolve_device
 
     _setup_logging()
@@ -80,7 +80,7 @@ def evaluate(
         folder = run if run.is_dir() else run.parent
         stem = folder / f"report-{data.stem if data else split}"
         report.save(stem)
-    Console().print(report_table(report, str(data or f"{split} split")))
+    Console().print(report.table(str(data or f"{split} split")))
     stderr.print(f"saved {stem}.txt and {stem}.json")
 
 

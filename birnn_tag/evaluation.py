@@ -42,6 +42,19 @@ class Report:
         """Micro-averaged entity F1 (the headline number), in [0, 1]."""
         return self.scores["micro avg"]["f1-score"]
 
+    @property
+    def score(self) -> float:
+        """What early stopping maximises: micro F1."""
+        return self.f1
+
+    def summary(self) -> dict[str, float]:
+        """The numbers logged per epoch in metrics.jsonl."""
+        return {"f1": self.f1, "token_accuracy": self.token_accuracy}
+
+    def table(self, title: str) -> Table:
+        """The report as a rich table: one row per entity type, then the averages."""
+        return report_table(self, title)
+
     def to_dict(self) -> dict[str, Any]:
         return {"scheme": self.scheme, "mode": "strict", "token_accuracy": self.token_accuracy, "scores": self.scores}
 

@@ -17,13 +17,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
 from birnn_tag.config import Config, TrainingConfig, config_from_dict, save_config
 from birnn_tag.data.batching import bucketed_batches, collate
-from birnn_tag.data.encoding import EncodedSentence, encode_split
-from birnn_tag.data.preparation import prepare_corpus
-from birnn_tag.data.sources import load_corpus
+from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, ConfigError
-from birnn_tag.evaluation import Report, report_table, score_model
-from birnn_tag.model.tagger import Tagger, build_tagger
+from birnn_tag.tasks import task_for
 
 
 def resolve_device(name: str) -> torch.device:
@@ -36,33 +33,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 @dataclass
-class Split:
-    """A prepared split: encoded tensors plus the gold tags (in the training scheme)."""
-
-    sentences: list[EncodedSentence]
-    tags: list[list[str]]
-
-
-@dataclass
 class TrainState:
     """What ``--resume`` needs besides the weights."""
 
     epoch: int = 0
-    best_f1: float = -1.0
+    best_score: float = float("-inf")
     best_epoch: int = 0
     bad_epochs: int = 0
-
-
-def load_splits(config: Config, vocabs: Vocabularies | None = None) -> tuple[Vocabularies, dict[str, Split]]:
-    """Load, clean and encode every configured split; build vocabularies from train unless given."""
-    prepared = prepare_corpus(load_corpus(config.data), config.data)
-    if vocabs is None:
-        vocabs = Vocabularies.build(prepared["train"]["tokens"], prepared["train"]["tags"], config.encoding)
-    splits = {
-        name: Split(encode_split(dataset, vocabs, config.encoding), dataset["tags"])
-        for name, dataset in prepared.items()
-    }
-    return vocabs, splits
 
 
 def prepare_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
@@ -81,7 +58,7 @@ def prepare_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
-def make_optimizer(model: Tagger, config: TrainingConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
     """SGD with momentum or Adam, as configured."""
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
@@ -94,7 +71,7 @@ def learning_rate(config: TrainingConfig, epoch: int) -> float:
 
 
 def train_epoch(
-    model: Tagger,
+    model: torch.nn.Module,
     sentences: list[EncodedSentence],
     optimizer: torch.optim.Optimizer,
     config: TrainingConfig,
@@ -128,11 +105,6 @@ def train_epoch(
         progress.remove_task(task)
     seconds = time.perf_counter() - started
     return {"train_loss": total_loss.item() / max(1, len(plan)), "train_tokens": tokens, "train_seconds": seconds}
-
-
-def evaluate_split(model: Tagger, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:
-    """Decode a split and score it against its gold tags."""
-    return score_model(model, split.sentences, split.tags, vocabs, config, device)
 
 
 def _progress(console: Console, enabled: bool) -> Progress | None:
@@ -173,8 +145,9 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
     device = resolve_device(config.training.device)
     _seed_everything(config.training.seed)
 
-    vocabs, splits = load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
-    model = build_tagger(config.model, len(vocabs.words), len(vocabs.chars), len(vocabs.labels)).to(device)
+    task = task_for(config)
+    vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
+    model = task.build_model(config, vocabs).to(device)
     optimizer = make_optimizer(model, config.training)
     state = TrainState()
     if saved is not None:
@@ -207,12 +180,13 @@ def _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir
             record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], **stats}
             record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
             if has_dev:
-                report = evaluate_split(model, splits["validation"], vocabs, config, device)
-                record.update(dev_f1=report.f1, dev_token_accuracy=report.token_accuracy)
-            improved = not has_dev or report.f1 > state.best_f1
+                report = task_for(config).score(model, splits["validation"], vocabs, config, device)
+                record.update({f"dev_{key}": value for key, value in report.summary().items()})
+            improved = not has_dev or report.score > state.best_score
             state.epoch = epoch
             if improved:
-                state.best_f1, state.best_epoch, state.bad_epochs = record.get("dev_f1", 0.0), epoch, 0
+                state.best_score = report.score if has_dev else 0.0
+                state.best_epoch, state.bad_epochs = epoch, 0
             else:
                 state.bad_epochs += 1
             record["best"] = improved
@@ -221,12 +195,16 @@ def _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir
                 handle.write(json.dumps(record) + "\n")
             console.print(_epoch_line(record))
             if training.patience and state.bad_epochs >= training.patience:
-                console.print(f"early stop: no dev F1 gain for {training.patience} epochs (best epoch {state.best_epoch})")
+                console.print(f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})")
                 break
 
 
 def _epoch_line(record: dict) -> str:
-    dev = f"  dev F1 {100 * record['dev_f1']:6.2f}" if "dev_f1" in record else ""
+    dev = "".join(
+        f"  {key[4:]} {100 * value:6.2f}" if value <= 1 else f"  {key[4:]} {value:.2f}"
+        for key, value in record.items()
+        if key.startswith("dev_")
+    )
     star = "  *" if record["best"] and dev else ""
     return (
         f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  lr {record['lr']:.5f}  "
@@ -253,9 +231,9 @@ def _final_reports(model, splits, vocabs, config, device, run_dir, console) -> N
     for name in ("validation", "test"):
         if name not in splits:
             continue
-        report = evaluate_split(model, splits[name], vocabs, config, device)
+        report = task_for(config).score(model, splits[name], vocabs, config, device)
         report.save(run_dir / f"report-{name}")
-        console.print(report_table(report, f"{name} ({run_dir / 'best.pt'})"))
+        console.print(report.table(f"{name} ({run_dir / 'best.pt'})"))
     headline = "test" if "test" in splits else "validation" if "validation" in splits else None
     if headline:
         for suffix in (".txt", ".json"):

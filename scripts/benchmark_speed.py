@@ -1,0 +1,98 @@
+"""Throughput of birnn-tag on CoNLL-2003 against this machine's fp32 matrix-multiply ceiling.
+
+Measures, in one process and one run (so the ratios are comparable):
+  * the fp32 matmul rate (best of square sizes 512..2048) — the machine's ceiling;
+  * training tokens/s over real CoNLL-2003 batches (the same ``train_epoch`` code the CLI runs),
+    and the BiLSTM's achieved GFLOP/s from its analytic FLOP count;
+  * prediction tokens/s and sentences/s over the test set (``predict_stream``, as the CLI);
+  * peak RSS.
+
+    python scripts/benchmark_speed.py --config configs/conll2003.yaml --threads 2
+
+Prints a markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import time
+
+import torch
+
+from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.config import load_config
+from birnn_tag.data.sources import read_file
+from birnn_tag.prediction import InputSentence, predict_stream
+from birnn_tag.data.pipeline import load_tagging_splits
+from birnn_tag.model.tagger import build_tagger
+from birnn_tag.training import make_optimizer, train_epoch
+
+
+def matmul_gflops(seconds: float = 2.0) -> tuple[float, int]:
+    """Best fp32 GFLOP/s of a square matmul over a few sizes, and the size that gave it."""
+    best = (0.0, 0)
+    for size in (512, 1024, 2048):
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        a @ b  # warm-up
+        reps, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds / 3:
+            a @ b
+            reps += 1
+        rate = 2 * size**3 * reps / (time.perf_counter() - started) / 1e9
+        best = max(best, (rate, size))
+    return best
+
+
+def lstm_flops_per_token(input_dim: int, hidden: int, layers: int) -> float:
+    """Forward FLOPs per token of a stacked BiLSTM: 2 directions × 4 gates × (in + hidden) × hidden MACs."""
+    total, size_in = 0.0, input_dim
+    for _ in range(layers):
+        total += 2 * 2 * 4 * hidden * (size_in + hidden)  # 2 directions, 2 FLOPs per multiply-add
+        size_in = 2 * hidden
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/conll2003.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    config = load_config(args.config, args.overrides)
+    vocabs, splits = load_tagging_splits(config)
+    torch.manual_seed(0)
+    model = build_tagger(config.model, len(vocabs.words), len(vocabs.chars), len(vocabs.labels)).to(device)
+    optimizer = make_optimizer(model, config.training)
+
+    ceiling, size = matmul_gflops()
+    stats = train_epoch(model, splits["train"].sentences, optimizer, config.training, 1, device, None)
+    train_tps = stats["train_tokens"] / stats["train_seconds"]
+    train_sps = len(splits["train"].sentences) / stats["train_seconds"]
+    per_token = 3 * lstm_flops_per_token(model.embedder.output_dim, config.model.hidden_size, config.model.num_layers)
+    achieved = per_token * train_tps / 1e9
+
+    test = read_file(config.data.test, config.data)
+    inputs = [InputSentence(" ".join(t), t, []) for t in test["tokens"]]
+    loaded = LoadedModel(config, vocabs, model.eval(), None)
+    started = time.perf_counter()
+    tokens = sum(len(p.tags) for p in predict_stream(loaded, inputs, batch_size=256, device=device))
+    predict_seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}, device {device}")
+    print(f"config: {args.config} {' '.join(args.overrides)}")
+    print("| measure | value |\n|---|---|")
+    print(f"| fp32 matmul ceiling ({size}×{size}) | {ceiling:.1f} GFLOP/s |")
+    print(f"| training, one full epoch | {train_tps:,.0f} tokens/s, {train_sps:,.0f} sentences/s ({stats['train_seconds']:.1f} s) |")
+    print(f"| BiLSTM achieved (fwd+bwd = 3× fwd FLOPs) | {achieved:.1f} GFLOP/s = {100 * achieved / ceiling:.0f}% of matmul |")
+    print(f"| prediction, test set | {tokens / predict_seconds:,.0f} tokens/s, {len(inputs) / predict_seconds:,.0f} sentences/s |")
+    print(f"| peak RSS | {peak_mb:,.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()
