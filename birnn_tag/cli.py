@@ -66,9 +66,13 @@ def evaluate(
     split: Annotated[str, typer.Option(help="Split of the run's data to score.")] = "test",
     data: Annotated[Optional[Path], typer.Option(help="Score this file instead (read like the run's data).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cloze: score this random fraction of positions.")] = 1.0,
+    count_unk: Annotated[bool, typer.Option(help="Cloze: score <unk> targets too (excluded by default).")] = False,
 ) -> None:
-    """Score a trained model: seqeval strict entity P/R/F1 per type, averages, token accuracy."""
+    """Score a trained model. Tagging: seqeval strict entity P/R/F1 per type, averages, token
+    accuracy. Cloze: top-1/5/10 accuracy and perplexity."""
     from birnn_tag.checkpoint import load_model
+    from birnn_tag.cloze_evaluation import evaluate_cloze_checkpoint
     from birnn_tag.evaluation import evaluate_checkpoint
     from birnn_tag.training import resolve_device
 
@@ -76,7 +80,13 @@ def evaluate(
     with user_errors():
         target = resolve_device(device)
         loaded = load_model(run, target)
-        report = evaluate_checkpoint(loaded, split=split, data_file=str(data) if data else None, device=target)
+        data_file = str(data) if data else None
+        if loaded.config.task == "cloze":
+            report = evaluate_cloze_checkpoint(
+                loaded, split=split, data_file=data_file, fraction=fraction, count_unk=count_unk, device=target
+            )
+        else:
+            report = evaluate_checkpoint(loaded, split=split, data_file=data_file, device=target)
         folder = run if run.is_dir() else run.parent
         stem = folder / f"report-{data.stem if data else split}"
         report.save(stem)
@@ -89,33 +99,75 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
-    output_format: Annotated[str, typer.Option("--format", help="conll or jsonl.")] = "conll",
-    input_format: Annotated[str, typer.Option(help="text, pretokenized or conll.")] = "text",
+    output_format: Annotated[Optional[str], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
+    input_format: Annotated[str, typer.Option(help="Tagging: text, pretokenized or conll. Cloze: text or jsonl.")] = "text",
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
+    choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
+    blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
 ) -> None:
-    """Tag raw text (one sentence per line), whitespace-tokenized lines or a CoNLL file."""
+    """Tag raw text (one sentence per line), whitespace-tokenized lines or a CoNLL file; or, for a
+    cloze model, fill in the blanks of each line."""
     from birnn_tag.checkpoint import load_model
-    from birnn_tag.prediction import INPUT_FORMATS, OUTPUT_FORMATS, format_prediction, predict_stream, read_inputs
     from birnn_tag.training import resolve_device
 
     _setup_logging()
     input_format = "pretokenized" if pretokenized else input_format
     with user_errors():
-        _check_choice("--format", output_format, OUTPUT_FORMATS)
-        _check_choice("--input-format", input_format, INPUT_FORMATS)
         target = resolve_device(device)
         loaded = load_model(run, target)
-        token_column = loaded.config.data.token_column if isinstance(loaded.config.data.token_column, int) else 0
+        name = input if input != "-" else "<stdin>"
+        if loaded.config.task == "cloze":
+            options = {"top_k": top_k, "choices": choices, "blank": blank}
+            results = _cloze_lines(loaded, name, input_format, output_format or "jsonl", batch_size, target, options)
+        else:
+            results = _tagging_lines(loaded, name, input_format, output_format or "conll", batch_size, target)
         with _open_input(input) as handle, _open_output(output) as sink:
-            inputs = read_inputs(handle, input if input != "-" else "<stdin>", input_format, token_column)
             count = 0
-            for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=target):
-                sink.write(format_prediction(prediction, output_format))
+            for text in results(handle):
+                sink.write(text)
                 count += 1
     if output != "-":
-        stderr.print(f"tagged {count:,} sentences → {output}")
+        stderr.print(f"wrote {count:,} results → {output}")
+
+
+def _tagging_lines(loaded, name, input_format, output_format, batch_size, device):
+    """A function from an input stream to formatted tagging results."""
+    from birnn_tag.prediction import INPUT_FORMATS, OUTPUT_FORMATS, format_prediction, predict_stream, read_inputs
+
+    _check_choice("--format", output_format, OUTPUT_FORMATS)
+    _check_choice("--input-format", input_format, INPUT_FORMATS)
+    token_column = loaded.config.data.token_column if isinstance(loaded.config.data.token_column, int) else 0
+
+    def run(handle):
+        inputs = read_inputs(handle, name, input_format, token_column)
+        for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=device):
+            yield format_prediction(prediction, output_format)
+
+    return run
+
+
+def _cloze_lines(loaded, name, input_format, output_format, batch_size, device, options):
+    """A function from an input stream to formatted cloze answers; unusable lines are reported."""
+    from birnn_tag.cloze_prediction import (
+        INPUT_FORMATS, OUTPUT_FORMATS, fill_blanks, format_answer, read_queries, tokenizer_for,
+    )
+
+    _check_choice("--format", output_format, OUTPUT_FORMATS)
+    _check_choice("--input-format", input_format, INPUT_FORMATS)
+    choices = [c.strip() for c in options["choices"].split(",") if c.strip()] if options["choices"] else None
+
+    def run(handle):
+        queries = read_queries(handle, name, input_format, options["blank"], tokenizer_for(loaded), choices)
+        answers = fill_blanks(loaded, queries, top_k=options["top_k"], batch_size=batch_size, device=device)
+        for answer in answers:
+            if answer.query.error:
+                stderr.print(f"[yellow]warning:[/] {name}:{answer.query.line}: {answer.query.error}", highlight=False)
+            yield format_answer(answer, output_format, options["blank"])
+
+    return run
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

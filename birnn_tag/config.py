@@ -35,7 +35,7 @@ class DataConfig:
     or per-split files (``train``/``validation``/``test``: CoNLL columns, json, jsonl, csv, parquet).
     """
 
-    format: Literal["auto", "conll", "json", "csv", "parquet"] = "auto"
+    format: Literal["auto", "conll", "text", "json", "csv", "parquet"] = "auto"
     train: str | None = None
     validation: str | None = None
     test: str | None = None
@@ -52,6 +52,9 @@ class DataConfig:
     invalid_tags: Literal["repair", "error"] = "repair"
     max_length: int = _bounded(250, min=1)
     long_sentences: Literal["split", "error"] = "split"
+    # Cloze: where the text is in a table (a string, or a list of tokens), and how it is tokenized.
+    text_column: str = "text"
+    tokenizer: Literal["whitespace", "ptb"] = "whitespace"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class EncodingConfig:
     lowercase: bool = False
     normalize_digits: bool = True
     min_freq: int = _bounded(1, min=1)
+    max_size: int | None = _bounded(None, min=1)
     max_word_length: int = _bounded(30, min=1)
 
 
@@ -77,6 +81,10 @@ class ModelConfig:
     num_layers: int = _bounded(1, min=1)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)
     head: Literal["softmax"] = "softmax"
+    # Cloze only: which context the prediction at t sees (x_<t, x_>t or both), and the output layer.
+    direction: Literal["both", "forward", "backward"] = "both"
+    output_layer: Literal["auto", "softmax", "adaptive"] = "auto"
+    adaptive_cutoffs: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,7 @@ class OutputConfig:
 class Config:
     """The whole resolved configuration of a run."""
 
-    task: Literal["tagging"] = "tagging"
+    task: Literal["tagging", "cloze"] = "tagging"
     data: DataConfig = DataConfig()
     encoding: EncodingConfig = EncodingConfig()
     model: ModelConfig = ModelConfig()
@@ -132,6 +140,8 @@ def _type_name(annotation: Any) -> str:
         return " or ".join(_type_name(a) for a in typing.get_args(annotation))
     if annotation is type(None):
         return "null"
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(annotation)[0])}"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -162,6 +172,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     elif annotation is str:
         if isinstance(value, str):
             return value
+    elif origin is list:
+        if isinstance(value, list):
+            (item,) = typing.get_args(annotation)
+            return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     elif dataclasses.is_dataclass(annotation):
         return _build(annotation, value, key)
     raise ConfigError(f"{key}: expected {_type_name(annotation)}, got {value!r}")

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from birnn_tag.cloze_evaluation import ClozeReport, score_cloze
 from birnn_tag.config import Config
 from birnn_tag.data.pipeline import Split, load_tagging_splits
+from birnn_tag.data.text import load_cloze_splits
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.evaluation import Report, score_model
+from birnn_tag.model.cloze import build_cloze_model
 from birnn_tag.model.tagger import build_tagger
 
 
@@ -24,7 +27,7 @@ class Task:
 
     load_splits: Callable[[Config, Vocabularies | None], tuple[Vocabularies, dict[str, Split]]]
     build_model: Callable[[Config, Vocabularies], nn.Module]
-    score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device], Report]
+    score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device], Report | ClozeReport]
 
 
 def _build_tagger(config: Config, vocabs: Vocabularies) -> nn.Module:
@@ -35,7 +38,14 @@ def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: 
     return score_model(model, split.sentences, split.tags, vocabs, config, device)
 
 
-TASKS = {"tagging": Task(load_tagging_splits, _build_tagger, _score_tagger)}
+def _build_cloze(config: Config, vocabs: Vocabularies) -> nn.Module:
+    return build_cloze_model(config.model, len(vocabs.words))
+
+
+TASKS = {
+    "tagging": Task(load_tagging_splits, _build_tagger, _score_tagger),
+    "cloze": Task(load_cloze_splits, _build_cloze, score_cloze),
+}
 
 
 def task_for(config: Config) -> Task:

@@ -1,8 +1,10 @@
-"""Generate the small synthetic NER sample shipped in data/sample (our own text, CoNLL-2003 layout).
+"""Generate the small synthetic samples shipped in data/sample (our own text).
 
-Sentences are filled from templates with names of people, organisations, locations and
+NER: sentences filled from templates with names of people, organisations, locations and
 miscellaneous entities; files use 4 space-separated columns (token POS chunk NER) and IOB1 tags,
 like the original CoNLL-2003 files, so the demo exercises scheme detection and conversion.
+Cloze: ``cloze.txt``, whitespace-tokenized lines about food, cars and ideas, for the
+fill-in-the-blank demo ("Joe likes ___ , especially fried , scrambled or poached").
 
     python scripts/make_sample_data.py data/sample
 """
@@ -69,12 +71,34 @@ def write(path: Path, count: int, rng: random.Random) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+CLOZE_TEMPLATES = [
+    "{name} likes eggs , especially fried , scrambled or poached .",
+    "{name} cooks eggs every morning , fried or scrambled .",
+    "{name} likes fast cars , especially red ones with loud engines .",
+    "{name} drives old cars and repairs their engines .",
+    "{name} likes new ideas , especially bold ones about {topic} .",
+    "{name} writes down ideas about {topic} in a notebook .",
+    "{name} bought fresh bread and eggs at the market .",
+    "{name} sold two cars to a dealer in town .",
+    "{name} shared good ideas with the team about {topic} .",
+    "For breakfast {name} had toast with poached eggs .",
+]
+NAMES = ["Joe", "Anna", "Tom", "Maria", "Li", "Sven", "Aisha", "Pedro", "Yuki", "Olga", "Ravi", "Clara"]
+TOPICS = ["science", "music", "schools", "cities", "energy", "health"]
+
+
+def write_cloze(path: Path, count: int, rng: random.Random) -> None:
+    lines = [rng.choice(CLOZE_TEMPLATES).format(name=rng.choice(NAMES), topic=rng.choice(TOPICS)) for _ in range(count)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(folder: str) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(13)
     for name, count in (("train", 600), ("dev", 150), ("test", 150)):
         write(out / f"{name}.conll", count, rng)
+    write_cloze(out / "cloze.txt", 1500, rng)
 
 
 if __name__ == "__main__":

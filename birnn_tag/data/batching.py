@@ -14,12 +14,12 @@ from birnn_tag.data.encoding import EncodedSentence
 class Batch:
     """A padded batch. ``lengths`` stays on the CPU (``pack_padded_sequence`` wants it there).
 
-    Shapes: ``word_ids``/``tag_ids``/``mask`` (batch, time); ``char_ids`` (batch, time, chars);
+    Shapes: ``word_ids``/``tag_ids``/``mask`` (batch, time); ``char_ids`` (batch, time, chars) or None;
     ``indices`` are the sentences' positions in their split, to restore input order.
     """
 
     word_ids: torch.Tensor
-    char_ids: torch.Tensor
+    char_ids: torch.Tensor | None
     tag_ids: torch.Tensor | None
     lengths: torch.Tensor
     mask: torch.Tensor
@@ -41,15 +41,17 @@ def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Bat
     """Pad a list of encoded sentences into a :class:`Batch` (padding id 0 everywhere)."""
     lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
     size, time = len(sentences), int(lengths.max())
-    width = max(s.chars.shape[1] for s in sentences)
     word_ids = torch.zeros(size, time, dtype=torch.long)
-    char_ids = torch.zeros(size, time, width, dtype=torch.long)
-    has_tags = sentences[0].tags is not None
+    has_chars, has_tags = sentences[0].chars is not None, sentences[0].tags is not None
+    char_ids = None
+    if has_chars:
+        char_ids = torch.zeros(size, time, max(s.chars.shape[1] for s in sentences), dtype=torch.long)
     tag_ids = torch.zeros(size, time, dtype=torch.long) if has_tags else None
     for row, sentence in enumerate(sentences):
         length = len(sentence)
         word_ids[row, :length] = sentence.words
-        char_ids[row, :length, : sentence.chars.shape[1]] = sentence.chars
+        if has_chars:
+            char_ids[row, :length, : sentence.chars.shape[1]] = sentence.chars
         if has_tags:
             tag_ids[row, :length] = sentence.tags
     mask = torch.arange(time)[None, :] < lengths[:, None]

@@ -15,11 +15,14 @@ from birnn_tag.errors import DataError
 
 @dataclass
 class EncodedSentence:
-    """One sentence as tensors: ``words`` (T,), ``chars`` (T, W) with 0-padding, ``tags`` (T,) or None."""
+    """One sentence as tensors: ``words`` (T,), ``chars`` (T, W) with 0-padding, ``tags`` (T,).
+
+    ``chars`` is None for models without a character encoder, ``tags`` for untagged text.
+    """
 
     words: torch.Tensor
-    chars: torch.Tensor
-    tags: torch.Tensor | None
+    chars: torch.Tensor | None
+    tags: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.words.shape[0]

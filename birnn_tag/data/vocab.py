@@ -39,10 +39,12 @@ class Vocab:
         return found
 
     @classmethod
-    def from_counts(cls, counts: Counter, min_freq: int = 1) -> Vocab:
-        """Items seen at least ``min_freq`` times, most frequent first (ties alphabetical)."""
+    def from_counts(cls, counts: Counter, min_freq: int = 1, max_size: int | None = None) -> Vocab:
+        """Items seen at least ``min_freq`` times, most frequent first (ties alphabetical),
+        at most ``max_size`` of them (PAD and UNK included)."""
         ordered = sorted((item for item, n in counts.items() if n >= min_freq), key=lambda i: (-counts[i], i))
-        return cls(ordered)
+        ordered = [item for item in ordered if item not in (PAD, UNK)]
+        return cls(ordered if max_size is None else ordered[: max(0, max_size - 2)])
 
 
 def normalize_word(token: str, config: EncodingConfig) -> str:

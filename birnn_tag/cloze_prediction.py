@@ -1,0 +1,162 @@
+"""Fill in blanks: lines with one or more blank markers → ranked candidate words.
+
+Each blank is predicted from the words on both sides of it; other blanks on the same line count
+as unknown words. ``choices`` restricts the ranking to given candidates (scored by the model's
+probability over the whole vocabulary, so the numbers compare across lines).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import torch
+
+from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.conll import decode_lines
+from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.data.text import tokenize_text
+from birnn_tag.data.vocab import normalize_word
+from birnn_tag.errors import DataError
+
+MASK = "[MASK]"
+INPUT_FORMATS = ("text", "jsonl")
+OUTPUT_FORMATS = ("jsonl", "text")
+
+
+@dataclass
+class ClozeQuery:
+    """One input line: its tokens, where the blanks are, optional choices, or why it can't be used."""
+
+    line: int
+    text: str
+    tokens: list[str] = field(default_factory=list)
+    blanks: list[int] = field(default_factory=list)
+    choices: list[str] | None = None
+    error: str | None = None
+
+
+@dataclass
+class ClozeAnswer:
+    """Candidates (``{"word", "prob"}``, best first) for each blank of a query."""
+
+    query: ClozeQuery
+    candidates: list[list[dict]]
+
+
+def make_query(line: int, text: str, blank: str, tokenizer, choices: list[str] | None) -> ClozeQuery:
+    """Tokenize a line (blank markers become separate tokens) and find its blanks."""
+    spaced = re.sub(f"{re.escape(blank)}|{re.escape(MASK)}", f" {blank} ", text)
+    tokens = tokenizer(spaced)
+    blanks = [i for i, token in enumerate(tokens) if token == blank]
+    query = ClozeQuery(line, text, tokens, blanks, choices)
+    if not blanks:
+        query.error = f"no blank ({blank!r} or {MASK!r}) in the line"
+    elif len(blanks) == len(tokens):
+        query.error = "every token is a blank: there is no context to fill it from"
+    return query
+
+
+def read_queries(
+    handle: BinaryIO, name: str, input_format: str, blank: str, tokenizer, choices: list[str] | None
+) -> Iterator[ClozeQuery]:
+    """Queries from text lines, or JSONL objects ``{"text": ..., "choices": [...]}``."""
+    for number, line in decode_lines(handle, name):
+        if input_format == "text":
+            yield make_query(number, line, blank, tokenizer, choices)
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            text, line_choices = record["text"], record.get("choices", choices)
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise DataError(f"{name}:{number}: expected a JSON object with a 'text' field ({error})") from None
+        yield make_query(number, text, blank, tokenizer, line_choices)
+
+
+def _rank(log_probs: torch.Tensor, query: ClozeQuery, loaded: LoadedModel, top_k: int) -> list[dict]:
+    """Candidates for one blank from its (num_words,) log-probabilities."""
+    words, encoding = loaded.vocabs.words, loaded.config.encoding
+    probs = log_probs.float().exp()
+    if query.choices is not None:
+        ranked = []
+        for choice in query.choices:
+            key = normalize_word(choice, encoding)
+            known = key in words
+            ranked.append({"word": choice, "prob": round(probs[words.id(key)].item(), 6) if known else None,
+                           "in_vocabulary": known})
+        return sorted(ranked, key=lambda c: -1.0 if c["prob"] is None else c["prob"], reverse=True)
+    probs[: words.unk_id + 1] = 0.0  # never propose <pad> or <unk>
+    best = probs.topk(min(top_k, len(words) - 2))
+    return [{"word": words.items[i], "prob": round(p, 6)} for p, i in zip(best.values.tolist(), best.indices.tolist())]
+
+
+@torch.inference_mode()
+def fill_blanks(
+    loaded: LoadedModel,
+    queries: Iterable[ClozeQuery],
+    *,
+    top_k: int = 10,
+    batch_size: int = 64,
+    chunk_size: int = 1024,
+    device: torch.device = torch.device("cpu"),
+) -> Iterator[ClozeAnswer]:
+    """Answer queries lazily, ``chunk_size`` at a time, in input order."""
+    model, words, encoding = loaded.model, loaded.vocabs.words, loaded.config.encoding
+    iterator = iter(queries)
+    while chunk := list(itertools.islice(iterator, chunk_size)):
+        usable = [q for q in chunk if q.error is None]
+        encoded = []
+        for query in usable:
+            ids = [words.id(normalize_word(token, encoding)) for token in query.tokens]
+            for position in query.blanks:
+                ids[position] = words.unk_id
+            encoded.append(EncodedSentence(torch.tensor(ids, dtype=torch.long), None))
+        answers: dict[int, list[list[dict]]] = {}
+        for batch in iterate_batches(encoded, batch_size):
+            mask = torch.zeros_like(batch.mask)
+            for row, index in enumerate(batch.indices):
+                mask[row, usable[index].blanks] = True
+            batch = batch.to(device)
+            log_probs = model.log_probs(batch.word_ids, batch.lengths, mask.to(device)).cpu()  # (blanks, words)
+            position = 0
+            for row, index in enumerate(batch.indices):  # mask order is row-major: row by row, left to right
+                query = usable[index]
+                answers[id(query)] = [_rank(log_probs[position + j], query, loaded, top_k) for j in range(len(query.blanks))]
+                position += len(query.blanks)
+        for query in chunk:
+            yield ClozeAnswer(query, answers.get(id(query), []))
+
+
+def filled_text(answer: ClozeAnswer, blank: str) -> str:
+    """The input line with each blank replaced by its best candidate."""
+    best = iter([candidates[0]["word"] if candidates else blank for candidates in answer.candidates])
+    return re.sub(f"{re.escape(blank)}|{re.escape(MASK)}", lambda _: next(best, blank), answer.query.text)
+
+
+def format_answer(answer: ClozeAnswer, output_format: str, blank: str) -> str:
+    """One answer as a JSON line, or as the filled-in text line."""
+    query = answer.query
+    if output_format == "text":
+        return (query.text if query.error else filled_text(answer, blank)) + "\n"
+    if query.error:
+        return json.dumps({"line": query.line, "text": query.text, "error": query.error}, ensure_ascii=False) + "\n"
+    record = {
+        "line": query.line,
+        "text": query.text,
+        "tokens": query.tokens,
+        "blanks": [{"position": p, "candidates": c} for p, c in zip(query.blanks, answer.candidates)],
+        "filled": filled_text(answer, blank),
+    }
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def tokenizer_for(loaded: LoadedModel):
+    """The tokenizer the model was trained with, as a ``str → list[str]`` function."""
+    return lambda text: tokenize_text(text, loaded.config.data)

@@ -1,0 +1,98 @@
+"""Raw text for the cloze task: lines → tokens → chunks of at most ``max_length`` → word ids.
+
+Text comes through ``datasets``: the ``text`` builder for plain files (one row per line), a
+table's ``data.text_column`` (a string, or a list of tokens), a ``save_to_disk`` folder or a hub
+dataset. Blank lines are skipped; each line is its own context (no context crosses a line break).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import torch
+
+from birnn_tag.config import Config, DataConfig
+from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.data.pipeline import Split
+from birnn_tag.data.sources import SPLITS, _first_line, file_format, map_batched
+from birnn_tag.data.tokenize import tokenize
+from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
+from birnn_tag.errors import DataError
+
+
+def tokenize_text(text: str, config: DataConfig) -> list[str]:
+    """Tokens of one line, with the configured tokenizer."""
+    return tokenize(text)[0] if config.tokenizer == "ptb" else text.split()
+
+
+def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
+    """One text file (``.txt`` through the ``text`` builder, or a table) as a ``text`` column."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    kind = file_format(path, config.format)
+    builder = "text" if kind == "conll" else kind  # unknown extensions are read as plain text
+    try:
+        table = datasets.load_dataset(builder, data_files=str(path), split="train")
+    except Exception as error:  # datasets wraps decode and parse errors in several types
+        raise DataError(f"{path}: cannot read as {builder}: {_first_line(error)}") from None
+    return table
+
+
+def _load_text_sources(config: DataConfig) -> dict[str, datasets.Dataset]:
+    if config.hub or config.disk:
+        try:
+            loaded = datasets.load_from_disk(config.disk) if config.disk else datasets.load_dataset(config.hub, config.hub_config)
+        except Exception as error:
+            raise DataError(f"{config.disk or config.hub}: cannot load: {_first_line(error)}") from None
+        aliases = {"dev": "validation", "valid": "validation"}
+        return {aliases.get(name, name): split for name, split in loaded.items() if aliases.get(name, name) in SPLITS}
+    return {split: read_text_file(getattr(config, split), config) for split in SPLITS if getattr(config, split)}
+
+
+def chunk_tokens(dataset: datasets.Dataset, config: DataConfig, origin: str) -> datasets.Dataset:
+    """Tokenize the text column and cut every line into chunks of at most ``max_length`` tokens."""
+    if config.text_column not in dataset.column_names:
+        raise DataError(f"{origin}: no field {config.text_column!r} (data.text_column); fields: {', '.join(dataset.column_names)}")
+
+    def chunk(batch: dict) -> dict:
+        out: list[list[str]] = []
+        for value in batch[config.text_column]:
+            tokens = tokenize_text(value, config) if isinstance(value, str) else list(value or [])
+            out.extend(tokens[start : start + config.max_length] for start in range(0, len(tokens), config.max_length))
+        return {"tokens": out}
+
+    return map_batched(dataset, chunk, remove_columns=dataset.column_names)
+
+
+def encode_words(tokens: list[str], vocabs: Vocabularies, config: Config) -> EncodedSentence:
+    """Word ids of one chunk (no characters, no tags)."""
+    ids = [vocabs.words.id(normalize_word(token, config.encoding)) for token in tokens]
+    return EncodedSentence(torch.tensor(ids, dtype=torch.long), None)
+
+
+def load_cloze_splits(config: Config, vocabs: Vocabularies | None = None) -> tuple[Vocabularies, dict[str, Split]]:
+    """Load, tokenize and chunk every split; the word vocabulary comes from train
+    (``encoding.min_freq``, ``encoding.max_size``)."""
+    sources = _load_text_sources(config.data)
+    if "train" not in sources:
+        raise DataError("data: the cloze task needs a training split (data.train, data.disk or data.hub)")
+    chunks = {name: chunk_tokens(dataset, config.data, name) for name, dataset in sources.items()}
+    if config.data.validation_fraction > 0 and "validation" not in chunks:
+        parts = chunks["train"].train_test_split(test_size=config.data.validation_fraction, seed=0)
+        chunks["train"], chunks["validation"] = parts["train"], parts["test"]
+    if not len(chunks["train"]):
+        raise DataError(f"{config.data.train or 'train'}: no text found (only blank lines?)")
+    if vocabs is None:
+        counts = Counter(normalize_word(t, config.encoding) for row in chunks["train"]["tokens"] for t in row)
+        words = Vocab.from_counts(counts, config.encoding.min_freq, config.encoding.max_size)
+        vocabs = Vocabularies(words, Vocab([]), Vocab([], specials=False))
+    splits = {
+        name: Split([encode_words(tokens, vocabs, config) for tokens in dataset["tokens"]])
+        for name, dataset in chunks.items()
+    }
+    return vocabs, splits

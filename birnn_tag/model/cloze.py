@@ -1,0 +1,135 @@
+"""Fill-in-the-blank model: two separate stacked directional LSTMs (ELMo-style), no leakage.
+
+A stacked *bidirectional* LSTM leaks: from layer 2 on, the forward input at t-1 is the layer-1
+backward state at t-1, which has read x_t. So the forward and backward stacks are separate
+networks, and the word at t is predicted from the forward state at t-1 and the backward state
+at t+1 only. Learned boundary vectors stand in for "before the first word" and "after the last":
+
+    forward stack reads   [BOS, x_0, x_1, ..., x_{n-1}]     → f_0 .. f_n      (f_t has read x_<t)
+    backward stack reads  [x_0, x_1, ..., x_{n-1}, EOS] ←   → b_0 .. b_n      (b_{t+1} has read x_>t)
+    prediction for x_t    uses [f_t ; b_{t+1}]
+
+Both stacks run over packed sequences, so padding never changes a result.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from birnn_tag.config import ModelConfig
+from birnn_tag.data.batching import Batch
+
+ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
+
+
+def reverse_padded(inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's first ``length`` steps in place of the padded (batch, time, dim) tensor;
+    padding stays where it is."""
+    time = inputs.shape[1]
+    steps = torch.arange(time, device=inputs.device)[None, :]  # (1, time)
+    lengths = lengths.to(inputs.device)[:, None]  # (batch, 1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (batch, time)
+    return inputs.gather(1, index[:, :, None].expand_as(inputs))
+
+
+class DirectionalStack(nn.Module):
+    """A stacked unidirectional LSTM over packed sequences, reading left-to-right or right-to-left."""
+
+    def __init__(self, input_dim: int, hidden_size: int, num_layers: int, dropout: float, reverse: bool) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(
+            input_dim, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
+        self.reverse = reverse
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, time, input_dim), lengths on CPU → (batch, time, hidden), zero past each length.
+
+        For ``reverse``, output t has read inputs t..length-1."""
+        if self.reverse:
+            inputs = reverse_padded(inputs, lengths)
+        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        outputs, _ = self.lstm(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])
+        return reverse_padded(outputs, lengths) if self.reverse else outputs
+
+
+class ClozeOutput(nn.Module):
+    """Distribution over the vocabulary: a full softmax, or an adaptive softmax for large vocabularies."""
+
+    def __init__(self, input_dim: int, num_words: int, adaptive_cutoffs: list[int] | None) -> None:
+        super().__init__()
+        self.adaptive = None
+        self.linear = None
+        if adaptive_cutoffs:
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(input_dim, num_words, adaptive_cutoffs, div_value=4.0)
+        else:
+            self.linear = nn.Linear(input_dim, num_words)
+
+    def loss(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood of ``targets`` (N,) given ``features`` (N, input_dim)."""
+        if self.adaptive is not None:
+            return self.adaptive(features, targets).loss
+        return F.cross_entropy(self.linear(features), targets)
+
+    def log_probs(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, input_dim) → (N, num_words) log-probabilities."""
+        if self.adaptive is not None:
+            return self.adaptive.log_prob(features)
+        return self.linear(features).log_softmax(dim=-1)
+
+
+class ClozeModel(nn.Module):
+    """Word embedding → forward and/or backward stacks → shifted concatenation → output layer."""
+
+    def __init__(self, num_words: int, config: ModelConfig, adaptive_cutoffs: list[int] | None) -> None:
+        super().__init__()
+        self.direction = config.direction
+        self.embedding = nn.Embedding(num_words, config.word_dim, padding_idx=0)
+        self.boundary = nn.Parameter(torch.randn(2, config.word_dim) * 0.1)  # BOS, EOS input vectors
+        self.dropout = nn.Dropout(config.dropout)
+        stack = lambda reverse: DirectionalStack(  # noqa: E731
+            config.word_dim, config.hidden_size, config.num_layers, config.dropout, reverse
+        )
+        self.forward_stack = stack(False) if self.direction in ("both", "forward") else None
+        self.backward_stack = stack(True) if self.direction in ("both", "backward") else None
+        width = config.hidden_size * (2 if self.direction == "both" else 1)
+        self.output = ClozeOutput(width, num_words, adaptive_cutoffs)
+
+    def features(self, word_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Context features for every position: (batch, time, width); position t never sees x_t."""
+        batch, time = word_ids.shape
+        embedded = self.dropout(self.embedding(word_ids))  # (batch, time, dim)
+        padded = torch.cat([embedded, embedded.new_zeros(batch, 1, embedded.shape[2])], dim=1)  # (batch, time+1, dim)
+        longer = lengths + 1
+        parts = []
+        if self.forward_stack is not None:
+            bos = self.boundary[0].expand(batch, 1, -1)  # (batch, 1, dim)
+            shifted = torch.cat([bos, embedded], dim=1)  # (batch, time+1, dim): x_t sits at t+1
+            parts.append(self.forward_stack(shifted, longer)[:, :time])  # f_t has read BOS, x_<t
+        if self.backward_stack is not None:
+            rows = torch.arange(batch, device=word_ids.device)
+            with_eos = padded.index_put((rows, lengths.to(word_ids.device)), self.boundary[1].expand(batch, -1))
+            parts.append(self.backward_stack(with_eos, longer)[:, 1:])  # b_{t+1} has read x_>t, EOS
+        return self.dropout(torch.cat(parts, dim=-1))
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Mean negative log-likelihood of every real word given its context."""
+        features = self.features(batch.word_ids, batch.lengths)
+        return self.output.loss(features[batch.mask], batch.word_ids[batch.mask])
+
+    def log_probs(self, word_ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(positions, num_words) log-probabilities for the positions selected by ``mask`` (batch, time)."""
+        return self.output.log_probs(self.features(word_ids, lengths)[mask])
+
+
+def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeModel:
+    """An untrained cloze model; ``output_layer: auto`` goes adaptive above 20,000 words."""
+    adaptive = config.output_layer == "adaptive" or (config.output_layer == "auto" and num_words > ADAPTIVE_ABOVE)
+    cutoffs = None
+    if adaptive:
+        cutoffs = config.adaptive_cutoffs or [c for c in (2_000, 10_000, 50_000) if c < num_words - 1]
+    return ClozeModel(num_words, config, cutoffs)
