@@ -34,6 +34,15 @@ class InputSentence:
     tokens: list[str]
     offsets: list[tuple[int, int]]
 
+    @classmethod
+    def from_tokens(cls, tokens: list[str]) -> InputSentence:
+        """A pre-tokenized sentence; its text is the tokens joined by single spaces."""
+        offsets, position = [], 0
+        for token in tokens:
+            offsets.append((position, position + len(token)))
+            position += len(token) + 1
+        return cls(" ".join(tokens), tokens, offsets)
+
 
 @dataclass
 class Prediction:
@@ -43,14 +52,6 @@ class Prediction:
     tags: list[str]
     confidences: list[float]
     spans: list[dict]
-
-
-def _joined(tokens: list[str]) -> InputSentence:
-    offsets, position = [], 0
-    for token in tokens:
-        offsets.append((position, position + len(token)))
-        position += len(token) + 1
-    return InputSentence(" ".join(tokens), tokens, offsets)
 
 
 def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: int = 0) -> Iterator[InputSentence]:
@@ -63,7 +64,7 @@ def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: in
     if input_format == "conll":
         columns = ColumnFormat(token_column=token_column, tag_column=None)
         for sentence in iter_conll(lines, name, columns):
-            yield _joined(sentence.tokens)
+            yield InputSentence.from_tokens(sentence.tokens)
         return
     split = tokenize if input_format == "text" else whitespace_tokenize
     for _, line in lines:

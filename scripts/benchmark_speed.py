@@ -77,7 +77,7 @@ def main() -> None:
     achieved = per_token * train_tps / 1e9
 
     test = read_file(config.data.test, config.data)
-    inputs = [InputSentence(" ".join(t), t, []) for t in test["tokens"]]
+    inputs = [InputSentence.from_tokens(tokens) for tokens in test["tokens"]]
     loaded = LoadedModel(config, vocabs, model.eval(), None)
     started = time.perf_counter()
     tokens = sum(len(p.tags) for p in predict_stream(loaded, inputs, batch_size=256, device=device))

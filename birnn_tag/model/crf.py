@@ -1,0 +1,265 @@
+"""Linear-chain CRF output head, and the Viterbi decoder it shares with constrained softmax decoding.
+
+A path ``y_1 … y_n`` through a sentence of ``n`` tokens scores
+
+    start[y_1] + Σ_t emissions[t, y_t] + Σ_{t>1} transitions[y_{t-1}, y_t] + end[y_n]
+
+(transition scores are indexed ``[from, to]``) and the CRF gives it probability
+``exp(score - log Z)``, where ``Z`` sums ``exp(score)`` over all paths. Moves a tag scheme forbids
+get the score :data:`DISALLOWED`: finite, so gradients stay finite, but low enough that no
+decoded path uses one while an allowed path exists.
+
+Batches are padded on the right: ``mask`` (batch, time) is True on each sentence's first
+``length >= 1`` positions. Every recursion runs over time for the whole batch at once; at a
+padding position a sentence keeps its previous state, so its state at the end of the loop is
+the one at its last real token::
+
+    mask    1   1   1   0   0
+    alpha   a0  a1  a2  a2  a2     → alpha[:, -1] is a2 for this sentence
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+DISALLOWED = -1e4  # the score of a forbidden move; not -inf, which would make gradients NaN
+
+
+def mask_scores(scores: torch.Tensor, allowed: torch.Tensor, fill: float = DISALLOWED) -> torch.Tensor:
+    """``scores`` with every entry where ``allowed`` is False replaced by ``fill`` (same shapes).
+
+    The softmax head builds its constraint scores as ``mask_scores(zeros, allowed)``.
+    """
+    return scores.masked_fill(~allowed, fill)
+
+
+def viterbi(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best-scoring path of every sentence in a batch.
+
+    Args:
+        emissions: (batch, time, num_tags) per-token tag scores.
+        mask: (batch, time) bool, True on real tokens (left-aligned, every length >= 1).
+        transitions: (num_tags, num_tags) move scores ``[from, to]``; ``start`` / ``end``
+            (num_tags,) scores of the first / last tag. Forbidden moves score :data:`DISALLOWED`.
+
+    Returns:
+        ``best_tags`` (batch, time) long, 0 on padding, and ``best_scores`` (batch,), the paths'
+        scores, in the wider of the emissions' and the scores' dtypes.
+    """
+    score = start + emissions[:, 0]  # (batch, num_tags): best path ending in each tag so far
+    backpointers = []  # one (batch, num_tags) per t >= 1: best tag at t - 1 for each tag at t
+    for t in range(1, emissions.shape[1]):
+        candidates = score.unsqueeze(2) + transitions  # (batch, num_tags [from], num_tags [to])
+        best_previous_score, best_previous = candidates.max(dim=1)  # (batch, num_tags) each
+        step = best_previous_score + emissions[:, t]  # (batch, num_tags)
+        score = torch.where(mask[:, t, None], step, score)  # (batch, num_tags): padding keeps its state
+        backpointers.append(best_previous)
+    best_scores, last_tags = (score + end).max(dim=1)  # (batch,) each
+    best_tags = _backtrack(last_tags.unsqueeze(1), backpointers, mask)  # (batch, 1, time)
+    return best_tags.squeeze(1), best_scores  # (batch, time), (batch,)
+
+
+def k_best_viterbi(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` best paths of every sentence, best first (list Viterbi).
+
+    Keeps the ``k`` best partial paths ending in each tag: a state is a pair (tag, rank),
+    numbered ``tag * k + rank``. Arguments as :func:`viterbi`; scores may also be ``-inf``, and a
+    path through a ``-inf`` move is never returned. A sentence with fewer than ``k`` paths gets
+    the missing ones as score ``-inf`` and tags 0.
+
+    Returns:
+        ``tag_ids`` (batch, k, time) long, 0 on padding, and ``scores`` (batch, k), descending.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    batch, time, num_tags = emissions.shape
+    first = start + emissions[:, 0]  # (batch, num_tags)
+    empty = first.new_full((batch, num_tags, k - 1), float("-inf"))  # (batch, num_tags, k - 1): no path yet
+    score = torch.cat([first.unsqueeze(2), empty], dim=2)  # (batch, num_tags, k): k best ending in each tag
+    backpointers = []  # one (batch, num_tags * k) per t >= 1: previous state of each state at t
+    for t in range(1, time):
+        candidates = score.unsqueeze(2) + transitions[:, :, None]  # (batch, from, to, k)
+        candidates = candidates.transpose(1, 2).reshape(batch, num_tags, num_tags * k)  # (batch, to, from * k + rank)
+        best, previous = candidates.topk(k, dim=2)  # (batch, num_tags, k) each, best first
+        step = best + emissions[:, t, :, None]  # (batch, num_tags, k)
+        score = torch.where(mask[:, t, None, None], step, score)  # (batch, num_tags, k): padding keeps its state
+        backpointers.append(previous.reshape(batch, num_tags * k))  # (batch, num_tags * k)
+    final = (score + end[:, None]).reshape(batch, num_tags * k)  # (batch, num_tags * k)
+    scores, last_states = final.topk(k, dim=1)  # (batch, k) each, best first
+    states = _backtrack(last_states, backpointers, mask)  # (batch, k, time)
+    tag_ids = (states // k).masked_fill(scores.isneginf().unsqueeze(2), 0)  # (batch, k, time)
+    return tag_ids, scores
+
+
+def _backtrack(last_states: torch.Tensor, backpointers: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """Follow backpointers from each sentence's last real token back to its first.
+
+    ``last_states`` (batch, paths) are the states at the last real token; ``backpointers[t - 1]``
+    (batch, states) holds, for each state at ``t``, the state at ``t - 1`` on its best path. At a
+    padding position the walk stands still, so it starts moving at the sentence's own end::
+
+        t        0   1   2   3 (pad)
+        state    s0 ◄ s1 ◄ s2   s2     s1 = backpointers[1][s2], s0 = backpointers[0][s1]
+
+    Returns the states (batch, paths, time), 0 on padding.
+    """
+    states = []  # filled from the last position back
+    current = last_states  # (batch, paths)
+    for t in range(mask.shape[1] - 1, -1, -1):
+        states.append(current.masked_fill(~mask[:, t, None], 0))  # (batch, paths)
+        if t > 0:
+            previous = backpointers[t - 1].gather(1, current)  # (batch, paths)
+            current = torch.where(mask[:, t, None], previous, current)  # (batch, paths)
+    return torch.stack(states[::-1], dim=2)  # (batch, paths, time)
+
+
+def _forward_scores(
+    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
+) -> torch.Tensor:
+    """Log-sum of the scores of all partial paths from the start to each (position, tag): (batch, time, num_tags)."""
+    alpha = start + emissions[:, 0]  # (batch, num_tags)
+    alphas = [alpha]
+    for t in range(1, emissions.shape[1]):
+        step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]  # (batch, num_tags)
+        alpha = torch.where(mask[:, t, None], step, alpha)  # (batch, num_tags): padding keeps its state
+        alphas.append(alpha)
+    return torch.stack(alphas, dim=1)  # (batch, time, num_tags)
+
+
+def _backward_scores(
+    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
+) -> torch.Tensor:
+    """Log-sum of the scores of all partial paths from each (position, tag) to the end: (batch, time, num_tags).
+
+    The score of the tag itself is not included. At a sentence's last token (and on padding)
+    only the end score remains.
+    """
+    batch, time, num_tags = emissions.shape
+    dtype = torch.result_type(emissions, end)
+    beta = end.to(dtype).expand(batch, num_tags)  # (batch, num_tags)
+    betas = [beta]
+    for t in range(time - 2, -1, -1):
+        following = (emissions[:, t + 1] + beta).unsqueeze(1)  # (batch, 1, num_tags [to])
+        step = torch.logsumexp(transitions + following, dim=2)  # (batch, num_tags [from])
+        beta = torch.where(mask[:, t + 1, None], step, beta)  # (batch, num_tags): t + 1 on padding → t is last
+        betas.append(beta)
+    return torch.stack(betas[::-1], dim=1)  # (batch, time, num_tags)
+
+
+class CRFHead(nn.Module):
+    """Linear-chain CRF over tag emissions, trained with the sentence negative log-likelihood.
+
+    Same interface as :class:`~birnn_tag.model.heads.SoftmaxHead`; ``allowed`` (from
+    :func:`~birnn_tag.model.transitions.allowed_transitions`) keeps the moves a tag scheme
+    forbids at :data:`DISALLOWED` in training and decoding alike.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_tags: int,
+        allowed: tuple[torch.BoolTensor, torch.BoolTensor, torch.BoolTensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.projection = nn.Linear(input_dim, num_tags)
+        # Zero scores: no preference between moves until training finds one.
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))  # (num_tags, num_tags) [from, to]
+        self.start_transitions = nn.Parameter(torch.zeros(num_tags))  # (num_tags,)
+        self.end_transitions = nn.Parameter(torch.zeros(num_tags))  # (num_tags,)
+        if allowed is None:  # every move allowed: masking is then a no-op
+            allowed = (
+                torch.ones(num_tags, num_tags, dtype=torch.bool),
+                torch.ones(num_tags, dtype=torch.bool),
+                torch.ones(num_tags, dtype=torch.bool),
+            )
+        expected = ((num_tags, num_tags), (num_tags,), (num_tags,))
+        if tuple(tuple(mask.shape) for mask in allowed) != expected:
+            got = [tuple(mask.shape) for mask in allowed]
+            raise ValueError(f"allowed masks for {num_tags} tags must have shapes {list(expected)}, got {got}")
+        # Buffers: saved with the weights and moved to the module's device along with them.
+        self.register_buffer("allowed_transitions", allowed[0].to(torch.bool).clone())  # (num_tags, num_tags)
+        self.register_buffer("allowed_start", allowed[1].to(torch.bool).clone())  # (num_tags,)
+        self.register_buffer("allowed_end", allowed[2].to(torch.bool).clone())  # (num_tags,)
+
+    def scores(self, fill: float = DISALLOWED) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Transition (num_tags, num_tags), start and end (num_tags,) scores, forbidden ones at ``fill``.
+
+        Masking on every use (not only at initialisation) keeps forbidden scores fixed and
+        without gradient, whatever the optimiser does to the underlying parameters.
+        """
+        return (
+            mask_scores(self.transitions, self.allowed_transitions, fill),  # (num_tags, num_tags)
+            mask_scores(self.start_transitions, self.allowed_start, fill),  # (num_tags,)
+            mask_scores(self.end_transitions, self.allowed_end, fill),  # (num_tags,)
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features (batch, time, input_dim) → emissions (batch, time, num_tags)."""
+        return self.projection(features)
+
+    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """log Z of each sentence (batch,) by the forward algorithm; emissions (batch, time, num_tags)."""
+        transitions, start, end = self.scores()
+        alphas = _forward_scores(emissions, mask, transitions, start)  # (batch, time, num_tags)
+        return torch.logsumexp(alphas[:, -1] + end, dim=1)  # (batch,): alphas[:, -1] is at each last token
+
+    def path_scores(self, emissions: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Score (batch,) of each sentence's path ``tag_ids`` (batch, time); padding ids are ignored."""
+        transitions, start, end = self.scores()
+        tag_ids = tag_ids.masked_fill(~mask, 0)  # (batch, time): any padding id indexes safely
+        emitted = emissions.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time)
+        moved = transitions[tag_ids[:, :-1], tag_ids[:, 1:]]  # (batch, time - 1): move into position t
+        last_tags = tag_ids.gather(1, mask.sum(dim=1, keepdim=True) - 1).squeeze(1)  # (batch,)
+        return (
+            start[tag_ids[:, 0]]  # (batch,)
+            + emitted.masked_fill(~mask, 0.0).sum(dim=1)  # (batch,)
+            + moved.masked_fill(~mask[:, 1:], 0.0).sum(dim=1)  # (batch,)
+            + end[last_tags]  # (batch,)
+        )
+
+    def loss(self, features: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sentence negative log-likelihoods summed over the batch and divided by its size (a scalar).
+
+        The same scale as :meth:`SoftmaxHead.loss`, so both heads train with the same learning rate.
+        """
+        emissions = self(features)  # (batch, time, num_tags)
+        nll = self.log_partition(emissions, mask) - self.path_scores(emissions, tag_ids, mask)  # (batch,)
+        return nll.sum() / mask.shape[0]
+
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""
+        transitions, start, end = self.scores()
+        alphas = _forward_scores(emissions, mask, transitions, start)  # (batch, time, num_tags)
+        betas = _backward_scores(emissions, mask, transitions, end)  # (batch, time, num_tags)
+        log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)  # (batch,)
+        marginals = (alphas + betas - log_z[:, None, None]).exp()  # (batch, time, num_tags)
+        return marginals.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)
+
+    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Viterbi tags (batch, time) and each chosen tag's marginal probability (batch, time); padding 0."""
+        emissions = self(features)  # (batch, time, num_tags)
+        tag_ids, _ = viterbi(emissions, mask, *self.scores())  # (batch, time)
+        marginals = self.marginals(emissions, mask)  # (batch, time, num_tags), 0 on padding
+        return tag_ids, marginals.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time) each
+
+    def k_best(self, features: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` best paths: tag ids (batch, k, time) and scores (batch, k), best first.
+
+        Forbidden moves count as ``-inf`` here, so a forbidden path is never listed: a sentence
+        with fewer than ``k`` allowed paths gets the rest as score ``-inf`` and tags 0.
+        """
+        return k_best_viterbi(self(features), mask, *self.scores(fill=float("-inf")), k)

@@ -1,0 +1,244 @@
+"""The CRF head checked against brute force: enumerate every tag sequence of a short sentence.
+
+Each case is a batch of sentences of mixed lengths (so masks are exercised), with and without
+tag-scheme constraints; the enumeration then covers only the paths the scheme allows.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from birnn_tag.model.crf import DISALLOWED, CRFHead, mask_scores, viterbi
+from birnn_tag.model.transitions import allowed_transitions
+
+INPUT_DIM = 6
+LENGTHS = [4, 1, 3, 2]  # padded to 4 tokens; includes a one-token sentence
+SCHEMES = {  # case name → (scheme or None, labels)
+    "free-3": (None, ["O", "B-A", "I-A"]),
+    "free-5": (None, ["O", "B-A", "I-A", "B-B", "I-B"]),
+    "IOB2": ("IOB2", ["O", "B-A", "I-A", "B-B", "I-B"]),
+    "BIOES": ("BIOES", ["O", "B-A", "I-A", "E-A", "S-A"]),
+}
+
+
+def make_head(case: str, seed: int = 0) -> CRFHead:
+    """A float64 CRF head with random weights; forbidden moves get high raw scores, so masking must win."""
+    scheme, labels = SCHEMES[case]
+    allowed = allowed_transitions(scheme, labels) if scheme else None
+    torch.manual_seed(seed)
+    head = CRFHead(INPUT_DIM, len(labels), allowed).double()
+    with torch.no_grad():
+        for parameter, mask in zip(
+            (head.transitions, head.start_transitions, head.end_transitions),
+            (head.allowed_transitions, head.allowed_start, head.allowed_end),
+        ):
+            parameter.normal_()
+            parameter[~mask] = 5.0  # would dominate every path if the mask were ignored
+    return head
+
+
+def make_batch(lengths: list[int] = LENGTHS, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random features (batch, time, INPUT_DIM) float64 and a left-aligned mask (batch, time)."""
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(len(lengths), max(lengths), INPUT_DIM, generator=generator, dtype=torch.float64)
+    mask = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    return features, mask
+
+
+def enumerate_paths(head: CRFHead, emissions: torch.Tensor, length: int) -> list[tuple[float, tuple[int, ...]]]:
+    """(score, path) of every allowed path over the first ``length`` emissions (time, num_tags), best first."""
+    num_tags = emissions.shape[1]
+    transitions, start, end = (p.detach() for p in (head.transitions, head.start_transitions, head.end_transitions))
+    results = []
+    for path in itertools.product(range(num_tags), repeat=length):
+        moves = list(zip(path, path[1:]))
+        if not (head.allowed_start[path[0]] and head.allowed_end[path[-1]]
+                and all(head.allowed_transitions[a, b] for a, b in moves)):
+            continue
+        score = start[path[0]] + end[path[-1]] + sum(emissions[t, tag] for t, tag in enumerate(path))
+        score = score + sum(transitions[a, b] for a, b in moves)
+        results.append((float(score), path))
+    return sorted(results, reverse=True)
+
+
+def log_sum(paths: list[tuple[float, tuple[int, ...]]]) -> torch.Tensor:
+    """log Σ exp(score) over enumerated paths, a float64 scalar."""
+    return torch.logsumexp(torch.tensor([score for score, _ in paths], dtype=torch.float64), dim=0)
+
+
+@pytest.fixture(params=list(SCHEMES))
+def case(request) -> tuple[CRFHead, torch.Tensor, torch.Tensor, torch.Tensor, list]:
+    """A head, a batch, its emissions and, per sentence, the enumerated allowed paths."""
+    head = make_head(request.param)
+    features, mask = make_batch()
+    with torch.no_grad():
+        emissions = head(features)  # (batch, time, num_tags)
+    paths = [enumerate_paths(head, emissions[row], length) for row, length in enumerate(LENGTHS)]
+    return head, features, mask, emissions, paths
+
+
+def test_log_partition_is_logsumexp_over_all_paths(case):
+    head, _, mask, emissions, paths = case
+    expected = torch.stack([log_sum(row) for row in paths])  # (batch,)
+    assert torch.allclose(head.log_partition(emissions, mask).detach(), expected, atol=1e-9)
+
+
+def test_viterbi_is_the_best_enumerated_path(case):
+    head, features, mask, emissions, paths = case
+    tag_ids, confidences = head.decode(features, mask)
+    _, best_scores = viterbi(emissions, mask, *head.scores())
+    gold_scores = head.path_scores(emissions, tag_ids, mask).detach()  # (batch,): the loss's path score
+    for row, length in enumerate(LENGTHS):
+        best_score, best_path = paths[row][0]
+        assert tuple(tag_ids[row, :length].tolist()) == best_path  # only allowed paths were enumerated
+        assert best_scores[row].item() == pytest.approx(best_score, abs=1e-9)
+        assert gold_scores[row].item() == pytest.approx(best_score, abs=1e-9)
+        assert torch.all(tag_ids[row, length:] == 0) and torch.all(confidences[row, length:] == 0)
+
+
+def test_k_best_is_the_enumerated_top_k_in_order(case):
+    head, features, mask, _, paths = case
+    k = 7  # more than the 2-3 paths a one-token sentence has
+    tag_ids, scores = head.k_best(features, mask, k)
+    assert tag_ids.shape == (len(LENGTHS), k, max(LENGTHS)) and scores.shape == (len(LENGTHS), k)
+    for row, length in enumerate(LENGTHS):
+        expected = paths[row][:k]
+        for rank, (score, path) in enumerate(expected):
+            assert scores[row, rank].item() == pytest.approx(score, abs=1e-9)
+            assert tuple(tag_ids[row, rank, :length].tolist()) == path
+        assert torch.all(scores[row, len(expected):] == float("-inf"))  # fewer than k paths: padded
+        assert torch.all(tag_ids[row, len(expected):] == 0) and torch.all(tag_ids[row, :, length:] == 0)
+
+
+def test_marginals_are_the_enumerated_marginals(case):
+    head, features, mask, emissions, paths = case
+    marginals = head.marginals(emissions, mask).detach()  # (batch, time, num_tags)
+    for row, length in enumerate(LENGTHS):
+        log_z = log_sum(paths[row])
+        expected = torch.zeros(max(LENGTHS), emissions.shape[2], dtype=torch.float64)
+        for score, path in paths[row]:
+            for t, tag in enumerate(path):
+                expected[t, tag] += torch.exp(score - log_z)
+        assert torch.allclose(marginals[row], expected, atol=1e-9)  # padding rows are 0 in both
+    assert torch.allclose(marginals.sum(dim=2), mask.double(), atol=1e-9)
+    tag_ids, confidences = head.decode(features, mask)
+    assert torch.equal(confidences, marginals.gather(2, tag_ids.unsqueeze(2)).squeeze(2))
+
+
+def test_shared_viterbi_with_constraint_scores_decodes_log_softmax():
+    """The softmax head's use: log-softmax emissions and 0 / DISALLOWED move scores."""
+    allowed = allowed_transitions("IOB2", ["O", "B-A", "I-A"])
+    constraints = [mask_scores(torch.zeros(mask.shape), mask) for mask in allowed]  # 0 or DISALLOWED
+    free = [torch.zeros(mask.shape) for mask in allowed]
+    emissions = torch.tensor([[[0.1, 0.2, 5.0], [0.1, 0.2, 5.0]]]).log_softmax(dim=2)  # (1, 2, 3): wants I-A I-A
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    assert viterbi(emissions, mask, *free)[0].tolist() == [[2, 2]]  # plain argmax
+    assert viterbi(emissions, mask, *constraints)[0].tolist() == [[1, 2]]  # B-A I-A: cannot start with I-A
+    assert constraints[0][0, 2] == DISALLOWED  # O → I-A
+
+
+def test_allowed_transitions_iob2():
+    transitions, start, end = allowed_transitions("IOB2", ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    assert transitions.tolist() == [  # to: O B-PER I-PER B-LOC I-LOC
+        [1, 1, 0, 1, 0],  # from O
+        [1, 1, 1, 1, 0],  # from B-PER
+        [1, 1, 1, 1, 0],  # from I-PER
+        [1, 1, 0, 1, 1],  # from B-LOC
+        [1, 1, 0, 1, 1],  # from I-LOC
+    ]
+    assert start.tolist() == [1, 1, 0, 1, 0]
+    assert end.tolist() == [1, 1, 1, 1, 1]
+    assert transitions.dtype == start.dtype == end.dtype == torch.bool
+
+
+def test_allowed_transitions_bioes():
+    transitions, start, end = allowed_transitions("BIOES", ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "E-B"])
+    assert transitions.tolist() == [  # to: O B-A I-A E-A S-A B-B E-B
+        [1, 1, 0, 0, 1, 1, 0],  # from O
+        [0, 0, 1, 1, 0, 0, 0],  # from B-A
+        [0, 0, 1, 1, 0, 0, 0],  # from I-A
+        [1, 1, 0, 0, 1, 1, 0],  # from E-A
+        [1, 1, 0, 0, 1, 1, 0],  # from S-A
+        [0, 0, 0, 0, 0, 0, 1],  # from B-B
+        [1, 1, 0, 0, 1, 1, 0],  # from E-B
+    ]
+    assert start.tolist() == [1, 1, 0, 0, 1, 1, 0]
+    assert end.tolist() == [1, 0, 0, 1, 1, 0, 1]
+
+
+def test_allowed_transitions_rejects_unknown_scheme_and_foreign_prefix():
+    with pytest.raises(ValueError, match="unknown tag scheme 'BIOX'; expected one of IOB2, BIOES"):
+        allowed_transitions("BIOX", ["O"])
+    with pytest.raises(ValueError, match="'E-A' for scheme IOB2"):
+        allowed_transitions("IOB2", ["O", "B-A", "E-A"])
+
+
+def test_padding_never_changes_a_sentence():
+    head = make_head("BIOES", seed=3)
+    features, mask = make_batch([2, 4, 3], seed=4)
+    alone_features, alone_mask = features[:1, :2], mask[:1, :2]  # the 2-token sentence, unpadded
+    features[0, 2:] = 100.0  # padding content must not matter either
+    tag_ids = torch.tensor([[0, 4, 3, 1], [4, 0, 1, 3], [1, 3, 0, 4]])  # ids past each length are junk
+    with torch.no_grad():
+        losses = [head.loss(features[row : row + 1], tag_ids[row : row + 1], mask[row : row + 1]) for row in range(3)]
+        assert head.loss(features, tag_ids, mask).item() == pytest.approx(sum(losses).item() / 3, abs=1e-9)
+        assert head.loss(alone_features, tag_ids[:1, :2], alone_mask).item() == pytest.approx(losses[0].item())
+        for batched, alone in zip(head.decode(features, mask), head.decode(alone_features, alone_mask)):
+            assert torch.allclose(batched[:1, :2].double(), alone.double(), atol=1e-12)
+        batched_paths, batched_scores = head.k_best(features, mask, 3)
+        alone_paths, alone_scores = head.k_best(alone_features, alone_mask, 3)
+        assert torch.equal(batched_paths[:1, :, :2], alone_paths)
+        assert torch.allclose(batched_scores[:1], alone_scores, atol=1e-12)
+
+
+def test_loss_is_finite_and_trains_only_allowed_scores():
+    head = make_head("IOB2")
+    features, mask = make_batch()
+    tag_ids = torch.tensor([[1, 2, 0, 3], [0, 0, 0, 0], [3, 4, 4, 0], [0, 1, 0, 0]])
+    loss = head.loss(features, tag_ids, mask)
+    loss.backward()
+    assert torch.isfinite(loss) and loss.item() > 0
+    assert head.projection.weight.grad.abs().sum() > 0 and torch.isfinite(head.projection.weight.grad).all()
+    assert torch.all(head.transitions.grad[~head.allowed_transitions] == 0)  # forbidden moves stay forbidden
+    assert torch.all(head.start_transitions.grad[~head.allowed_start] == 0)
+    assert torch.all(head.scores()[0][~head.allowed_transitions] == DISALLOWED)
+
+
+def test_training_learns_a_fixed_sequence():
+    torch.manual_seed(0)
+    head = CRFHead(INPUT_DIM, num_tags=5)
+    features = torch.randn(1, 6, INPUT_DIM)
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    target = torch.tensor([[3, 0, 4, 4, 1, 2]])
+    optimizer = torch.optim.Adam(head.parameters(), lr=0.1)
+    for _ in range(100):
+        optimizer.zero_grad()
+        head.loss(features, target, mask).backward()
+        optimizer.step()
+    with torch.no_grad():
+        tag_ids, confidences = head.decode(features, mask)
+    assert torch.equal(tag_ids, target)
+    assert torch.all(confidences > 0.9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    head = make_head("BIOES").float()
+    features, mask = make_batch()
+    tag_ids = torch.tensor([[1, 2, 3, 0], [4, 0, 0, 0], [0, 1, 3, 0], [4, 4, 0, 0]])
+
+    def run(device: str) -> list[torch.Tensor]:
+        head.to(device)
+        inputs = features.float().to(device), tag_ids.to(device), mask.to(device)
+        with torch.no_grad():
+            return [head.loss(*inputs), *head.decode(inputs[0], inputs[2]), *head.k_best(inputs[0], inputs[2], 4)]
+
+    for expected, got in zip(run("cpu"), run("cuda")):
+        assert got.device.type == "cuda" and got.dtype == expected.dtype
+        if got.is_floating_point():
+            assert torch.allclose(got.cpu(), expected, atol=1e-4)  # -inf k-best padding compares equal
+        else:
+            assert torch.equal(got.cpu(), expected)
