@@ -65,6 +65,8 @@ class EncodingConfig:
     normalize_digits: bool = True
     min_freq: int = _bounded(1, min=1)
     max_size: int | None = _bounded(None, min=1)
+    # Add every word of any split that has a pretrained vector (model.embeddings) to the vocabulary.
+    include_pretrained: bool = False
     max_word_length: int = _bounded(30, min=1)
 
 
@@ -73,14 +75,22 @@ class ModelConfig:
     """Embeddings → optional character CNN → stacked BiLSTM → output head."""
 
     word_dim: int = _bounded(100, min=1)
-    char_encoder: Literal["none", "cnn"] = "cnn"
+    # Pretrained vectors (GloVe / word2vec / fastText text, .gz ok); word_dim must match their size.
+    embeddings: str | None = None
+    freeze_embeddings: bool = False
+    word_dropout: float = _bounded(0.0, min=0.0, max=0.9)
+    casing_dim: int = _bounded(0, min=0)  # word-shape feature embedding; 0 = off
+    char_encoder: Literal["none", "cnn", "lstm"] = "cnn"
     char_dim: int = _bounded(30, min=1)
     char_filters: int = _bounded(50, min=1)
     char_kernel_size: int = _bounded(3, min=1)
+    char_hidden_size: int = _bounded(25, min=1)  # per direction, char_encoder: lstm
     hidden_size: int = _bounded(200, min=1)
     num_layers: int = _bounded(1, min=1)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)
-    head: Literal["softmax"] = "softmax"
+    head: Literal["softmax", "crf"] = "softmax"
+    # Decode only tag sequences the scheme allows (no O → I-X), for both heads.
+    constrained: bool = True
     # Cloze only: which context the prediction at t sees (x_<t, x_>t or both), and the output layer.
     direction: Literal["both", "forward", "backward"] = "both"
     output_layer: Literal["auto", "softmax", "adaptive"] = "auto"

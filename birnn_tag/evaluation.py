@@ -30,9 +30,15 @@ AVERAGES = ("micro avg", "macro avg", "weighted avg")
 
 @dataclass
 class Report:
-    """seqeval's per-type and averaged scores, token accuracy, and the scheme they were computed in."""
+    """seqeval's strict-mode per-type and averaged scores (the headline), the conlleval-compatible
+    micro scores (seqeval's default mode), token accuracy, and the scheme they were computed in.
+
+    The two modes differ only on invalid tag sequences: conlleval reads ``O I-PER`` as an entity,
+    strict mode does not. With constrained decoding (the default) predictions are always valid.
+    """
 
     scores: dict[str, dict[str, float]]
+    conlleval: dict[str, float]
     token_accuracy: float
     scheme: str
     text: str
@@ -49,19 +55,29 @@ class Report:
 
     def summary(self) -> dict[str, float]:
         """The numbers logged per epoch in metrics.jsonl."""
-        return {"f1": self.f1, "token_accuracy": self.token_accuracy}
+        return {"f1": self.f1, "conlleval_f1": self.conlleval["f1-score"], "token_accuracy": self.token_accuracy}
 
     def table(self, title: str) -> Table:
         """The report as a rich table: one row per entity type, then the averages."""
         return report_table(self, title)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scheme": self.scheme, "mode": "strict", "token_accuracy": self.token_accuracy, "scores": self.scores}
+        return {
+            "scheme": self.scheme,
+            "mode": "strict",
+            "headline": "strict micro F1",
+            "token_accuracy": self.token_accuracy,
+            "scores": self.scores,
+            "conlleval_micro": self.conlleval,
+        }
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
         stem.with_suffix(".txt").write_text(
-            self.text + f"\ntoken accuracy: {self.token_accuracy:.4f}\n", encoding="utf-8"
+            f"strict {self.scheme} entity scores (seqeval mode='strict'; the headline)\n\n{self.text}\n"
+            f"conlleval-compatible micro F1 (seqeval default mode): {self.conlleval['f1-score']:.4f}\n"
+            f"token accuracy: {self.token_accuracy:.4f}\n",
+            encoding="utf-8",
         )
         stem.with_suffix(".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
@@ -72,10 +88,12 @@ def evaluate_tags(gold: list[list[str]], predicted: list[list[str]], scheme: str
     kwargs = {"mode": "strict", "scheme": mode, "zero_division": 0}
     scores = classification_report(gold, predicted, output_dict=True, **kwargs)
     text = classification_report(gold, predicted, digits=4, **kwargs)
+    lenient = classification_report(gold, predicted, output_dict=True, zero_division=0)["micro avg"]
     total = sum(len(row) for row in gold)
     correct = sum(g == p for gold_row, pred_row in zip(gold, predicted) for g, p in zip(gold_row, pred_row))
     scores = {name: {key: float(value) for key, value in row.items()} for name, row in scores.items()}
-    return Report(scores, correct / total if total else 0.0, scheme, text)
+    conlleval = {key: float(value) for key, value in lenient.items()}
+    return Report(scores, conlleval, correct / total if total else 0.0, scheme, text)
 
 
 def report_table(report: Report, title: str) -> Table:
@@ -94,7 +112,10 @@ def report_table(report: Report, title: str) -> Table:
             str(int(row["support"])),
             end_section=index == len(types) - 1,
         )
-    table.caption = f"strict {report.scheme} entity scores (seqeval); token accuracy {100 * report.token_accuracy:.2f}%"
+    table.caption = (
+        f"strict {report.scheme} entity scores (seqeval, the headline); conlleval-compatible "
+        f"micro F1 {100 * report.conlleval['f1-score']:.2f}; token accuracy {100 * report.token_accuracy:.2f}%"
+    )
     return table
 
 

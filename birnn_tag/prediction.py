@@ -18,7 +18,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data import schemes
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
-from birnn_tag.data.encoding import EncodedSentence, char_tensor, encode_tokens
+from birnn_tag.data.encoding import EncodedSentence, casing_id, char_tensor, encode_tokens
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.inference import decode_sentences
 
@@ -111,7 +111,8 @@ def predict_stream(
         for sentence in chunk:
             for piece in _pieces(sentence.tokens, config.data.max_length):
                 words, chars = encode_tokens(piece, vocabs, config.encoding)
-                encoded.append(EncodedSentence(torch.tensor(words), char_tensor(chars), None))
+                casing = torch.tensor([casing_id(token) for token in piece])
+                encoded.append(EncodedSentence(torch.tensor(words), char_tensor(chars), None, casing))
         tag_ids, confidences = decode_sentences(loaded.model, encoded, batch_size, device)
         position = 0
         for sentence in chunk:

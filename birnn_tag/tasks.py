@@ -14,8 +14,10 @@ from torch import nn
 from birnn_tag.cloze_evaluation import ClozeReport, score_cloze
 from birnn_tag.config import Config
 from birnn_tag.data.pipeline import Split, load_tagging_splits
+from birnn_tag.data.pretrained import embedding_matrix
 from birnn_tag.data.text import load_cloze_splits
 from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import ConfigError
 from birnn_tag.evaluation import Report, score_model
 from birnn_tag.model.cloze import build_cloze_model
 from birnn_tag.model.tagger import build_tagger
@@ -28,10 +30,29 @@ class Task:
     load_splits: Callable[[Config, Vocabularies | None], tuple[Vocabularies, dict[str, Split]]]
     build_model: Callable[[Config, Vocabularies], nn.Module]
     score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device], Report | ClozeReport]
+    # Fresh (not resumed, not loaded) models only: e.g. pretrained vectors. Returns a log line or None.
+    initialize: Callable[[nn.Module, Config, Vocabularies], str | None]
 
 
 def _build_tagger(config: Config, vocabs: Vocabularies) -> nn.Module:
-    return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), len(vocabs.labels))
+    return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), vocabs.labels.items, config.data.scheme)
+
+
+def _initialize_tagger(model: nn.Module, config: Config, vocabs: Vocabularies) -> str | None:
+    """Copy pretrained vectors into a fresh tagger's word embedding; returns a summary line."""
+    path = config.model.embeddings
+    if not path:
+        return None
+    matrix, found = embedding_matrix(vocabs.words.items, path, seed=config.training.seed)
+    if matrix.shape[1] != config.model.word_dim:
+        raise ConfigError(f"model.word_dim: is {config.model.word_dim} but {path} has {matrix.shape[1]}-d vectors")
+    with torch.no_grad():
+        model.embedder.words.weight.copy_(matrix)
+    return f"{path}: pretrained vectors for {found:,} of {len(vocabs.words) - 2:,} words"
+
+
+def _no_initialization(model: nn.Module, config: Config, vocabs: Vocabularies) -> None:
+    return None
 
 
 def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:
@@ -43,8 +64,8 @@ def _build_cloze(config: Config, vocabs: Vocabularies) -> nn.Module:
 
 
 TASKS = {
-    "tagging": Task(load_tagging_splits, _build_tagger, _score_tagger),
-    "cloze": Task(load_cloze_splits, _build_cloze, score_cloze),
+    "tagging": Task(load_tagging_splits, _build_tagger, _score_tagger, _initialize_tagger),
+    "cloze": Task(load_cloze_splits, _build_cloze, score_cloze, _no_initialization),
 }
 
 

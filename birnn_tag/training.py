@@ -156,6 +156,9 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
         state = TrainState(**saved["state"])
         torch.set_rng_state(saved["rng_state"])
     else:
+        note = task.initialize(model, config, vocabs)
+        if note:
+            console.print(note)
         save_config(config, run_dir / "config.yaml")
         vocabs.save(run_dir / "vocab.json")
     console.print(

@@ -26,7 +26,7 @@ from birnn_tag.config import load_config
 from birnn_tag.data.sources import read_file
 from birnn_tag.prediction import InputSentence, predict_stream
 from birnn_tag.data.pipeline import load_tagging_splits
-from birnn_tag.model.tagger import build_tagger
+from birnn_tag.tasks import task_for
 from birnn_tag.training import make_optimizer, train_epoch
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     config = load_config(args.config, args.overrides)
     vocabs, splits = load_tagging_splits(config)
     torch.manual_seed(0)
-    model = build_tagger(config.model, len(vocabs.words), len(vocabs.chars), len(vocabs.labels)).to(device)
+    model = task_for(config).build_model(config, vocabs).to(device)
     optimizer = make_optimizer(model, config.training)
 
     ceiling, size = matmul_gflops()

@@ -1,10 +1,12 @@
 """Tensor layouts and padding invariance of the BiLSTM tagger."""
 
+import pytest
 import torch
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.data.schemes import first_invalid
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.tagger import build_tagger
 
@@ -15,7 +17,9 @@ def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6)
     chars = torch.zeros(length, max_chars, dtype=torch.long)
     for i, width in enumerate(widths.tolist()):
         chars[i, :width] = torch.randint(2, 30, (width,), generator=generator)
-    return EncodedSentence(words, chars[:, : int(widths.max())], torch.randint(0, 5, (length,), generator=generator))
+    tags = torch.randint(0, 5, (length,), generator=generator)
+    casing = torch.randint(1, 8, (length,), generator=generator)
+    return EncodedSentence(words, chars[:, : int(widths.max())], tags, casing)
 
 
 def test_final_states_match_outputs_at_sequence_ends():
@@ -33,23 +37,51 @@ def test_final_states_match_outputs_at_sequence_ends():
         assert torch.all(out[row, length:] == 0)  # nothing past the end
 
 
-def test_padding_never_changes_logits():
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"head": "crf", "char_encoder": "lstm", "casing_dim": 4},
+        {"head": "crf", "char_encoder": "none", "constrained": False},
+        {"char_encoder": "cnn", "char_kernel_size": 4, "word_dropout": 0.3},
+    ],
+)
+def test_padding_never_changes_scores_or_tags(options):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
-    model = build_tagger(ModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2), 50, 30, 5).eval()
+    labels = ["O", "B-A", "I-A", "B-B", "I-B"]
+    config = ModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2, **options)
+    model = build_tagger(config, 50, 30, labels, "IOB2").eval()
     short = random_sentence(4, generator, max_chars=3)
     others = [random_sentence(n, generator, max_chars=12) for n in (17, 31, 2)]
 
-    def logits(sentences, row):
+    def run(sentences, row):
         batch = collate(sentences, range(len(sentences)))
-        features = model.features(batch)
-        return model.head(features)[row, : len(sentences[row])]
+        scores = model.head(model.features(batch))[row, : len(sentences[row])]
+        tags, confidence = model.decode(batch)
+        return scores, tags[row, : len(sentences[row])], confidence[row, : len(sentences[row])]
 
     with torch.no_grad():
-        alone = logits([short], 0)
-        batched = logits([others[0], short, others[1], others[2]], 1)
-    assert alone.shape == (4, 5)
-    assert torch.allclose(alone, batched, atol=1e-5), (alone - batched).abs().max()
+        alone = run([short], 0)
+        batched = run([others[0], short, others[1], others[2]], 1)
+    assert alone[0].shape == (4, 5)
+    assert torch.allclose(alone[0], batched[0], atol=1e-5), (alone[0] - batched[0]).abs().max()
+    assert torch.equal(alone[1], batched[1])
+    assert torch.allclose(alone[2], batched[2], atol=1e-5)
+
+
+def test_constrained_decoding_never_outputs_invalid_sequences():
+    torch.manual_seed(3)
+    labels = ["O", "B-A", "I-A", "B-B", "I-B"]
+    model = build_tagger(ModelConfig(word_dim=8, char_encoder="none", hidden_size=4), 50, 30, labels, "IOB2").eval()
+    with torch.no_grad():
+        model.head.projection.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0, 5.0]))  # raw argmax: all I- tags
+        generator = torch.Generator().manual_seed(0)
+        batch = collate([random_sentence(n, generator) for n in (5, 3, 8)], range(3))
+        tags, _ = model.decode(batch)
+    for row, length in enumerate(batch.lengths.tolist()):
+        sequence = [labels[i] for i in tags[row, :length].tolist()]
+        assert first_invalid(sequence, "IOB2") is None, sequence
 
 
 def test_collate_shapes_and_mask():

@@ -24,12 +24,14 @@ class Batch:
     lengths: torch.Tensor
     mask: torch.Tensor
     indices: list[int]
+    casing_ids: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch with its tensors (except ``lengths``) on ``device``."""
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return Batch(
-            move(self.word_ids), move(self.char_ids), move(self.tag_ids), self.lengths, move(self.mask), self.indices
+            move(self.word_ids), move(self.char_ids), move(self.tag_ids), self.lengths, move(self.mask),
+            self.indices, move(self.casing_ids),
         )
 
     @property
@@ -47,6 +49,8 @@ def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Bat
     if has_chars:
         char_ids = torch.zeros(size, time, max(s.chars.shape[1] for s in sentences), dtype=torch.long)
     tag_ids = torch.zeros(size, time, dtype=torch.long) if has_tags else None
+    has_casing = sentences[0].casing is not None
+    casing_ids = torch.zeros(size, time, dtype=torch.long) if has_casing else None
     for row, sentence in enumerate(sentences):
         length = len(sentence)
         word_ids[row, :length] = sentence.words
@@ -54,8 +58,10 @@ def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Bat
             char_ids[row, :length, : sentence.chars.shape[1]] = sentence.chars
         if has_tags:
             tag_ids[row, :length] = sentence.tags
+        if has_casing:
+            casing_ids[row, :length] = sentence.casing
     mask = torch.arange(time)[None, :] < lengths[:, None]
-    return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices))
+    return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices), casing_ids)
 
 
 def bucketed_batches(

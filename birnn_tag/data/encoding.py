@@ -23,6 +23,7 @@ class EncodedSentence:
     words: torch.Tensor
     chars: torch.Tensor | None
     tags: torch.Tensor | None = None
+    casing: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.words.shape[0]
@@ -33,6 +34,29 @@ def encode_tokens(tokens: list[str], vocabs: Vocabularies, config: EncodingConfi
     words = [vocabs.words.id(normalize_word(token, config)) for token in tokens]
     chars = [[vocabs.chars.id(c) for c in token[: config.max_word_length]] for token in tokens]
     return words, chars
+
+
+CASINGS = ("<pad>", "other", "numeric", "mostly_numeric", "all_lower", "all_upper", "initial_upper", "contains_digit")
+
+
+def casing_id(token: str) -> int:
+    """The word-shape class of a token (an index into :data:`CASINGS`; 0 is padding)."""
+    digits = sum(c.isdigit() for c in token)
+    if token.isdigit():
+        kind = "numeric"
+    elif digits / max(1, len(token)) > 0.5:
+        kind = "mostly_numeric"
+    elif token.islower():
+        kind = "all_lower"
+    elif token.isupper():
+        kind = "all_upper"
+    elif token[:1].isupper():
+        kind = "initial_upper"
+    elif digits:
+        kind = "contains_digit"
+    else:
+        kind = "other"
+    return CASINGS.index(kind)
 
 
 def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
@@ -58,11 +82,12 @@ def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: Encodi
     has_tags = "tags" in dataset.column_names
 
     def to_ids(batch: dict) -> dict:
-        out: dict[str, list] = {"word_ids": [], "char_ids": []}
+        out: dict[str, list] = {"word_ids": [], "char_ids": [], "casing_ids": []}
         for tokens in batch["tokens"]:
             words, chars = encode_tokens(tokens, vocabs, config)
             out["word_ids"].append(words)
             out["char_ids"].append(chars)
+            out["casing_ids"].append([casing_id(token) for token in tokens])
         if has_tags:
             out["tag_ids"] = [encode_tags(t, vocabs, w) for t, w in zip(batch["tags"], batch["where"])]
         return out
@@ -74,6 +99,7 @@ def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: Encodi
             words=torch.tensor(words, dtype=torch.long),
             chars=char_tensor(chars),
             tags=torch.tensor(columns["tag_ids"][i], dtype=torch.long) if has_tags else None,
+            casing=torch.tensor(casings, dtype=torch.long),
         )
-        for i, (words, chars) in enumerate(zip(columns["word_ids"], columns["char_ids"]))
+        for i, (words, chars, casings) in enumerate(zip(columns["word_ids"], columns["char_ids"], columns["casing_ids"]))
     ]

@@ -65,8 +65,15 @@ class Vocabularies:
     labels: Vocab
 
     @classmethod
-    def build(cls, sentences: Iterable[list[str]], tags: Iterable[list[str]], config: EncodingConfig) -> Vocabularies:
-        """Count words, characters and labels over the training sentences."""
+    def build(
+        cls,
+        sentences: Iterable[list[str]],
+        tags: Iterable[list[str]],
+        config: EncodingConfig,
+        extra_words: Iterable[str] = (),
+    ) -> Vocabularies:
+        """Count words, characters and labels over the training sentences; ``extra_words``
+        (already normalised, e.g. pretrained words seen in other splits) are appended."""
         word_counts: Counter = Counter()
         char_counts: Counter = Counter()
         for tokens in sentences:
@@ -76,8 +83,10 @@ class Vocabularies:
         label_set = {tag for row in tags for tag in row}
         # "O" first, then types grouped: stable ids make checkpoints and reports easy to read.
         labels = sorted(label_set, key=lambda tag: (tag != "O", tag[2:], tag))
+        words = Vocab.from_counts(word_counts, config.min_freq, config.max_size)
+        words = Vocab(words.items + sorted(set(extra_words) - set(words.items)))
         return cls(
-            Vocab.from_counts(word_counts, config.min_freq),
+            words,
             Vocab.from_counts(char_counts),
             Vocab(labels, specials=False),
         )

@@ -1,9 +1,12 @@
-"""Token representations: a word embedding concatenated with an optional character encoder."""
+"""Token representations: word embedding ⊕ optional character encoder ⊕ optional casing feature."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+UNK_ID = 1  # the vocabularies' <unk> id, used by word dropout
 
 
 class CharCNN(nn.Module):
@@ -28,22 +31,68 @@ class CharCNN(nn.Module):
         return features.max(dim=2).values  # (words, filters)
 
 
-class TokenEmbedder(nn.Module):
-    """Word embedding ⊕ optional character features, followed by dropout."""
+class CharLSTM(nn.Module):
+    """Character BiLSTM (Lample et al. 2016): a word is its last forward and first backward state."""
 
-    def __init__(self, num_words: int, word_dim: int, chars: CharCNN | None, dropout: float) -> None:
+    def __init__(self, num_chars: int, char_dim: int, hidden_size: int) -> None:
         super().__init__()
-        self.words = nn.Embedding(num_words, word_dim, padding_idx=0)
-        self.chars = chars
-        self.dropout = nn.Dropout(dropout)
-        self.output_dim = word_dim + (chars.output_dim if chars is not None else 0)
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.lstm = nn.LSTM(char_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * hidden_size
 
-    def forward(self, word_ids: torch.Tensor, char_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(batch, time) word ids and mask, (batch, time, chars) char ids → (batch, time, output_dim)."""
-        features = self.words(word_ids)
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """char_ids (words, chars), 0-padded, every word non-empty → (words, 2 * hidden_size)."""
+        lengths = (char_ids != 0).sum(dim=1).cpu()  # (words,)
+        packed = pack_padded_sequence(self.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)  # h_n (2, words, hidden): forward end, backward start
+        return torch.cat([h_n[0], h_n[1]], dim=-1)  # (words, 2 * hidden)
+
+
+class TokenEmbedder(nn.Module):
+    """Word embedding ⊕ optional character features ⊕ optional casing embedding, then dropout.
+
+    ``word_dropout`` replaces each real word by ``<unk>`` with that probability while training, so
+    the model learns to use characters and context for words it has never seen.
+    """
+
+    def __init__(
+        self,
+        words: nn.Embedding,
+        chars: CharCNN | CharLSTM | None,
+        casing: nn.Embedding | None,
+        dropout: float,
+        word_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.words = words
+        self.chars = chars
+        self.casing = casing
+        self.dropout = nn.Dropout(dropout)
+        self.word_dropout = word_dropout
+        self.output_dim = (
+            words.embedding_dim
+            + (chars.output_dim if chars is not None else 0)
+            + (casing.embedding_dim if casing is not None else 0)
+        )
+
+    def forward(
+        self,
+        word_ids: torch.Tensor,
+        char_ids: torch.Tensor | None,
+        mask: torch.Tensor,
+        casing_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(batch, time) word ids, mask and casing ids, (batch, time, chars) char ids
+        → (batch, time, output_dim)."""
+        if self.training and self.word_dropout > 0:
+            dropped = (torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout) & mask
+            word_ids = word_ids.masked_fill(dropped, UNK_ID)
+        parts = [self.words(word_ids)]  # (batch, time, word_dim)
         if self.chars is not None:
             # Only real tokens go through the character encoder: padding positions cost nothing.
-            chars = features.new_zeros(*word_ids.shape, self.chars.output_dim)
+            chars = parts[0].new_zeros(*word_ids.shape, self.chars.output_dim)  # (batch, time, char features)
             chars[mask] = self.chars(char_ids[mask]).to(chars.dtype)
-            features = torch.cat([features, chars], dim=-1)
-        return self.dropout(features)
+            parts.append(chars)
+        if self.casing is not None:
+            parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)
+        return self.dropout(torch.cat(parts, dim=-1))

@@ -1,7 +1,8 @@
 """Output heads: map encoder features to tag scores, a training loss and decoded tags.
 
 A head is a pluggable component with ``loss(features, tag_ids, mask)`` and
-``decode(features, mask)``; the tagger never knows which one it has.
+``decode(features, mask)``; the tagger never knows which one it has. The CRF head lives in
+:mod:`birnn_tag.model.crf`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from birnn_tag.model.crf import mask_scores, viterbi
+
 
 class SoftmaxHead(nn.Module):
-    """Independent per-token softmax over tags, trained with masked cross-entropy."""
+    """Independent per-token softmax over tags, trained with masked cross-entropy.
 
-    def __init__(self, input_dim: int, num_tags: int) -> None:
+    With ``allowed`` masks (from :func:`~birnn_tag.model.transitions.allowed_transitions`),
+    decoding is a Viterbi search over the per-token log-probabilities restricted to the moves the
+    tag scheme allows, so the output is always a valid tag sequence.
+    """
+
+    def __init__(
+        self, input_dim: int, num_tags: int, allowed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+    ) -> None:
         super().__init__()
         self.projection = nn.Linear(input_dim, num_tags)
+        self.constrained = allowed is not None
+        if allowed is not None:
+            # 0 for allowed moves, a large negative score for forbidden ones; not learned.
+            for name, mask in zip(("transitions", "start", "end"), allowed):
+                self.register_buffer(f"{name}_scores", mask_scores(torch.zeros(mask.shape), mask))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features (batch, time, input_dim) → tag logits (batch, time, num_tags)."""
@@ -32,7 +47,11 @@ class SoftmaxHead(nn.Module):
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum") / mask.shape[0]
 
     def decode(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best tag per token and its probability, each (batch, time); padding positions are 0."""
-        probabilities = self(features).softmax(dim=-1)
-        confidence, tag_ids = probabilities.max(dim=-1)
+        """Best tags (batch, time) and each chosen tag's probability (batch, time); padding is 0."""
+        log_probs = self(features).float().log_softmax(dim=-1)  # (batch, time, num_tags)
+        if self.constrained:
+            tag_ids, _ = viterbi(log_probs, mask, self.transitions_scores, self.start_scores, self.end_scores)
+        else:
+            tag_ids = log_probs.argmax(dim=-1)  # (batch, time)
+        confidence = log_probs.gather(2, tag_ids.unsqueeze(2)).squeeze(2).exp()  # (batch, time)
         return tag_ids.masked_fill(~mask, 0), confidence.masked_fill(~mask, 0.0)

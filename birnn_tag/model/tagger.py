@@ -7,15 +7,18 @@ from torch import nn
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
-from birnn_tag.model.embeddings import CharCNN, TokenEmbedder
+from birnn_tag.data.encoding import CASINGS
+from birnn_tag.model.crf import CRFHead
+from birnn_tag.model.embeddings import CharCNN, CharLSTM, TokenEmbedder
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.heads import SoftmaxHead
+from birnn_tag.model.transitions import allowed_transitions
 
 
 class Tagger(nn.Module):
     """Composes the parts; a batch goes in, features, a loss or decoded tags come out."""
 
-    def __init__(self, embedder: TokenEmbedder, encoder: BiLSTMEncoder, head: SoftmaxHead) -> None:
+    def __init__(self, embedder: TokenEmbedder, encoder: BiLSTMEncoder, head: SoftmaxHead | CRFHead) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
@@ -23,7 +26,8 @@ class Tagger(nn.Module):
 
     def features(self, batch: Batch) -> torch.Tensor:
         """Encoder features (batch, time, 2 * hidden_size) of a padded batch."""
-        outputs, _ = self.encoder(self.embedder(batch.word_ids, batch.char_ids, batch.mask), batch.lengths)
+        embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids)
+        outputs, _ = self.encoder(embedded, batch.lengths)
         return outputs
 
     def loss(self, batch: Batch) -> torch.Tensor:
@@ -35,11 +39,18 @@ class Tagger(nn.Module):
         return self.head.decode(self.features(batch), batch.mask)
 
 
-def build_tagger(config: ModelConfig, num_words: int, num_chars: int, num_tags: int) -> Tagger:
-    """Build an untrained tagger for the given vocabulary sizes."""
+def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str) -> Tagger:
+    """Build an untrained tagger for the given vocabulary sizes, label list and tag scheme."""
     chars = None
     if config.char_encoder == "cnn":
         chars = CharCNN(num_chars, config.char_dim, config.char_filters, config.char_kernel_size)
-    embedder = TokenEmbedder(num_words, config.word_dim, chars, config.dropout)
+    elif config.char_encoder == "lstm":
+        chars = CharLSTM(num_chars, config.char_dim, config.char_hidden_size)
+    words = nn.Embedding(num_words, config.word_dim, padding_idx=0)
+    words.weight.requires_grad_(not config.freeze_embeddings)
+    casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0) if config.casing_dim else None
+    embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout)
     encoder = BiLSTMEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout)
-    return Tagger(embedder, encoder, SoftmaxHead(encoder.output_dim, num_tags))
+    allowed = allowed_transitions(scheme, labels) if config.constrained else None
+    head_type = CRFHead if config.head == "crf" else SoftmaxHead
+    return Tagger(embedder, encoder, head_type(encoder.output_dim, len(labels), allowed))
