@@ -59,10 +59,15 @@ def prepare_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
-    """SGD with momentum or Adam, as configured."""
+    """SGD with momentum or Adam, as configured.
+
+    The fused implementations update all parameters in one kernel: on CPU, Adam's step over
+    CoNLL-2003's 2.6M parameters took 0.7 ms fused against 6.8 ms unfused (docs/benchmarks.md).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=True)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 def learning_rate(config: TrainingConfig, epoch: int) -> float:

@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
+from birnn_tag.model.dropout import Dropout
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
 
@@ -90,7 +91,7 @@ class ClozeModel(nn.Module):
         self.direction = config.direction
         self.embedding = nn.Embedding(num_words, config.word_dim, padding_idx=0)
         self.boundary = nn.Parameter(torch.randn(2, config.word_dim) * 0.1)  # BOS, EOS input vectors
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         stack = lambda reverse: DirectionalStack(  # noqa: E731
             config.word_dim, config.hidden_size, config.num_layers, config.dropout, reverse
         )

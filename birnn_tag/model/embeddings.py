@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from birnn_tag.model.dropout import Dropout
+
 UNK_ID = 1  # the vocabularies' <unk> id, used by word dropout
 
 
@@ -67,7 +69,7 @@ class TokenEmbedder(nn.Module):
         self.words = words
         self.chars = chars
         self.casing = casing
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.word_dropout = word_dropout
         self.output_dim = (
             words.embedding_dim

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from birnn_tag.model.dropout import Dropout
+
 
 class BiLSTMEncoder(nn.Module):
     """A stacked BiLSTM run on packed sequences, so padding never reaches a real token's state.
@@ -24,7 +26,7 @@ class BiLSTMEncoder(nn.Module):
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output_dim = 2 * hidden_size
 
     def forward(
