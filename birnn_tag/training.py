@@ -166,9 +166,11 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
             console.print(note)
         save_config(config, run_dir / "config.yaml")
         vocabs.save(run_dir / "vocab.json")
+    sizes = [f"{len(vocabs.words):,} words"]
+    sizes += [f"{len(vocabs.chars):,} chars"] if len(vocabs.chars) > 2 else []
+    sizes += [f"{len(vocabs.labels)} labels"] if len(vocabs.labels) else []
     console.print(
-        f"[bold]{run_dir}[/]: {len(splits['train'].sentences):,} training sentences, "
-        f"{len(vocabs.words):,} words, {len(vocabs.chars):,} chars, {len(vocabs.labels)} labels, "
+        f"[bold]{run_dir}[/]: {len(splits['train'].sentences):,} training sentences, {', '.join(sizes)}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}"
     )
     _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir, console)

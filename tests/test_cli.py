@@ -1,7 +1,6 @@
 """The CLI as a user meets it: exit codes, one-line messages naming the file/line/key, outputs."""
 
 import json
-import shutil
 
 import pytest
 import torch

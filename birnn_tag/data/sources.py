@@ -65,11 +65,7 @@ def read_file(
     path: str | Path, config: DataConfig, *, with_tags: bool = True
 ) -> datasets.Dataset:
     """Read one local file (CoNLL columns or a table) into a standardised ``Dataset``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
+    path = check_file(path)
     kind = file_format(path, config.format)
     if kind == "conll":
         columns = ColumnFormat(
@@ -81,8 +77,18 @@ def read_file(
     try:
         table = datasets.load_dataset(kind, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps parser errors in several exception types
-        raise DataError(f"{path}: cannot read as {kind}: {_first_line(error)}") from None
+        raise DataError(f"{path}: cannot read as {kind}: {error_summary(error)}") from None
     return standardize(table, config, str(path), with_tags=with_tags)
+
+
+def check_file(path: str | Path) -> Path:
+    """``path`` as a Path, or a DataError if it is missing or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    return path
 
 
 def _int_column(value: int | str | None, default: int, name: str) -> int:
@@ -93,7 +99,8 @@ def _int_column(value: int | str | None, default: int, name: str) -> int:
     return value
 
 
-def _first_line(error: Exception) -> str:
+def error_summary(error: Exception) -> str:
+    """The first line of an exception's message (library errors can be pages long)."""
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
 
@@ -151,10 +158,10 @@ def load_corpus(config: DataConfig) -> Corpus:
     """Load the configured splits; carve a validation split out of train if asked to."""
     if sum(bool(source) for source in (config.hub, config.disk, config.train)) != 1:
         raise DataError("data: set exactly one of data.hub, data.disk or data.train")
-    if config.hub:
-        corpus = _from_dict_source(_load_hub(config), config, f"hub:{config.hub}")
-    elif config.disk:
-        corpus = _from_dict_source(_load_disk(config.disk), config, config.disk)
+    if config.hub or config.disk:
+        loaded, origins = load_split_dict(config)
+        standardized = {split: standardize(dataset, config, origins[split]) for split, dataset in loaded.items()}
+        corpus = Corpus(datasets.DatasetDict(standardized), origins)
     else:
         paths = {split: getattr(config, split) for split in SPLITS if getattr(config, split)}
         corpus = Corpus(
@@ -172,7 +179,7 @@ def _load_hub(config: DataConfig) -> datasets.DatasetDict:
     try:
         return datasets.load_dataset(config.hub, config.hub_config)
     except Exception as error:  # offline, unknown id, missing config name...
-        raise DataError(f"data.hub={config.hub!r}: cannot load: {_first_line(error)}") from None
+        raise DataError(f"data.hub={config.hub!r}: cannot load: {error_summary(error)}") from None
 
 
 def _load_disk(folder: str) -> datasets.DatasetDict:
@@ -181,20 +188,23 @@ def _load_disk(folder: str) -> datasets.DatasetDict:
     try:
         loaded = datasets.load_from_disk(folder)
     except Exception as error:
-        raise DataError(f"{folder}: not a save_to_disk folder: {_first_line(error)}") from None
+        raise DataError(f"{folder}: not a save_to_disk folder: {error_summary(error)}") from None
     if isinstance(loaded, datasets.Dataset):
         loaded = datasets.DatasetDict({"train": loaded})
     return loaded
 
 
-def _from_dict_source(loaded: datasets.DatasetDict, config: DataConfig, origin: str) -> Corpus:
+def load_split_dict(config: DataConfig) -> tuple[dict[str, datasets.Dataset], dict[str, str]]:
+    """The train/validation/test splits of a hub dataset or ``save_to_disk`` folder (``dev`` and
+    ``valid`` count as validation), and each split's origin for messages."""
+    loaded = _load_hub(config) if config.hub else _load_disk(config.disk)
+    origin = f"hub:{config.hub}" if config.hub else config.disk
     if "train" not in loaded:
         raise DataError(f"{origin}: no 'train' split (found: {', '.join(loaded)})")
     aliases = {"dev": "validation", "valid": "validation"}
-    splits, origins = datasets.DatasetDict(), {}
+    splits, origins = {}, {}
     for name, dataset in loaded.items():
         split = aliases.get(name, name)
         if split in SPLITS:
-            splits[split] = standardize(dataset, config, f"{origin}/{name}")
-            origins[split] = f"{origin}/{name}"
-    return Corpus(splits, origins)
+            splits[split], origins[split] = dataset, f"{origin}/{name}"
+    return splits, origins

@@ -16,7 +16,7 @@ import torch
 from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pipeline import Split
-from birnn_tag.data.sources import SPLITS, _first_line, file_format, map_batched
+from birnn_tag.data.sources import SPLITS, check_file, error_summary, file_format, load_split_dict, map_batched
 from birnn_tag.data.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
 from birnn_tag.errors import DataError
@@ -29,28 +29,19 @@ def tokenize_text(text: str, config: DataConfig) -> list[str]:
 
 def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
     """One text file (``.txt`` through the ``text`` builder, or a table) as a ``text`` column."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
+    path = check_file(path)
     kind = file_format(path, config.format)
     builder = "text" if kind == "conll" else kind  # unknown extensions are read as plain text
     try:
         table = datasets.load_dataset(builder, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps decode and parse errors in several types
-        raise DataError(f"{path}: cannot read as {builder}: {_first_line(error)}") from None
+        raise DataError(f"{path}: cannot read as {builder}: {error_summary(error)}") from None
     return table
 
 
 def _load_text_sources(config: DataConfig) -> dict[str, datasets.Dataset]:
     if config.hub or config.disk:
-        try:
-            loaded = datasets.load_from_disk(config.disk) if config.disk else datasets.load_dataset(config.hub, config.hub_config)
-        except Exception as error:
-            raise DataError(f"{config.disk or config.hub}: cannot load: {_first_line(error)}") from None
-        aliases = {"dev": "validation", "valid": "validation"}
-        return {aliases.get(name, name): split for name, split in loaded.items() if aliases.get(name, name) in SPLITS}
+        return load_split_dict(config)[0]
     return {split: read_text_file(getattr(config, split), config) for split in SPLITS if getattr(config, split)}
 
 
