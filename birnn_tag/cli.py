@@ -69,8 +69,7 @@ def evaluate(
     fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cloze: score this random fraction of positions.")] = 1.0,
     count_unk: Annotated[bool, typer.Option(help="Cloze: score <unk> targets too (excluded by default).")] = False,
 ) -> None:
-    """Score a trained model. Tagging: seqeval strict entity P/R/F1 per type, averages, token
-    accuracy. Cloze: top-1/5/10 accuracy and perplexity."""
+    """Score a trained model: entity P/R/F1 (tagging) or top-k accuracy and perplexity (cloze)."""
     from birnn_tag.checkpoint import load_model
     from birnn_tag.cloze_evaluation import evaluate_cloze_checkpoint
     from birnn_tag.evaluation import evaluate_checkpoint
@@ -108,8 +107,7 @@ def predict(
     choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
     blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
 ) -> None:
-    """Tag raw text (one sentence per line), whitespace-tokenized lines or a CoNLL file; or, for a
-    cloze model, fill in the blanks of each line."""
+    """Tag text, pre-tokenized lines or a CoNLL file; or fill in the blanks (cloze models)."""
     from birnn_tag.checkpoint import load_model
     from birnn_tag.training import resolve_device
 

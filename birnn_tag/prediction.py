@@ -88,7 +88,7 @@ def _spans(sentence: InputSentence, tags: list[str], confidences: list[float], s
                 "text": sentence.text[char_start:char_end],
                 "token_start": start,
                 "token_end": end,
-                # Probability of this exact labelling of the span under the per-token model.
+                # Product of the tokens' confidences (softmax probabilities or CRF marginals).
                 "confidence": round(math.prod(confidences[start:end]), 4),
             }
         )
