@@ -14,10 +14,12 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from birnn_tag import distributed
 from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
 from birnn_tag.config import Config, TrainingConfig, config_from_dict, save_config
 from birnn_tag.data.batching import bucketed_batches, collate
 from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.data.pipeline import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, ConfigError
 from birnn_tag.tasks import task_for
@@ -42,20 +44,41 @@ class TrainState:
     bad_epochs: int = 0
 
 
-def prepare_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
-    """Create the run folder; refuse to clobber an existing one unless told to."""
+def check_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
+    """Refuse to clobber an existing run folder unless told to, or to resume a run that isn't there."""
     if resume:
         if not (path / "last.pt").is_file():
             raise BirnnTagError(f"{path}: nothing to resume (no last.pt)")
+    elif path.exists() and any(path.iterdir()) and not overwrite:
+        raise BirnnTagError(
+            f"{path}: run folder exists; use --resume to continue it, --overwrite to replace it, "
+            "or --set output.dir=NEW_DIR"
+        )
+
+
+def create_run_dir(path: Path, resume: bool) -> None:
+    """An empty run folder (an existing one is replaced), or the resumed one as it is."""
+    if resume:
         return
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise BirnnTagError(
-                f"{path}: run folder exists; use --resume to continue it, --overwrite to replace it, "
-                "or --set output.dir=NEW_DIR"
-            )
+    if path.exists():
         shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True)
+
+
+@dataclass
+class Session:
+    """What a training run carries from epoch to epoch. ``model`` may be wrapped in DDP."""
+
+    config: Config
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    splits: dict[str, Split]
+    vocabs: Vocabularies
+    device: torch.device
+    state: TrainState
+    run_dir: Path
+    console: Console
+    context: distributed.Context
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
@@ -83,8 +106,14 @@ def train_epoch(
     epoch: int,
     device: torch.device,
     progress: Progress | None,
+    context: distributed.Context = distributed.Context(),
 ) -> dict[str, float]:
-    """One pass over the training data; returns mean loss, tokens and seconds."""
+    """One pass over the training data; returns mean loss, tokens (all ranks) and seconds.
+
+    ``model(batch)`` is the training loss (the form DistributedDataParallel needs). With several
+    ranks each takes its share of every global batch, and its loss is rescaled so that the
+    averaged gradient equals the single-process gradient of the whole batch.
+    """
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
     plan = bucketed_batches([len(s) for s in sentences], config.batch_size, shuffle=True, generator=generator)
@@ -93,23 +122,29 @@ def train_epoch(
     total_loss = torch.zeros((), device=device)
     tokens, started = 0, time.perf_counter()
     for step, indices in enumerate(plan, start=1):
-        batch = collate([sentences[i] for i in indices], indices).to(device)
+        local = distributed.shard(indices, context)
+        weight = len(local) * context.world_size / len(indices)
+        if not local:  # fewer sentences than ranks: take part in the gradient exchange with weight 0
+            local = indices[:1]
+        batch = collate([sentences[i] for i in local], local).to(device)
         with autocast:
-            loss = model.loss(batch)
+            loss = model(batch) * weight
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
         optimizer.step()
         total_loss += loss.detach()
-        tokens += batch.num_tokens
+        tokens += batch.num_tokens if weight else 0
         if task is not None and (step % 20 == 0 or step == len(plan)):
             # .item() syncs with the GPU: only on progress refreshes, not every step.
             progress.update(task, completed=step, loss=total_loss.item() / step, speed=tokens / (time.perf_counter() - started))
     if task is not None:
         progress.remove_task(task)
     seconds = time.perf_counter() - started
-    return {"train_loss": total_loss.item() / max(1, len(plan)), "train_tokens": tokens, "train_seconds": seconds}
+    loss_sum, tokens = distributed.sum_across([total_loss.item(), tokens], context, device)
+    mean_loss = loss_sum / context.world_size / max(1, len(plan))
+    return {"train_loss": mean_loss, "train_tokens": int(tokens), "train_seconds": seconds}
 
 
 def _progress(console: Console, enabled: bool) -> Progress | None:
@@ -132,14 +167,30 @@ def _seed_everything(seed: int) -> None:
 
 
 def train(config: Config, *, resume: bool = False, console: Console | None = None) -> Path:
-    """Train a tagger as configured; returns the run folder.
+    """Train a model as configured; returns the run folder.
 
     The run folder holds ``config.yaml``, ``vocab.json``, ``metrics.jsonl``, ``best.pt``,
     ``last.pt`` and ``report.{txt,json}`` (test split, or validation when there is no test).
+    Under torchrun every rank trains its share; only rank 0 writes.
     """
-    console = console or Console(stderr=True)
     run_dir = Path(config.output.dir)
-    prepare_run_dir(run_dir, config.output.overwrite, resume)
+    check_run_dir(run_dir, config.output.overwrite, resume)
+    context, device = distributed.setup(resolve_device(config.training.device))
+    console = console or Console(stderr=True)
+    console.quiet = console.quiet or not context.is_main
+    try:
+        session = _start(config, run_dir, resume, device, console, context)
+        _run_epochs(session)
+        if context.is_main:
+            _final_reports(session)
+        distributed.barrier(context)
+    finally:
+        distributed.cleanup(context)
+    return run_dir
+
+
+def _start(config, run_dir, resume, device, console, context) -> Session:
+    """Load data, build (or restore) the model and optimizer; rank 0 creates the run folder."""
     saved = read_checkpoint(run_dir / "last.pt") if resume else None
     if saved is not None:
         # Continue with the run's own settings; only the epoch budget may be extended.
@@ -147,9 +198,7 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
         config = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
-    device = resolve_device(config.training.device)
-    _seed_everything(config.training.seed)
-
+    _seed_everything(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
     vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
     model = task.build_model(config, vocabs).to(device)
@@ -164,33 +213,44 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
         note = task.initialize(model, config, vocabs)
         if note:
             console.print(note)
-        save_config(config, run_dir / "config.yaml")
-        vocabs.save(run_dir / "vocab.json")
+    if context.rank:  # different dropout masks on every rank
+        torch.manual_seed(config.training.seed * 7919 + context.rank + state.epoch)
+    if context.is_main:
+        create_run_dir(run_dir, resume)
+        if saved is None:
+            save_config(config, run_dir / "config.yaml")
+            vocabs.save(run_dir / "vocab.json")
+    distributed.barrier(context)
     sizes = [f"{len(vocabs.words):,} words"]
     sizes += [f"{len(vocabs.chars):,} chars"] if len(vocabs.chars) > 2 else []
     sizes += [f"{len(vocabs.labels)} labels"] if len(vocabs.labels) else []
+    processes = f" × {context.world_size} processes" if context.active else ""
     console.print(
         f"[bold]{run_dir}[/]: {len(splits['train'].sentences):,} training sentences, {', '.join(sizes)}, "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}"
+        f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}{processes}"
     )
-    _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir, console)
-    _final_reports(model, splits, vocabs, config, device, run_dir, console)
-    return run_dir
+    wrapped = distributed.wrap(model, context, device)
+    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, console, context)
 
 
-def _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir, console) -> None:
-    training = config.training
-    has_dev = "validation" in splits
-    progress = _progress(console, training.progress)
+def _run_epochs(session: Session) -> None:
+    config, state, context = session.config, session.state, session.context
+    training, model = config.training, distributed.unwrap(session.model)
+    has_dev = "validation" in session.splits
+    progress = _progress(session.console, training.progress and context.is_main)
     with progress or nullcontext():
         for epoch in range(state.epoch + 1, training.epochs + 1):
-            for group in optimizer.param_groups:
+            for group in session.optimizer.param_groups:
                 group["lr"] = learning_rate(training, epoch)
-            stats = train_epoch(model, splits["train"].sentences, optimizer, training, epoch, device, progress)
-            record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], **stats}
+            stats = train_epoch(
+                session.model, session.splits["train"].sentences, session.optimizer, training, epoch,
+                session.device, progress, context,
+            )
+            record = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"], **stats}
             record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
             if has_dev:
-                report = task_for(config).score(model, splits["validation"], vocabs, config, device)
+                # Every rank scores the whole dev set with identical weights: identical decisions.
+                report = task_for(config).score(model, session.splits["validation"], session.vocabs, config, session.device)
                 record.update({f"dev_{key}": value for key, value in report.summary().items()})
             improved = not has_dev or report.score > state.best_score
             state.epoch = epoch
@@ -200,12 +260,15 @@ def _run_epochs(model, optimizer, splits, vocabs, config, device, state, run_dir
             else:
                 state.bad_epochs += 1
             record["best"] = improved
-            _save_epoch(model, optimizer, vocabs, config, state, run_dir, improved)
-            with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-            console.print(_epoch_line(record))
+            if context.is_main:
+                _save_epoch(session, improved)
+                with (session.run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            session.console.print(_epoch_line(record))
             if training.patience and state.bad_epochs >= training.patience:
-                console.print(f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})")
+                session.console.print(
+                    f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})"
+                )
                 break
 
 
@@ -222,29 +285,31 @@ def _epoch_line(record: dict) -> str:
     )
 
 
-def _save_epoch(model, optimizer, vocabs, config, state, run_dir, improved) -> None:
+def _save_epoch(session: Session, improved: bool) -> None:
     payload = {
-        "config": config.to_dict(),
-        "vocab": vocabs.to_dict(),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "state": vars(state).copy(),
+        "config": session.config.to_dict(),
+        "vocab": session.vocabs.to_dict(),
+        "model": distributed.unwrap(session.model).state_dict(),
+        "optimizer": session.optimizer.state_dict(),
+        "state": vars(session.state).copy(),
         "rng_state": torch.get_rng_state(),
     }
-    save_checkpoint(run_dir / "last.pt", payload)
+    save_checkpoint(session.run_dir / "last.pt", payload)
     if improved:
-        save_checkpoint(run_dir / "best.pt", {key: payload[key] for key in ("config", "vocab", "model", "state")})
+        save_checkpoint(session.run_dir / "best.pt", {key: payload[key] for key in ("config", "vocab", "model", "state")})
 
 
-def _final_reports(model, splits, vocabs, config, device, run_dir, console) -> None:
+def _final_reports(session: Session) -> None:
+    """Score the best checkpoint on validation and test; ``report.*`` is the test one."""
+    model, run_dir = distributed.unwrap(session.model), session.run_dir
     model.load_state_dict(read_checkpoint(run_dir / "best.pt")["model"])
     for name in ("validation", "test"):
-        if name not in splits:
+        if name not in session.splits:
             continue
-        report = task_for(config).score(model, splits[name], vocabs, config, device)
+        report = task_for(session.config).score(model, session.splits[name], session.vocabs, session.config, session.device)
         report.save(run_dir / f"report-{name}")
-        console.print(report.table(f"{name} ({run_dir / 'best.pt'})"))
-    headline = "test" if "test" in splits else "validation" if "validation" in splits else None
+        session.console.print(report.table(f"{name} ({run_dir / 'best.pt'})"))
+    headline = "test" if "test" in session.splits else "validation" if "validation" in session.splits else None
     if headline:
         for suffix in (".txt", ".json"):
             shutil.copyfile(run_dir / f"report-{headline}{suffix}", run_dir / f"report{suffix}")

@@ -136,6 +136,10 @@ def test_hub_code_path_with_a_local_dataset_folder(tmp_path):
         dataset.to_parquet(str(folder / f"{split}.parquet"))
     corpus = load_corpus(DataConfig(hub=str(folder)))
     assert corpus.splits["test"]["tokens"][0] == ["Anna", "Berg", "ran"]
+
+
+def test_unreachable_hub_dataset_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # as on a machine without network
     with pytest.raises(DataError, match=r"data.hub='no-such/dataset-xyz': cannot load"):
         load_corpus(DataConfig(hub="no-such/dataset-xyz"))
 

@@ -122,6 +122,10 @@ class ClozeModel(nn.Module):
         features = self.features(batch.word_ids, batch.lengths)
         return self.output.loss(features[batch.mask], batch.word_ids[batch.mask])
 
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """The training loss: ``forward`` is what DistributedDataParallel synchronises around."""
+        return self.loss(batch)
+
     def log_probs(self, word_ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(positions, num_words) log-probabilities for the positions selected by ``mask`` (batch, time)."""
         return self.output.log_probs(self.features(word_ids, lengths)[mask])

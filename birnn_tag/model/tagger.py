@@ -34,6 +34,10 @@ class Tagger(nn.Module):
         """Training loss of a batch (a scalar)."""
         return self.head.loss(self.features(batch), batch.tag_ids, batch.mask)
 
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """The training loss: ``forward`` is what DistributedDataParallel synchronises around."""
+        return self.loss(batch)
+
     def decode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted tag ids and per-token confidences, each (batch, time)."""
         return self.head.decode(self.features(batch), batch.mask)

@@ -1,0 +1,37 @@
+"""Two CPU processes with gloo (torchrun) train the same model as one process, within float rounding."""
+
+import json
+import subprocess
+import sys
+
+import torch
+import yaml
+
+from conftest import tiny_config_dict
+
+
+def test_two_gloo_processes_match_one(tmp_path, tiny_conll):
+    # No dropout: the only randomness left is the batch order, which every rank shares.
+    def write(name: str) -> str:
+        config = tiny_config_dict(tiny_conll, tmp_path / name, epochs=3, batch_size=4, threads=1)
+        config["model"]["word_dropout"] = 0.0
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return str(path)
+
+    single = subprocess.run([sys.executable, "-m", "birnn_tag", "train", write("single")], capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    double = subprocess.run([*launch, "-m", "birnn_tag", "train", write("double")], capture_output=True, text=True, timeout=300)
+    assert double.returncode == 0, double.stderr[-3000:]
+    assert "× 2 processes" in double.stderr
+
+    a = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "double" / "last.pt", weights_only=True)
+    for key, value in a["model"].items():
+        assert torch.allclose(value, b["model"][key], atol=1e-4), key
+    losses = [[json.loads(line)["train_loss"] for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+              for run in ("single", "double")]
+    assert len(losses[1]) == 3
+    assert all(abs(x - y) < 1e-4 for x, y in zip(*losses)), losses
+    assert (tmp_path / "double" / "report.json").is_file()
