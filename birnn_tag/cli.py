@@ -35,6 +35,9 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         stderr.print("interrupted")
         raise typer.Exit(130) from None
+    except BrokenPipeError:  # `birnn-tag predict ... | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 def _setup_logging() -> None:
@@ -87,7 +90,7 @@ def evaluate(
         else:
             report = evaluate_checkpoint(loaded, split=split, data_file=data_file, device=target)
         folder = run if run.is_dir() else run.parent
-        stem = folder / f"report-{data.stem if data else split}"
+        stem = folder / (f"report-data-{data.name}" if data else f"report-{split}")
         report.save(stem)
     Console().print(report.table(str(data or f"{split} split")))
     stderr.print(f"saved {stem}.txt and {stem}.json")

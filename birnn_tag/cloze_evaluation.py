@@ -55,9 +55,9 @@ class ClozeReport:
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.json`` and a one-table ``<stem>.txt``."""
-        stem.with_suffix(".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        stem.with_name(stem.name + ".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         lines = [f"{key}: {value}" for key, value in self.to_dict().items()]
-        stem.with_suffix(".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        stem.with_name(stem.name + ".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def table(self, title: str) -> Table:
         table = Table(title=title)

@@ -19,8 +19,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.conll import decode_lines
-from birnn_tag.data.encoding import EncodedSentence
-from birnn_tag.data.text import tokenize_text
+from birnn_tag.data.text import encode_words, tokenize_text
 from birnn_tag.data.vocab import normalize_word
 from birnn_tag.errors import DataError
 
@@ -50,10 +49,13 @@ class ClozeAnswer:
 
 
 def make_query(line: int, text: str, blank: str, tokenizer, choices: list[str] | None) -> ClozeQuery:
-    """Tokenize a line (blank markers become separate tokens) and find its blanks."""
-    spaced = re.sub(f"{re.escape(blank)}|{re.escape(MASK)}", f" {blank} ", text)
-    tokens = tokenizer(spaced)
-    blanks = [i for i, token in enumerate(tokens) if token == blank]
+    """Tokenize a line around its blank markers (so no tokenizer can split a marker) and find the blanks."""
+    tokens, blanks = [], []
+    for index, piece in enumerate(re.split(f"{re.escape(blank)}|{re.escape(MASK)}", text)):
+        if index:
+            blanks.append(len(tokens))
+            tokens.append(blank)
+        tokens.extend(tokenizer(piece))
     query = ClozeQuery(line, text, tokens, blanks, choices)
     if not blanks:
         query.error = f"no blank ({blank!r} or {MASK!r}) in the line"
@@ -75,8 +77,14 @@ def read_queries(
         try:
             record = json.loads(line)
             text, line_choices = record["text"], record.get("choices", choices)
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
             raise DataError(f"{name}:{number}: expected a JSON object with a 'text' field ({error})") from None
+        if not isinstance(text, str):
+            raise DataError(f"{name}:{number}: 'text' must be a string, got {text!r}")
+        if line_choices is not None and not (
+            isinstance(line_choices, list) and all(isinstance(c, str) for c in line_choices)
+        ):
+            raise DataError(f"{name}:{number}: 'choices' must be a list of strings, got {line_choices!r}")
         yield make_query(number, text, blank, tokenizer, line_choices)
 
 
@@ -108,16 +116,15 @@ def fill_blanks(
     device: torch.device = torch.device("cpu"),
 ) -> Iterator[ClozeAnswer]:
     """Answer queries lazily, ``chunk_size`` at a time, in input order."""
-    model, words, encoding = loaded.model, loaded.vocabs.words, loaded.config.encoding
+    model, words = loaded.model, loaded.vocabs.words
     iterator = iter(queries)
     while chunk := list(itertools.islice(iterator, chunk_size)):
         usable = [q for q in chunk if q.error is None]
         encoded = []
         for query in usable:
-            ids = [words.id(normalize_word(token, encoding)) for token in query.tokens]
-            for position in query.blanks:
-                ids[position] = words.unk_id
-            encoded.append(EncodedSentence(torch.tensor(ids, dtype=torch.long), None))
+            sentence = encode_words(query.tokens, loaded.vocabs, loaded.config)
+            sentence.words[query.blanks] = words.unk_id  # blanks are unknown words to the context
+            encoded.append(sentence)
         answers: dict[int, list[list[dict]]] = {}
         for batch in iterate_batches(encoded, batch_size):
             mask = torch.zeros_like(batch.mask)

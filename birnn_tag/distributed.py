@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from birnn_tag.errors import BirnnTagError
+
 
 @dataclass(frozen=True)
 class Context:
@@ -39,6 +41,8 @@ def setup(device: torch.device) -> tuple[Context, torch.device]:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Context(), device
+    if "RANK" not in os.environ:
+        raise BirnnTagError(f"WORLD_SIZE={world_size} is set but RANK is not: start several processes with torchrun")
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
@@ -77,6 +81,15 @@ def sum_across(values: list[float], context: Context, device: torch.device) -> l
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def from_main(value: float, context: Context, device: torch.device) -> float:
+    """Rank 0's ``value`` on every rank, so that decisions such as early stopping never diverge."""
+    if not context.active:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return tensor.item()
 
 
 def barrier(context: Context) -> None:

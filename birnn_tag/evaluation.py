@@ -73,13 +73,13 @@ class Report:
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
-        stem.with_suffix(".txt").write_text(
+        stem.with_name(stem.name + ".txt").write_text(
             f"strict {self.scheme} entity scores (seqeval mode='strict'; the headline)\n\n{self.text}\n"
             f"conlleval-compatible micro F1 (seqeval default mode): {self.conlleval['f1-score']:.4f}\n"
             f"token accuracy: {self.token_accuracy:.4f}\n",
             encoding="utf-8",
         )
-        stem.with_suffix(".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        stem.with_name(stem.name + ".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
 
 def evaluate_tags(gold: list[list[str]], predicted: list[list[str]], scheme: str) -> Report:

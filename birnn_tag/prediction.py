@@ -108,15 +108,17 @@ def predict_stream(
     iterator = iter(inputs)
     while chunk := list(itertools.islice(iterator, chunk_size)):
         encoded: list[EncodedSentence] = []
+        counts = []  # pieces per sentence
         for sentence in chunk:
-            for piece in _pieces(sentence.tokens, config.data.max_length):
+            pieces = _pieces(sentence.tokens, config.data.max_length)
+            counts.append(len(pieces))
+            for piece in pieces:
                 words, chars = encode_tokens(piece, vocabs, config.encoding)
                 casing = torch.tensor([casing_id(token) for token in piece])
                 encoded.append(EncodedSentence(torch.tensor(words), char_tensor(chars), None, casing))
         tag_ids, confidences = decode_sentences(loaded.model, encoded, batch_size, device)
         position = 0
-        for sentence in chunk:
-            count = len(_pieces(sentence.tokens, config.data.max_length))
+        for sentence, count in zip(chunk, counts):
             ids = [i for row in tag_ids[position : position + count] for i in row]
             scores = [c for row in confidences[position : position + count] for c in row]
             position += count

@@ -1,4 +1,5 @@
-"""What differs between tasks — loading splits, building the model, scoring a split — in one place.
+"""What differs between tasks — loading splits, building and initialising the model, scoring a
+split — in one place.
 
 The training loop, checkpoints and the CLI look the task up here and stay task-agnostic.
 """
@@ -25,7 +26,7 @@ from birnn_tag.model.tagger import build_tagger
 
 @dataclass(frozen=True)
 class Task:
-    """A task's three varying steps. ``score`` returns a report whose ``score`` is higher-is-better."""
+    """A task's varying steps. ``score`` returns a report whose ``score`` is higher-is-better."""
 
     load_splits: Callable[[Config, Vocabularies | None], tuple[Vocabularies, dict[str, Split]]]
     build_model: Callable[[Config, Vocabularies], nn.Module]

@@ -1,4 +1,4 @@
-"""The training loop: epochs, early stopping on dev F1, checkpoints, metrics, final reports."""
+"""The training loop: epochs, early stopping on the dev score, checkpoints, metrics, final reports."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from birnn_tag.data.batching import bucketed_batches, collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pipeline import Split
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.errors import BirnnTagError, ConfigError
+from birnn_tag.errors import BirnnTagError, CheckpointError, ConfigError
 from birnn_tag.tasks import task_for
 
 
@@ -111,7 +111,8 @@ def train_epoch(
     """One pass over the training data; returns mean loss, tokens (all ranks) and seconds.
 
     ``model(batch)`` is the training loss (the form DistributedDataParallel needs). With several
-    ranks each takes its share of every global batch, and its loss is rescaled so that the
+    ranks each takes its share of every global batch, and its loss is rescaled by its share of
+    the batch's sentences (or tokens, for a model whose ``loss_per`` is ``"token"``) so that the
     averaged gradient equals the single-process gradient of the whole batch.
     """
     model.train()
@@ -121,9 +122,12 @@ def train_epoch(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     total_loss = torch.zeros((), device=device)
     tokens, started = 0, time.perf_counter()
+    size = len if getattr(distributed.unwrap(model), "loss_per", "sentence") == "sentence" else (
+        lambda part: sum(len(sentences[i]) for i in part)  # the loss is a mean over tokens
+    )
     for step, indices in enumerate(plan, start=1):
         local = distributed.shard(indices, context)
-        weight = len(local) * context.world_size / len(indices)
+        weight = size(local) * context.world_size / size(indices) if context.active else 1.0
         if not local:  # fewer sentences than ranks: take part in the gradient exchange with weight 0
             local = indices[:1]
         batch = collate([sentences[i] for i in local], local).to(device)
@@ -192,6 +196,8 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
 def _start(config, run_dir, resume, device, console, context) -> Session:
     """Load data, build (or restore) the model and optimizer; rank 0 creates the run folder."""
     saved = read_checkpoint(run_dir / "last.pt") if resume else None
+    if saved is not None and not {"optimizer", "rng_state", "state"} <= saved.keys():
+        raise CheckpointError(f"{run_dir / 'last.pt'}: has no optimizer state to resume from (a copied best.pt?)")
     if saved is not None:
         # Continue with the run's own settings; only the epoch budget may be extended.
         saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)")
@@ -249,13 +255,14 @@ def _run_epochs(session: Session) -> None:
             record = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"], **stats}
             record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
             if has_dev:
-                # Every rank scores the whole dev set with identical weights: identical decisions.
+                # Every rank scores the whole dev set (identical weights); rank 0's score decides.
                 report = task_for(config).score(model, session.splits["validation"], session.vocabs, config, session.device)
                 record.update({f"dev_{key}": value for key, value in report.summary().items()})
-            improved = not has_dev or report.score > state.best_score
+            score = distributed.from_main(report.score, context, session.device) if has_dev else 0.0
+            improved = not has_dev or score > state.best_score
             state.epoch = epoch
             if improved:
-                state.best_score = report.score if has_dev else 0.0
+                state.best_score = score
                 state.best_epoch, state.bad_epochs = epoch, 0
             else:
                 state.bad_epochs += 1

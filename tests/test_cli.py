@@ -70,6 +70,15 @@ def test_long_sentence_refused_when_configured(tmp_path, tiny_config):
     one_line_error(result, "longer than data.max_length=3")
 
 
+def test_evaluate_other_file_keeps_its_full_name(tmp_path, trained_run):
+    data = tmp_path / "eng.testb.conll"
+    data.write_text("Anna I-PER\nvisited O\nOslo I-LOC\n")
+    result = invoke("evaluate", trained_run, "--data", data, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert (trained_run / "report-data-eng.testb.conll.json").is_file()
+    assert (trained_run / "report-data-eng.testb.conll.txt").is_file()
+
+
 def test_unknown_label_at_evaluation(tmp_path, trained_run):
     data = tmp_path / "new.conll"
     data.write_text("Anna I-PER\n\nBerlin I-CITY\n")

@@ -136,3 +136,22 @@ def test_evaluate_reports_topk_and_perplexity(cloze_run):
     assert report["unk_targets"] == "excluded" and report["fraction"] == 0.5
     assert 0.9 <= report["top1"] <= report["top5"] <= report["top10"] <= 1.0
     assert 1.0 <= report["perplexity"] < 2.0
+
+
+def test_custom_blank_survives_the_ptb_tokenizer_and_bad_jsonl_is_reported(cloze_run):
+    from birnn_tag.cloze_prediction import make_query
+    from birnn_tag.data.tokenize import tokenize
+
+    query = make_query(1, "Joe likes [BLANK], especially <b>.", "[BLANK]", lambda t: tokenize(t)[0], None)
+    assert query.tokens == ["Joe", "likes", "[BLANK]", ",", "especially", "<", "b", ">", "."]
+    assert query.blanks == [2] and query.error is None
+    result = runner.invoke(app, ["predict", str(cloze_run / "run"), "-", "--input-format", "jsonl"],
+                           input='{"text": 5}\n')
+    assert result.exit_code == 1 and "<stdin>:1: 'text' must be a string" in result.output
+
+
+def test_adaptive_cutoffs_beyond_the_vocabulary_are_a_config_error():
+    from birnn_tag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.adaptive_cutoffs: \[10, 50\] must increase strictly within 1..38"):
+        build_cloze_model(ModelConfig(output_layer="adaptive", adaptive_cutoffs=[10, 50]), 40)

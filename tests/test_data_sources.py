@@ -152,3 +152,32 @@ def test_validation_carved_out_of_train(tiny_conll):
 def test_exactly_one_source():
     with pytest.raises(DataError, match="set exactly one of data.hub, data.disk or data.train"):
         load_corpus(DataConfig())
+
+
+def test_byte_order_mark_bare_docstart_and_empty_tokens(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_text("\ufeff-DOCSTART-\n\nAnna B-PER\nsmiled O\n", encoding="utf-8")
+    assert read_conll(path, ColumnFormat(0, -1))["tokens"] == [["Anna", "smiled"]]
+    tabbed = tmp_path / "tab.txt"
+    tabbed.write_text("Anna\tB-PER\n\tO\n")
+    with pytest.raises(DataError, match=r"tab.txt:2: empty token"):
+        read_conll(tabbed, ColumnFormat(0, -1))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"tokens": ["a", ""], "tags": ["O", "O"]}))
+    with pytest.raises(DataError, match=r"rows.jsonl row 1: empty token"):
+        load_corpus(DataConfig(train=str(rows)))
+
+
+def test_iob2_with_stray_inside_tags_is_not_mistaken_for_iob1(tmp_path):
+    path = tmp_path / "iob2.txt"
+    path.write_text("Anna B-PER\nBerg I-PER\n\nin O\nOslo I-LOC\n")
+    config = DataConfig(train=str(path), invalid_tags="error")
+    with pytest.raises(DataError, match=r"iob2.txt:4: invalid IOB2 transition at token 2"):
+        prepare_split(load_corpus(config), "train", config)
+
+
+def test_tiny_train_split_cannot_be_carved(tmp_path):
+    path = tmp_path / "one.txt"
+    path.write_text("Anna B-PER\n")
+    with pytest.raises(DataError, match=r"data.validation_fraction=0.1"):
+        load_corpus(DataConfig(train=str(path), validation_fraction=0.1))

@@ -42,6 +42,8 @@ def decode_lines(handle: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
             raise DataError(
                 f"{name}:{number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
             ) from None
+        if number == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first token
         yield number, text.rstrip("\r\n")
 
 
@@ -68,6 +70,11 @@ def iter_conll(lines: Iterable[tuple[int, str]], name: str, columns: ColumnForma
                 yield current
             current = None
             continue
+        if line.split()[0] == DOCSTART:
+            if current is not None:
+                yield current
+            current = None
+            continue
         if separator == "auto":
             separator = "tab" if "\t" in line else "space"
         fields = _split(line, separator, name, number)
@@ -76,11 +83,8 @@ def iter_conll(lines: Iterable[tuple[int, str]], name: str, columns: ColumnForma
             _check_columns(columns, width, name, number)
         if len(fields) != width:
             raise DataError(f"{name}:{number}: expected {width} columns, found {len(fields)}")
-        if fields[0] == DOCSTART:
-            if current is not None:
-                yield current
-            current = None
-            continue
+        if not fields[columns.token_column].strip():
+            raise DataError(f"{name}:{number}: empty token")
         if current is None:
             current = ColumnSentence(number, [], [] if columns.tag_column is not None else None)
         current.tokens.append(fields[columns.token_column])

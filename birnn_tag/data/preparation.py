@@ -73,9 +73,9 @@ def _convert_tags(tags, tokens, source, config, where, repaired) -> list[str]:
             schemes.check_tag(tag, source)
         except ValueError as error:
             raise DataError(f"{where()}: {error}") from None
-    if schemes.first_invalid(tags, source) is not None:
+    position = schemes.first_invalid(tags, source)
+    if position is not None:
         if config.invalid_tags == "error":
-            position = schemes.first_invalid(tags, source)
             raise DataError(
                 f"{where()}: invalid {source} transition at token {position + 1} "
                 f"({tags[position - 1] if position else 'start'} → {tags[position]}); "

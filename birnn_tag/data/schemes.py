@@ -35,8 +35,12 @@ def check_tag(tag: str, scheme: str) -> None:
 
 
 def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
-    """Guess the scheme of a corpus: E-/S- → BIOES; an I- that opens an entity → IOB1; else IOB2."""
-    opens_with_inside = False
+    """Guess the scheme of a corpus.
+
+    E-/S- → BIOES. IOB1 opens entities with I- and uses B- only right after an entity of the same
+    type; a B- anywhere else means IOB2 (whose stray ``O I-X`` are then invalid transitions).
+    """
+    opens_with_inside = begins_freely = False
     for tags in sentences:
         previous_type = None
         for tag in tags:
@@ -45,8 +49,10 @@ def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
                 return "BIOES"
             if prefix == "I" and kind != previous_type:
                 opens_with_inside = True
+            if prefix == "B" and kind != previous_type:
+                begins_freely = True
             previous_type = kind
-    return "IOB1" if opens_with_inside else "IOB2"
+    return "IOB1" if opens_with_inside and not begins_freely else "IOB2"
 
 
 def to_spans(tags: Sequence[str], scheme: str) -> list[Span]:

@@ -137,14 +137,27 @@ def standardize(
         tag_field = _pick_field(dataset, config.tag_column, _TAG_FIELDS, origin, "tag_column")
     names = _tag_names(dataset, tag_field) if tag_field else None
 
-    def convert(batch: dict) -> dict:
+    def convert(batch: dict, indices: list[int]) -> dict:
         out = {"tokens": [_as_list(value) for value in batch[token_field]]}
+        for row, tokens in zip(indices, out["tokens"]):
+            if any(not str(token).strip() for token in tokens):
+                raise DataError(f"{origin} row {row + 1}: empty token")
         if tag_field:
             tags = [_as_list(value) for value in batch[tag_field]]
-            out["tags"] = [[names[t] for t in row] if names else [str(t) for t in row] for row in tags]
+            out["tags"] = [_tag_strings(row, names, origin, index) for row, index in zip(tags, indices)]
         return out
 
-    return map_batched(dataset, convert, remove_columns=dataset.column_names)
+    return map_batched(dataset, convert, with_indices=True, remove_columns=dataset.column_names)
+
+
+def _tag_strings(tags: list, names: list[str] | None, origin: str, row: int) -> list[str]:
+    """Tags as strings; ClassLabel ids go through their names (and must be in range)."""
+    if names is None:
+        return [str(tag) for tag in tags]
+    for tag in tags:
+        if not 0 <= tag < len(names):
+            raise DataError(f"{origin} row {row + 1}: tag id {tag} outside the {len(names)} ClassLabel names")
+    return [names[tag] for tag in tags]
 
 
 def _as_list(value) -> list[str]:
@@ -169,10 +182,18 @@ def load_corpus(config: DataConfig) -> Corpus:
             {split: str(path) for split, path in paths.items()},
         )
     if config.validation_fraction > 0 and "validation" not in corpus.splits:
-        parts = corpus.splits["train"].train_test_split(test_size=config.validation_fraction, seed=0)
-        corpus.splits["train"], corpus.splits["validation"] = parts["train"], parts["test"]
+        corpus.splits["train"], corpus.splits["validation"] = carve_validation(corpus.splits["train"], config)
         corpus.origins["validation"] = f"{corpus.origins['train']} (held-out part)"
     return corpus
+
+
+def carve_validation(train: datasets.Dataset, config: DataConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Split ``data.validation_fraction`` of the training rows off as a validation split."""
+    try:
+        parts = train.train_test_split(test_size=config.validation_fraction, seed=0)
+    except ValueError as error:
+        raise DataError(f"data.validation_fraction={config.validation_fraction}: {error_summary(error)}") from None
+    return parts["train"], parts["test"]
 
 
 def _load_hub(config: DataConfig) -> datasets.DatasetDict:

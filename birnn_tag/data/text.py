@@ -16,7 +16,9 @@ import torch
 from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pipeline import Split
-from birnn_tag.data.sources import SPLITS, check_file, error_summary, file_format, load_split_dict, map_batched
+from birnn_tag.data.sources import (
+    SPLITS, carve_validation, check_file, error_summary, file_format, load_split_dict, map_batched,
+)
 from birnn_tag.data.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
 from birnn_tag.errors import DataError
@@ -74,8 +76,7 @@ def load_cloze_splits(config: Config, vocabs: Vocabularies | None = None) -> tup
         raise DataError("data: the cloze task needs a training split (data.train, data.disk or data.hub)")
     chunks = {name: chunk_tokens(dataset, config.data, name) for name, dataset in sources.items()}
     if config.data.validation_fraction > 0 and "validation" not in chunks:
-        parts = chunks["train"].train_test_split(test_size=config.data.validation_fraction, seed=0)
-        chunks["train"], chunks["validation"] = parts["train"], parts["test"]
+        chunks["train"], chunks["validation"] = carve_validation(chunks["train"], config.data)
     if not len(chunks["train"]):
         raise DataError(f"{config.data.train or 'train'}: no text found (only blank lines?)")
     if vocabs is None:

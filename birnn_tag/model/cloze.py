@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
+from birnn_tag.errors import ConfigError
 from birnn_tag.model.dropout import Dropout
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
@@ -86,6 +87,8 @@ class ClozeOutput(nn.Module):
 class ClozeModel(nn.Module):
     """Word embedding → forward and/or backward stacks → shifted concatenation → output layer."""
 
+    loss_per = "token"  # the loss is a mean over a batch's words
+
     def __init__(self, num_words: int, config: ModelConfig, adaptive_cutoffs: list[int] | None) -> None:
         super().__init__()
         self.direction = config.direction
@@ -137,4 +140,9 @@ def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeModel:
     cutoffs = None
     if adaptive:
         cutoffs = config.adaptive_cutoffs or [c for c in (2_000, 10_000, 50_000) if c < num_words - 1]
+        if cutoffs != sorted(set(cutoffs)) or not 0 < cutoffs[0] or cutoffs[-1] >= num_words - 1:
+            raise ConfigError(
+                f"model.adaptive_cutoffs: {cutoffs} must increase strictly within 1..{num_words - 2} "
+                f"(the vocabulary has {num_words} words)"
+            )
     return ClozeModel(num_words, config, cutoffs)

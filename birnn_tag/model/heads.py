@@ -28,10 +28,12 @@ class SoftmaxHead(nn.Module):
         super().__init__()
         self.projection = nn.Linear(input_dim, num_tags)
         self.constrained = allowed is not None
-        if allowed is not None:
-            # 0 for allowed moves, a large negative score for forbidden ones; not learned.
-            for name, mask in zip(("transitions", "start", "end"), allowed):
-                self.register_buffer(f"{name}_scores", mask_scores(torch.zeros(mask.shape), mask))
+        if allowed is None:
+            allowed = (torch.ones(num_tags, num_tags, dtype=torch.bool), torch.ones(num_tags, dtype=torch.bool),
+                       torch.ones(num_tags, dtype=torch.bool))
+        # 0 for allowed moves, a large negative score for forbidden ones; not learned.
+        for name, mask in zip(("transitions", "start", "end"), allowed):
+            self.register_buffer(f"{name}_scores", mask_scores(torch.zeros(mask.shape), mask))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features (batch, time, input_dim) → tag logits (batch, time, num_tags)."""

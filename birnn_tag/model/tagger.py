@@ -18,6 +18,8 @@ from birnn_tag.model.transitions import allowed_transitions
 class Tagger(nn.Module):
     """Composes the parts; a batch goes in, features, a loss or decoded tags come out."""
 
+    loss_per = "sentence"  # the loss is a mean over a batch's sentences
+
     def __init__(self, embedder: TokenEmbedder, encoder: BiLSTMEncoder, head: SoftmaxHead | CRFHead) -> None:
         super().__init__()
         self.embedder = embedder
