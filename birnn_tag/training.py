@@ -201,7 +201,11 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
     if saved is not None:
         # Continue with the run's own settings; only the epoch budget may be extended.
         saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)")
-        config = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
+        resumed = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
+        ignored = [key for key in _differing_keys(config.to_dict(), resumed.to_dict()) if not key.startswith("output.")]
+        if ignored:
+            console.print(f"[yellow]warning:[/] --resume keeps the run's own settings; ignoring {', '.join(ignored)}")
+        config = resumed
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
     _seed_everything(config.training.seed)  # the same initial weights on every rank
@@ -215,6 +219,8 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
         optimizer.load_state_dict(saved["optimizer"])
         state = TrainState(**saved["state"])
         torch.set_rng_state(saved["rng_state"])
+        if config.training.patience and state.bad_epochs >= config.training.patience:
+            state.bad_epochs = 0  # the run had stopped early: resuming asks for more epochs anyway
     else:
         note = task.initialize(model, config, vocabs)
         if note:
@@ -237,6 +243,17 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
     )
     wrapped = distributed.wrap(model, context, device)
     return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, console, context)
+
+
+def _differing_keys(given: dict, saved: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested config dicts."""
+    keys = []
+    for key, value in given.items():
+        if isinstance(value, dict):
+            keys += _differing_keys(value, saved.get(key, {}), f"{prefix}{key}.")
+        elif saved.get(key) != value:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def _run_epochs(session: Session) -> None:

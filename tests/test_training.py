@@ -55,6 +55,17 @@ def test_resume_continues_to_the_same_weights(tmp_path, tiny_conll):
     assert len((resumed / "metrics.jsonl").read_text().splitlines()) == 4
 
 
+def test_resume_warns_about_ignored_overrides(tmp_path, tiny_conll):
+    from rich.console import Console
+
+    train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "run", epochs=1)))
+    console = Console(record=True, width=200)
+    changed = tiny_config_dict(tiny_conll, tmp_path / "run", epochs=2)
+    changed["model"]["hidden_size"] = 32
+    train(config_from_dict(changed), resume=True, console=console)
+    assert "ignoring model.hidden_size" in console.export_text()
+
+
 def test_report_matches_seqeval():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-MISC", "I-MISC"]]
     pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "I-MISC", "I-MISC"]]
