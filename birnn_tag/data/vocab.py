@@ -43,7 +43,7 @@ class Vocab:
         """Items seen at least ``min_freq`` times, most frequent first (ties alphabetical),
         at most ``max_size`` of them (PAD and UNK included)."""
         ordered = sorted((item for item, n in counts.items() if n >= min_freq), key=lambda i: (-counts[i], i))
-        ordered = [item for item in ordered if item not in (PAD, UNK)]
+        ordered = [item for item in ordered if item not in (PAD, UNK)]  # so max_size counts them once
         return cls(ordered if max_size is None else ordered[: max(0, max_size - 2)])
 
 

@@ -26,6 +26,15 @@ from torch import nn
 DISALLOWED = -1e4  # the score of a forbidden move; not -inf, which would make gradients NaN
 
 
+def allow_all(num_tags: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Transition (num_tags, num_tags), start and end (num_tags,) masks that allow every move."""
+    return (
+        torch.ones(num_tags, num_tags, dtype=torch.bool),
+        torch.ones(num_tags, dtype=torch.bool),
+        torch.ones(num_tags, dtype=torch.bool),
+    )
+
+
 def mask_scores(scores: torch.Tensor, allowed: torch.Tensor, fill: float = DISALLOWED) -> torch.Tensor:
     """``scores`` with every entry where ``allowed`` is False replaced by ``fill`` (same shapes).
 
@@ -181,11 +190,7 @@ class CRFHead(nn.Module):
         self.start_transitions = nn.Parameter(torch.zeros(num_tags))  # (num_tags,)
         self.end_transitions = nn.Parameter(torch.zeros(num_tags))  # (num_tags,)
         if allowed is None:  # every move allowed: masking is then a no-op
-            allowed = (
-                torch.ones(num_tags, num_tags, dtype=torch.bool),
-                torch.ones(num_tags, dtype=torch.bool),
-                torch.ones(num_tags, dtype=torch.bool),
-            )
+            allowed = allow_all(num_tags)
         expected = ((num_tags, num_tags), (num_tags,), (num_tags,))
         if tuple(tuple(mask.shape) for mask in allowed) != expected:
             got = [tuple(mask.shape) for mask in allowed]

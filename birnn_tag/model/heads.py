@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from birnn_tag.model.crf import mask_scores, viterbi
+from birnn_tag.model.crf import allow_all, mask_scores, viterbi
 
 
 class SoftmaxHead(nn.Module):
@@ -29,8 +29,7 @@ class SoftmaxHead(nn.Module):
         self.projection = nn.Linear(input_dim, num_tags)
         self.constrained = allowed is not None
         if allowed is None:
-            allowed = (torch.ones(num_tags, num_tags, dtype=torch.bool), torch.ones(num_tags, dtype=torch.bool),
-                       torch.ones(num_tags, dtype=torch.bool))
+            allowed = allow_all(num_tags)
         # 0 for allowed moves, a large negative score for forbidden ones; not learned.
         for name, mask in zip(("transitions", "start", "end"), allowed):
             self.register_buffer(f"{name}_scores", mask_scores(torch.zeros(mask.shape), mask))
