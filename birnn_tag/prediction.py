@@ -6,6 +6,7 @@ decoded in length-sorted batches, written, and dropped.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -18,7 +19,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data import schemes
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
-from birnn_tag.data.encoding import EncodedSentence, casing_id, char_tensor, encode_tokens
+from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.inference import decode_sentences
 
@@ -46,12 +47,17 @@ class InputSentence:
 
 @dataclass
 class Prediction:
-    """Tags, per-token confidences and entity spans for one input sentence."""
+    """Tags and per-token confidences for one input sentence; entity spans on demand."""
 
     sentence: InputSentence
     tags: list[str]
     confidences: list[float]
-    spans: list[dict]
+    scheme: str
+
+    @functools.cached_property
+    def spans(self) -> list[dict]:
+        """Entity spans with character offsets, type and confidence (see :func:`_spans`)."""
+        return _spans(self.sentence, self.tags, self.confidences, self.scheme)
 
 
 def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: int = 0) -> Iterator[InputSentence]:
@@ -105,6 +111,7 @@ def predict_stream(
 ) -> Iterator[Prediction]:
     """Tag ``inputs`` lazily; sentences longer than ``data.max_length`` are tagged in pieces."""
     config, vocabs = loaded.config, loaded.vocabs
+    encode = TokenEncoder(vocabs, config.encoding)
     iterator = iter(inputs)
     while chunk := list(itertools.islice(iterator, chunk_size)):
         encoded: list[EncodedSentence] = []
@@ -112,10 +119,7 @@ def predict_stream(
         for sentence in chunk:
             pieces = _pieces(sentence.tokens, config.data.max_length)
             counts.append(len(pieces))
-            for piece in pieces:
-                words, chars = encode_tokens(piece, vocabs, config.encoding)
-                casing = torch.tensor([casing_id(token) for token in piece])
-                encoded.append(EncodedSentence(torch.tensor(words), char_tensor(chars), None, casing))
+            encoded.extend(encode(piece) for piece in pieces)
         tag_ids, confidences = decode_sentences(loaded.model, encoded, batch_size, device)
         position = 0
         for sentence, count in zip(chunk, counts):
@@ -123,7 +127,7 @@ def predict_stream(
             scores = [c for row in confidences[position : position + count] for c in row]
             position += count
             tags = [vocabs.labels.items[i] for i in ids]
-            yield Prediction(sentence, tags, scores, _spans(sentence, tags, scores, config.data.scheme))
+            yield Prediction(sentence, tags, scores, config.data.scheme)
 
 
 def format_prediction(prediction: Prediction, output_format: str) -> str:

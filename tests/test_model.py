@@ -7,6 +7,7 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.schemes import first_invalid
+from birnn_tag.model.embeddings import CharCNN
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.tagger import build_tagger
 
@@ -68,6 +69,20 @@ def test_padding_never_changes_scores_or_tags(options):
     assert torch.allclose(alone[0], batched[0], atol=1e-5), (alone[0] - batched[0]).abs().max()
     assert torch.equal(alone[1], batched[1])
     assert torch.allclose(alone[2], batched[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
+def test_char_cnn_equals_a_zero_padded_convolution_of_each_word_alone(kernel_size):
+    torch.manual_seed(0)
+    cnn = CharCNN(num_chars=30, char_dim=5, num_filters=7, kernel_size=kernel_size)
+    words = [[3], [4, 5], [6, 7, 8, 9, 10, 11], [2, 2, 29]]
+    char_ids = torch.zeros(len(words), 6, dtype=torch.long)
+    for row, word in enumerate(words):
+        char_ids[row, : len(word)] = torch.tensor(word)
+    for row, word in enumerate(words):
+        embedded = cnn.embedding(torch.tensor(word)).t()[None]  # (1, char_dim, len)
+        expected = cnn.conv(embedded)[0, :, : len(word)].max(dim=1).values
+        assert torch.allclose(cnn(char_ids)[row], expected, atol=1e-6)
 
 
 def test_constrained_decoding_never_outputs_invalid_sequences():

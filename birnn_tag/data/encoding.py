@@ -1,4 +1,4 @@
-"""Sentences → id tensors, computed once per split with a batched ``datasets.map``."""
+"""Sentences → id tensors: word, character, casing and tag ids, computed once per split."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import datasets
 import torch
 
 from birnn_tag.config import EncodingConfig
-from birnn_tag.data.sources import map_batched
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import DataError
 
@@ -27,13 +26,6 @@ class EncodedSentence:
 
     def __len__(self) -> int:
         return self.words.shape[0]
-
-
-def encode_tokens(tokens: list[str], vocabs: Vocabularies, config: EncodingConfig) -> tuple[list[int], list[list[int]]]:
-    """Word ids and per-token character ids (truncated to ``max_word_length``)."""
-    words = [vocabs.words.id(normalize_word(token, config)) for token in tokens]
-    chars = [[vocabs.chars.id(c) for c in token[: config.max_word_length]] for token in tokens]
-    return words, chars
 
 
 CASINGS = ("<pad>", "other", "numeric", "mostly_numeric", "all_lower", "all_upper", "initial_upper", "contains_digit")
@@ -68,38 +60,47 @@ def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
         raise DataError(f"{where}: label {error.args[0]!r} was not seen in training (known: {known})") from None
 
 
-def char_tensor(chars: list[list[int]]) -> torch.Tensor:
-    """(T, W) character ids, right-padded with 0 to the sentence's longest word."""
-    width = max(1, max(len(word) for word in chars))
-    out = torch.zeros(len(chars), width, dtype=torch.long)
-    for position, word in enumerate(chars):
-        out[position, : len(word)] = torch.tensor(word, dtype=torch.long)
-    return out
+class TokenEncoder:
+    """Token lists → :class:`EncodedSentence`; each distinct token's ids are worked out once.
+
+    Natural text repeats a few thousand tokens most of the time, so a cache of each token's word
+    id, casing id and (truncated) character ids turns per-character Python work into one dict
+    lookup per token. The cache is emptied when it reaches ``cache_size`` entries, which keeps
+    memory flat on endless streams.
+    """
+
+    def __init__(self, vocabs: Vocabularies, config: EncodingConfig, cache_size: int = 200_000) -> None:
+        self.vocabs, self.config, self.cache_size = vocabs, config, cache_size
+        self._cache: dict[str, tuple[int, int, list[int]]] = {}
+
+    def _lookup(self, token: str) -> tuple[int, int, list[int]]:
+        found = self._cache.get(token)
+        if found is None:
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            chars = [self.vocabs.chars.id(c) for c in token[: self.config.max_word_length]]
+            found = (self.vocabs.words.id(normalize_word(token, self.config)), casing_id(token), chars)
+            self._cache[token] = found
+        return found
+
+    def __call__(self, tokens: list[str], tag_ids: list[int] | None = None) -> EncodedSentence:
+        """One sentence: word ids (T,), char ids (T, longest word) 0-padded, casing ids, tags."""
+        entries = [self._lookup(token) for token in tokens]
+        width = max((len(chars) for _, _, chars in entries), default=1)
+        return EncodedSentence(
+            words=torch.tensor([word for word, _, _ in entries], dtype=torch.long),
+            chars=torch.tensor([chars + [0] * (width - len(chars)) for _, _, chars in entries], dtype=torch.long),
+            tags=None if tag_ids is None else torch.tensor(tag_ids, dtype=torch.long),
+            casing=torch.tensor([casing for _, casing, _ in entries], dtype=torch.long),
+        )
 
 
 def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
     """Encode a prepared split (columns tokens, optional tags, where) into tensors."""
-    has_tags = "tags" in dataset.column_names
-
-    def to_ids(batch: dict) -> dict:
-        out: dict[str, list] = {"word_ids": [], "char_ids": [], "casing_ids": []}
-        for tokens in batch["tokens"]:
-            words, chars = encode_tokens(tokens, vocabs, config)
-            out["word_ids"].append(words)
-            out["char_ids"].append(chars)
-            out["casing_ids"].append([casing_id(token) for token in tokens])
-        if has_tags:
-            out["tag_ids"] = [encode_tags(t, vocabs, w) for t, w in zip(batch["tags"], batch["where"])]
-        return out
-
-    encoded = map_batched(dataset, to_ids, remove_columns=dataset.column_names)
-    columns = {name: encoded[name] for name in encoded.column_names}
+    encode = TokenEncoder(vocabs, config)
+    if "tags" not in dataset.column_names:
+        return [encode(tokens) for tokens in dataset["tokens"]]
     return [
-        EncodedSentence(
-            words=torch.tensor(words, dtype=torch.long),
-            chars=char_tensor(chars),
-            tags=torch.tensor(columns["tag_ids"][i], dtype=torch.long) if has_tags else None,
-            casing=torch.tensor(casings, dtype=torch.long),
-        )
-        for i, (words, chars, casings) in enumerate(zip(columns["word_ids"], columns["char_ids"], columns["casing_ids"]))
+        encode(tokens, encode_tags(tags, vocabs, where))
+        for tokens, tags, where in zip(dataset["tokens"], dataset["tags"], dataset["where"])
     ]

@@ -14,8 +14,10 @@ UNK_ID = 1  # the vocabularies' <unk> id, used by word dropout
 class CharCNN(nn.Module):
     """Character CNN (Ma & Hovy 2016): embed characters, convolve, max-pool over each word.
 
-    Positions past a word's end are masked out of the max, so a word's vector never depends on
-    how long the other words in the batch are.
+    The convolution runs as one matrix product over the batch's real characters, laid end to end
+    with ``kernel_size // 2`` zero vectors between words (exactly the zero padding each word would
+    get on its own). Padding inside the (words, chars) id tensor therefore costs nothing and never
+    changes a word's vector, however long the other words in the batch are.
     """
 
     def __init__(self, num_chars: int, char_dim: int, num_filters: int, kernel_size: int) -> None:
@@ -26,11 +28,22 @@ class CharCNN(nn.Module):
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
         """char_ids (words, chars), 0-padded, every word non-empty → (words, num_filters)."""
-        width = char_ids.shape[1]
-        embedded = self.embedding(char_ids).transpose(1, 2)  # (words, char_dim, chars)
-        features = self.conv(embedded)[:, :, :width]  # (words, filters, chars); even kernels add one
-        features = features.masked_fill((char_ids == 0)[:, None, :], float("-inf"))
-        return features.max(dim=2).values  # (words, filters)
+        real = char_ids != 0  # (words, chars)
+        lengths = real.sum(dim=1)
+        kernel, gap = self.conv.kernel_size[0], self.conv.kernel_size[0] // 2
+        # Word i starts after the previous words and one gap per word so far (the first gap leads).
+        starts = torch.cumsum(lengths + gap, dim=0) - lengths  # (words,)
+        positions = (starts[:, None] + torch.arange(char_ids.shape[1], device=char_ids.device))[real]  # (chars,)
+        embedded = self.embedding(char_ids[real])  # (chars, char_dim)
+        line = embedded.new_zeros(int(starts[-1] + lengths[-1]) + gap, embedded.shape[1])
+        line = line.index_put((positions,), embedded)  # (line, char_dim), zero between words
+        # Window r of the unfolded line covers line[r : r + kernel]; a character at p is centred in
+        # window p - gap. Gathering the windows first keeps the gaps out of the product.
+        windows = line.unfold(0, kernel, 1)[positions - gap].flatten(1)  # (chars, dim * kernel)
+        weight = self.conv.weight.flatten(1)  # (filters, dim * kernel), the same (dim, kernel) order
+        features = torch.addmm(self.conv.bias, windows, weight.t())  # (chars, filters)
+        pooled = features.new_full((*char_ids.shape, self.output_dim), float("-inf"))
+        return pooled.index_put((real,), features).max(dim=1).values  # (words, filters)
 
 
 class CharLSTM(nn.Module):
