@@ -144,7 +144,9 @@ def _tagging_lines(loaded, name, input_format, output_format, batch_size, device
 
     def run(handle):
         inputs = read_inputs(handle, name, input_format, token_column)
-        for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=device):
+        # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
+        confidences = output_format == "jsonl"
+        for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=device, confidences=confidences):
             yield format_prediction(prediction, output_format)
 
     return run

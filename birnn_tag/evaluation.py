@@ -146,6 +146,6 @@ def score_model(
     device: torch.device,
 ) -> Report:
     """Decode encoded sentences and score them against their gold tags."""
-    tag_ids, _ = decode_sentences(model, sentences, config.training.eval_batch_size, device)
+    tag_ids, _ = decode_sentences(model, sentences, config.training.eval_batch_size, device, confidences=False)
     predicted = [[vocabs.labels.items[i] for i in row] for row in tag_ids]
     return evaluate_tags(gold, predicted, config.data.scheme)

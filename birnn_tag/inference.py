@@ -13,19 +13,24 @@ from birnn_tag.model.tagger import Tagger
 
 @torch.inference_mode()
 def decode_sentences(
-    model: Tagger, sentences: Sequence[EncodedSentence], batch_size: int, device: torch.device
-) -> tuple[list[list[int]], list[list[float]]]:
-    """Predicted tag ids and confidences for every sentence, in the order given."""
+    model: Tagger,
+    sentences: Sequence[EncodedSentence],
+    batch_size: int,
+    device: torch.device,
+    confidences: bool = True,
+) -> tuple[list[list[int]], list[list[float]] | None]:
+    """Predicted tag ids and (if asked) confidences for every sentence, in the order given."""
     was_training = model.training
     model.eval()
     tag_ids: list[list[int]] = [[] for _ in sentences]
-    confidences: list[list[float]] = [[] for _ in sentences]
+    scores: list[list[float]] = [[] for _ in sentences]
     for batch in iterate_batches(sentences, batch_size):
-        best, confidence = model.decode(batch.to(device))
-        best, confidence = best.cpu().tolist(), confidence.float().cpu().tolist()
-        for row, index in enumerate(batch.indices):
-            length = int(batch.lengths[row])
+        best, confidence = model.decode(batch.to(device), confidences)
+        best = best.cpu().tolist()
+        confidence = confidence.float().cpu().tolist() if confidences else None
+        for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
             tag_ids[index] = best[row][:length]
-            confidences[index] = confidence[row][:length]
+            if confidence is not None:
+                scores[index] = confidence[row][:length]
     model.train(was_training)
-    return tag_ids, confidences
+    return tag_ids, scores if confidences else None

@@ -47,11 +47,11 @@ class InputSentence:
 
 @dataclass
 class Prediction:
-    """Tags and per-token confidences for one input sentence; entity spans on demand."""
+    """Tags and (when asked for) per-token confidences for one input sentence; entity spans on demand."""
 
     sentence: InputSentence
     tags: list[str]
-    confidences: list[float]
+    confidences: list[float] | None
     scheme: str
 
     @functools.cached_property
@@ -82,22 +82,22 @@ def _pieces(tokens: list[str], max_length: int) -> list[list[str]]:
     return [tokens[start : start + max_length] for start in range(0, len(tokens), max_length)]
 
 
-def _spans(sentence: InputSentence, tags: list[str], confidences: list[float], scheme: str) -> list[dict]:
+def _spans(sentence: InputSentence, tags: list[str], confidences: list[float] | None, scheme: str) -> list[dict]:
     spans = []
     for kind, start, end in schemes.to_spans(tags, scheme):
         char_start, char_end = sentence.offsets[start][0], sentence.offsets[end - 1][1]
-        spans.append(
-            {
-                "type": kind,
-                "start": char_start,
-                "end": char_end,
-                "text": sentence.text[char_start:char_end],
-                "token_start": start,
-                "token_end": end,
-                # Product of the tokens' confidences (softmax probabilities or CRF marginals).
-                "confidence": round(math.prod(confidences[start:end]), 4),
-            }
-        )
+        span = {
+            "type": kind,
+            "start": char_start,
+            "end": char_end,
+            "text": sentence.text[char_start:char_end],
+            "token_start": start,
+            "token_end": end,
+        }
+        if confidences is not None:
+            # Product of the tokens' confidences (softmax probabilities or CRF marginals).
+            span["confidence"] = round(math.prod(confidences[start:end]), 4)
+        spans.append(span)
     return spans
 
 
@@ -108,8 +108,13 @@ def predict_stream(
     batch_size: int = 256,
     chunk_size: int = 4096,
     device: torch.device = torch.device("cpu"),
+    confidences: bool = True,
 ) -> Iterator[Prediction]:
-    """Tag ``inputs`` lazily; sentences longer than ``data.max_length`` are tagged in pieces."""
+    """Tag ``inputs`` lazily; sentences longer than ``data.max_length`` are tagged in pieces.
+
+    Without ``confidences`` the predictions carry none (``None``); CRF models then skip the
+    forward-backward pass that computes them.
+    """
     config, vocabs = loaded.config, loaded.vocabs
     encode = TokenEncoder(vocabs, config.encoding)
     iterator = iter(inputs)
@@ -120,26 +125,24 @@ def predict_stream(
             pieces = _pieces(sentence.tokens, config.data.max_length)
             counts.append(len(pieces))
             encoded.extend(encode(piece) for piece in pieces)
-        tag_ids, confidences = decode_sentences(loaded.model, encoded, batch_size, device)
+        tag_ids, chunk_scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences)
         position = 0
         for sentence, count in zip(chunk, counts):
             ids = [i for row in tag_ids[position : position + count] for i in row]
-            scores = [c for row in confidences[position : position + count] for c in row]
+            scores = None if chunk_scores is None else [c for row in chunk_scores[position : position + count] for c in row]
             position += count
             tags = [vocabs.labels.items[i] for i in ids]
             yield Prediction(sentence, tags, scores, config.data.scheme)
 
 
 def format_prediction(prediction: Prediction, output_format: str) -> str:
-    """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line."""
+    """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line
+    (with confidences when the prediction has them)."""
     if output_format == "conll":
         rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.sentence.tokens, prediction.tags))
         return rows + "\n"
-    record = {
-        "text": prediction.sentence.text,
-        "tokens": prediction.sentence.tokens,
-        "tags": prediction.tags,
-        "confidences": [round(c, 4) for c in prediction.confidences],
-        "spans": prediction.spans,
-    }
+    record = {"text": prediction.sentence.text, "tokens": prediction.sentence.tokens, "tags": prediction.tags}
+    if prediction.confidences is not None:
+        record["confidences"] = [round(c, 4) for c in prediction.confidences]
+    record["spans"] = prediction.spans
     return json.dumps(record, ensure_ascii=False) + "\n"

@@ -4,7 +4,8 @@ Measures, in one process and one run (so the ratios are comparable):
   * the fp32 matmul rate (best of square sizes 512..2048) — the machine's ceiling;
   * training tokens/s over real CoNLL-2003 batches (the same ``train_epoch`` code the CLI runs),
     and the BiLSTM's achieved GFLOP/s from its analytic FLOP count;
-  * prediction tokens/s and sentences/s over the test set (``predict_stream``, as the CLI);
+  * prediction tokens/s and sentences/s over the test set, tagged and formatted as CoNLL columns
+    and as JSONL (``predict_stream`` + ``format_prediction``, as ``birnn-tag predict``);
   * peak RSS.
 
     python scripts/benchmark_speed.py --config configs/conll2003.yaml --threads 2
@@ -24,7 +25,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.config import load_config
 from birnn_tag.data.sources import read_file
-from birnn_tag.prediction import InputSentence, predict_stream
+from birnn_tag.prediction import OUTPUT_FORMATS, InputSentence, format_prediction, predict_stream
 from birnn_tag.data.pipeline import load_tagging_splits
 from birnn_tag.tasks import task_for
 from birnn_tag.training import make_optimizer, train_epoch
@@ -57,12 +58,28 @@ def lstm_flops_per_token(input_dim: int, hidden: int, layers: int) -> float:
     return total
 
 
+def predict_seconds_of(
+    loaded: LoadedModel, inputs: list[InputSentence], output_format: str, batch_size: int, device: torch.device
+) -> float:
+    """Wall time of ``birnn-tag predict``'s work on ``inputs``: tag, then format every result
+    (writing to a file is left out). The better of two passes: the first one warms up."""
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        confidences = output_format == "jsonl"  # as the CLI: CoNLL columns carry none
+        for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=device, confidences=confidences):
+            format_prediction(prediction, output_format)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/conll2003.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--predict-batch-size", type=int, default=256, help="as `birnn-tag predict --batch-size`")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -85,9 +102,8 @@ def main() -> None:
     test = read_file(config.data.test, config.data)
     inputs = [InputSentence.from_tokens(tokens) for tokens in test["tokens"]]
     loaded = LoadedModel(config, vocabs, model.eval(), None)
-    started = time.perf_counter()
-    tokens = sum(len(p.tags) for p in predict_stream(loaded, inputs, batch_size=256, device=device))
-    predict_seconds = time.perf_counter() - started
+    tokens = sum(len(sentence.tokens) for sentence in inputs)
+    predict_seconds = {name: predict_seconds_of(loaded, inputs, name, args.predict_batch_size, device) for name in OUTPUT_FORMATS}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}, device {device}")
@@ -96,7 +112,9 @@ def main() -> None:
     print(f"| fp32 matmul ceiling ({size}×{size}) | {ceiling:.1f} GFLOP/s |")
     print(f"| training, one full epoch | {train_tps:,.0f} tokens/s, {train_sps:,.0f} sentences/s ({stats['train_seconds']:.1f} s) |")
     print(f"| BiLSTM achieved (fwd+bwd = 3× fwd FLOPs) | {achieved:.1f} GFLOP/s = {100 * achieved / ceiling:.0f}% of matmul |")
-    print(f"| prediction, test set | {tokens / predict_seconds:,.0f} tokens/s, {len(inputs) / predict_seconds:,.0f} sentences/s |")
+    for name, seconds in predict_seconds.items():
+        rates = f"{tokens / seconds:,.0f} tokens/s, {len(inputs) / seconds:,.0f} sentences/s"
+        print(f"| prediction, test set, {name} output (batch {args.predict_batch_size}) | {rates} |")
     print(f"| peak RSS | {peak_mb:,.0f} MB |")
 
 

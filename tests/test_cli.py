@@ -118,6 +118,17 @@ def test_predict_stdin_to_stdout_conll(trained_run):
     assert result.stdout.splitlines()[:4] == ["Tom\tB-PER", "flew\tO", "to\tO", "Paris\tB-LOC"]
 
 
+def test_conll_output_skips_confidences_but_not_tags(tmp_path, trained_run):
+    text = tmp_path / "in.txt"
+    text.write_text("Anna Berg visited Oslo .\nTom flew to Paris .\n")
+    columns = invoke("predict", trained_run, text, "--pretokenized", "--device", "cpu")
+    records = invoke("predict", trained_run, text, "--pretokenized", "--device", "cpu", "--format", "jsonl")
+    assert columns.exit_code == 0 and records.exit_code == 0, columns.output + records.output
+    conll_tags = [line.split("\t")[1] for line in columns.stdout.splitlines() if line]
+    jsonl_tags = [tag for line in records.stdout.splitlines() for tag in json.loads(line)["tags"]]
+    assert conll_tags == jsonl_tags and len(conll_tags) == 10
+
+
 def test_predict_conll_input_and_long_sentences(tmp_path, trained_run):
     data = tmp_path / "in.conll"
     tokens = ["Tom", "flew", "to", "Paris", "."] * 80  # 400 tokens > data.max_length=250: tagged in pieces

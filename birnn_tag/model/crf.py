@@ -254,10 +254,15 @@ class CRFHead(nn.Module):
         marginals = (alphas + betas - log_z[:, None, None]).exp()  # (batch, time, num_tags)
         return marginals.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)
 
-    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Viterbi tags (batch, time) and each chosen tag's marginal probability (batch, time); padding 0."""
+    def decode(
+        self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Viterbi tags (batch, time) and, if asked, each chosen tag's marginal probability
+        (batch, time); padding 0. The marginals cost a forward-backward pass: skip them when unused."""
         emissions = self(features)  # (batch, time, num_tags)
         tag_ids, _ = viterbi(emissions, mask, *self.scores())  # (batch, time)
+        if not confidences:
+            return tag_ids, None
         marginals = self.marginals(emissions, mask)  # (batch, time, num_tags), 0 on padding
         return tag_ids, marginals.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time) each
 

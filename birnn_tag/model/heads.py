@@ -47,12 +47,17 @@ class SoftmaxHead(nn.Module):
         logits = self(features[mask])  # (tokens, num_tags): padding never reaches the loss
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum") / mask.shape[0]
 
-    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best tags (batch, time) and each chosen tag's probability (batch, time); padding is 0."""
+    def decode(
+        self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Best tags (batch, time) and, if asked, each chosen tag's probability (batch, time); padding is 0."""
         log_probs = self(features).float().log_softmax(dim=-1)  # (batch, time, num_tags)
         if self.constrained:
             tag_ids, _ = viterbi(log_probs, mask, self.transitions_scores, self.start_scores, self.end_scores)
         else:
             tag_ids = log_probs.argmax(dim=-1)  # (batch, time)
+        tag_ids = tag_ids.masked_fill(~mask, 0)  # (batch, time)
+        if not confidences:
+            return tag_ids, None
         confidence = log_probs.gather(2, tag_ids.unsqueeze(2)).squeeze(2).exp()  # (batch, time)
-        return tag_ids.masked_fill(~mask, 0), confidence.masked_fill(~mask, 0.0)
+        return tag_ids, confidence.masked_fill(~mask, 0.0)

@@ -40,9 +40,9 @@ class Tagger(nn.Module):
         """The training loss: ``forward`` is what DistributedDataParallel synchronises around."""
         return self.loss(batch)
 
-    def decode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predicted tag ids and per-token confidences, each (batch, time)."""
-        return self.head.decode(self.features(batch), batch.mask)
+    def decode(self, batch: Batch, confidences: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Predicted tag ids and (if asked) per-token confidences, each (batch, time)."""
+        return self.head.decode(self.features(batch), batch.mask, confidences)
 
 
 def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str) -> Tagger:
