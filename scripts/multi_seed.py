@@ -33,12 +33,14 @@ def birnn_tag(*args: str, log: Path, timeout: float | None = None) -> int:
             return -1
 
 
-def run_one(config: str, run_dir: Path, seed: int, overrides: list[str], timeout: float | None) -> dict:
-    """Train one seed, make sure validation/test reports exist, and read them back."""
+def run_one(config: str, run_dir: Path, seed: int, overrides: list[str], timeout: float | None, reuse: bool) -> dict:
+    """Train one seed (unless ``reuse`` and the run already has its test report), make sure
+    validation/test reports exist, and read them back."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     log = run_dir.parent / f"seed-{seed}.log"
     sets = [f"training.seed={seed}", f"output.dir={run_dir}", "output.overwrite=true", "training.progress=false", *overrides]
-    birnn_tag("train", config, *[arg for s in sets for arg in ("--set", s)], log=log, timeout=timeout)
+    if not (reuse and (run_dir / "report-test.json").is_file()):
+        birnn_tag("train", config, *[arg for s in sets for arg in ("--set", s)], log=log, timeout=timeout)
     result = {"seed": seed}
     for split in ("validation", "test"):
         report = run_dir / f"report-{split}.json"
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/multi-seed")
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=None, help="seconds of training per run")
+    parser.add_argument("--reuse", action="store_true", help="keep (do not retrain) runs that have a test report")
     args = parser.parse_args()
 
     cells = {}
@@ -79,7 +82,7 @@ def main() -> None:
         futures = {
             job: pool.submit(
                 run_one, args.config, Path(args.out) / job[0] / f"seed-{job[1]}", job[1],
-                args.overrides + cells[job[0]], args.timeout,
+                args.overrides + cells[job[0]], args.timeout, args.reuse,
             )
             for job in jobs
         }
