@@ -43,24 +43,22 @@ def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Bat
     """Pad a list of encoded sentences into a :class:`Batch` (padding id 0 everywhere)."""
     lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
     size, time = len(sentences), int(lengths.max())
-    word_ids = torch.zeros(size, time, dtype=torch.long)
-    has_chars, has_tags = sentences[0].chars is not None, sentences[0].tags is not None
+    mask = torch.arange(time)[None, :] < lengths[:, None]  # (batch, time)
+
+    def pad(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+        # The mask's True cells, row by row, are the sentences' tokens end to end.
+        if parts[0] is None:
+            return None
+        return torch.zeros(size, time, dtype=torch.long).masked_scatter_(mask, torch.cat(parts))
+
     char_ids = None
-    if has_chars:
+    if sentences[0].chars is not None:
         char_ids = torch.zeros(size, time, max(s.chars.shape[1] for s in sentences), dtype=torch.long)
-    tag_ids = torch.zeros(size, time, dtype=torch.long) if has_tags else None
-    has_casing = sentences[0].casing is not None
-    casing_ids = torch.zeros(size, time, dtype=torch.long) if has_casing else None
-    for row, sentence in enumerate(sentences):
-        length = len(sentence)
-        word_ids[row, :length] = sentence.words
-        if has_chars:
-            char_ids[row, :length, : sentence.chars.shape[1]] = sentence.chars
-        if has_tags:
-            tag_ids[row, :length] = sentence.tags
-        if has_casing:
-            casing_ids[row, :length] = sentence.casing
-    mask = torch.arange(time)[None, :] < lengths[:, None]
+        for row, sentence in enumerate(sentences):
+            char_ids[row, : len(sentence), : sentence.chars.shape[1]] = sentence.chars
+    word_ids = pad([s.words for s in sentences])
+    tag_ids = pad([s.tags for s in sentences])
+    casing_ids = pad([s.casing for s in sentences])
     return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices), casing_ids)
 
 
