@@ -121,7 +121,7 @@ def train_epoch(
     task = progress.add_task(f"epoch {epoch}", total=len(plan), loss=0.0, speed=0.0) if progress else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     total_loss = torch.zeros((), device=device)
-    tokens, started = 0, time.perf_counter()
+    tokens, sentences_seen, started = 0, 0, time.perf_counter()
     size = len if getattr(distributed.unwrap(model), "loss_per", "sentence") == "sentence" else (
         lambda part: sum(len(sentences[i]) for i in part)  # the loss is a mean over tokens
     )
@@ -140,15 +140,16 @@ def train_epoch(
         optimizer.step()
         total_loss += loss.detach()
         tokens += batch.num_tokens if weight else 0
+        sentences_seen += len(local) if weight else 0
         if task is not None and (step % 20 == 0 or step == len(plan)):
             # .item() syncs with the GPU: only on progress refreshes, not every step.
             progress.update(task, completed=step, loss=total_loss.item() / step, speed=tokens / (time.perf_counter() - started))
     if task is not None:
         progress.remove_task(task)
     seconds = time.perf_counter() - started
-    loss_sum, tokens = distributed.sum_across([total_loss.item(), tokens], context, device)
+    loss_sum, tokens, sentences_seen = distributed.sum_across([total_loss.item(), tokens, sentences_seen], context, device)
     mean_loss = loss_sum / context.world_size / max(1, len(plan))
-    return {"train_loss": mean_loss, "train_tokens": int(tokens), "train_seconds": seconds}
+    return {"train_loss": mean_loss, "train_sentences": int(sentences_seen), "train_tokens": int(tokens), "train_seconds": seconds}
 
 
 def _progress(console: Console, enabled: bool) -> Progress | None:
