@@ -7,7 +7,7 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.schemes import first_invalid
-from birnn_tag.model.embeddings import CharCNN
+from birnn_tag.model.embeddings import CharCNN, distinct_rows
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.tagger import build_tagger
 
@@ -107,3 +107,10 @@ def test_collate_shapes_and_mask():
     assert batch.char_ids.shape[:2] == (2, 5)
     assert batch.mask.tolist() == [[True] * 3 + [False] * 2, [True] * 5]
     assert batch.indices == [7, 9] and batch.num_tokens == 8
+
+
+def test_distinct_rows_recovers_every_row():
+    rows = torch.tensor([[3, 4, 0], [5, 0, 0], [3, 4, 0], [3, 4, 5], [5, 0, 0]])
+    distinct, index = distinct_rows(rows)
+    assert distinct.shape == (3, 3)
+    assert torch.equal(distinct[index], rows)

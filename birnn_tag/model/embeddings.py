@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -63,6 +65,29 @@ class CharLSTM(nn.Module):
         return torch.cat([h_n[0], h_n[1]], dim=-1)  # (words, 2 * hidden)
 
 
+def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of an integer matrix and, for each row, the index of its copy:
+    ``distinct[index] == rows``.
+
+    Rows are grouped by a polynomial hash (a 1-D ``unique`` is far cheaper than ``unique(dim=0)``)
+    and the result is checked exactly; in the astronomically rare case of a hash collision every
+    row is kept, so the answer is always right.
+    """
+    powers = _hash_powers(rows.shape[1], rows.device)  # (chars,)
+    keys = (rows * powers).sum(dim=1)  # (rows,); int64 overflow wraps, which is fine for a hash
+    unique_keys, index = torch.unique(keys, return_inverse=True)
+    first = torch.empty_like(unique_keys).scatter_(0, index, torch.arange(len(keys), device=rows.device))
+    distinct = rows[first]
+    if not torch.equal(distinct[index], rows):
+        return rows, torch.arange(len(rows), device=rows.device)
+    return distinct, index
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_powers(width: int, device: torch.device) -> torch.Tensor:
+    return torch.tensor([pow(1_000_003, j, 2**61 - 1) for j in range(width)], device=device)
+
+
 class TokenEmbedder(nn.Module):
     """Word embedding ⊕ optional character features ⊕ optional casing embedding, then dropout.
 
@@ -104,9 +129,11 @@ class TokenEmbedder(nn.Module):
             word_ids = word_ids.masked_fill(dropped, UNK_ID)
         parts = [self.words(word_ids)]  # (batch, time, word_dim)
         if self.chars is not None:
-            # Only real tokens go through the character encoder: padding positions cost nothing.
+            # Only real tokens go through the character encoder, and each distinct spelling once:
+            # padding costs nothing, and "the" or "," is encoded once per batch, not dozens of times.
+            spellings, positions = distinct_rows(char_ids[mask])  # (spellings, chars), (tokens,)
             chars = parts[0].new_zeros(*word_ids.shape, self.chars.output_dim)  # (batch, time, char features)
-            chars[mask] = self.chars(char_ids[mask]).to(chars.dtype)
+            chars[mask] = self.chars(spellings).to(chars.dtype)[positions]
             parts.append(chars)
         if self.casing is not None:
             parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)
