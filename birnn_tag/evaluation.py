@@ -127,9 +127,7 @@ def evaluate_checkpoint(loaded: LoadedModel, *, split: str = "test", data_file: 
         corpus = Corpus(datasets.DatasetDict({"test": dataset}), {"test": data_file})
         split = "test"
     else:
-        corpus = load_corpus(config.data)
-        if split not in corpus.splits:
-            raise DataError(f"no {split!r} split in the run's data (have: {', '.join(corpus.splits)})")
+        corpus = load_corpus(config.data, only=split)
     prepared = prepare_split(corpus, split, config.data)
     if "tags" not in prepared.column_names:
         raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")

@@ -35,6 +35,12 @@ def test_train_evaluate_predict_round_trip(tmp_path, tiny_config):
     assert json.loads((run / "report-validation.json").read_text())["mode"] == "strict"
 
 
+def test_evaluate_a_split_the_run_does_not_have(tmp_path, tiny_config):
+    result = invoke("train", tiny_config, "--set", "training.epochs=1", "--set", "data.test=null")
+    assert result.exit_code == 0, result.output
+    one_line_error(invoke("evaluate", tmp_path / "run", "--split", "test"), "no 'test' split in the run's data (have: train, validation)")
+
+
 def test_config_typo(tmp_path, tiny_config):
     one_line_error(invoke("train", tiny_config, "--set", "model.hiden_size=3"), "did you mean 'hidden_size'")
 

@@ -167,8 +167,12 @@ def _as_list(value) -> list[str]:
     return [] if value is None else list(value)
 
 
-def load_corpus(config: DataConfig) -> Corpus:
-    """Load the configured splits; carve a validation split out of train if asked to."""
+def load_corpus(config: DataConfig, only: str | None = None) -> Corpus:
+    """Load the configured splits; carve a validation split out of train if asked to.
+
+    With ``only``, local files other than that split (and train, when validation is carved out
+    of it) are not read: ``evaluate --split test`` need not parse the training file.
+    """
     if sum(bool(source) for source in (config.hub, config.disk, config.train)) != 1:
         raise DataError("data: set exactly one of data.hub, data.disk or data.train")
     if config.hub or config.disk:
@@ -176,14 +180,22 @@ def load_corpus(config: DataConfig) -> Corpus:
         standardized = {split: standardize(dataset, config, origins[split]) for split, dataset in loaded.items()}
         corpus = Corpus(datasets.DatasetDict(standardized), origins)
     else:
+        carved = config.validation_fraction > 0 and not config.validation
+        wanted = None if only is None else {only} | ({"train"} if carved and only == "validation" else set())
         paths = {split: getattr(config, split) for split in SPLITS if getattr(config, split)}
+        paths = {split: path for split, path in paths.items() if wanted is None or split in wanted}
         corpus = Corpus(
             datasets.DatasetDict({split: read_file(path, config) for split, path in paths.items()}),
             {split: str(path) for split, path in paths.items()},
         )
-    if config.validation_fraction > 0 and "validation" not in corpus.splits:
+    if config.validation_fraction > 0 and "validation" not in corpus.splits and "train" in corpus.splits:
         corpus.splits["train"], corpus.splits["validation"] = carve_validation(corpus.splits["train"], config)
         corpus.origins["validation"] = f"{corpus.origins['train']} (held-out part)"
+    if only is not None and only not in corpus.splits:
+        configured = [s for s in SPLITS if getattr(config, s)] if config.train else list(corpus.splits)
+        if config.validation_fraction > 0 and "validation" not in configured:
+            configured.append("validation")
+        raise DataError(f"no {only!r} split in the run's data (have: {', '.join(configured)})")
     return corpus
 
 
