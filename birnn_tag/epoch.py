@@ -1,0 +1,102 @@
+"""One training epoch: length-bucketed batches, loss, backward, clipping and the optimiser step;
+the optimiser and learning-rate schedule it uses."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from birnn_tag import distributed
+from birnn_tag.config import TrainingConfig
+from birnn_tag.data.batching import bucketed_batches, collate
+from birnn_tag.data.encoding import EncodedSentence
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """SGD with momentum or Adam, as configured.
+
+    The fused implementations update all parameters in one kernel: on CPU, Adam's step over
+    CoNLL-2003's 2.6M parameters took 0.7 ms fused against 6.8 ms unfused (docs/benchmarks.md).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=True)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+
+
+def learning_rate(config: TrainingConfig, epoch: int) -> float:
+    """Inverse-time decay (Ma & Hovy 2016): lr / (1 + decay * epochs_done)."""
+    return config.lr / (1.0 + config.lr_decay * (epoch - 1))
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    sentences: list[EncodedSentence],
+    optimizer: torch.optim.Optimizer,
+    config: TrainingConfig,
+    epoch: int,
+    device: torch.device,
+    progress: Progress | None,
+    context: distributed.Context = distributed.Context(),
+) -> dict[str, float]:
+    """One pass over the training data; returns mean loss, tokens (all ranks) and seconds.
+
+    ``model(batch)`` is the training loss (the form DistributedDataParallel needs). With several
+    ranks each takes its share of every global batch, and its loss is rescaled by its share of
+    the batch's sentences (or tokens, for a model whose ``loss_per`` is ``"token"``) so that the
+    averaged gradient equals the single-process gradient of the whole batch.
+    """
+    model.train()
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    plan = bucketed_batches([len(s) for s in sentences], config.batch_size, shuffle=True, generator=generator)
+    task = progress.add_task(f"epoch {epoch}", total=len(plan), loss=0.0, speed=0.0) if progress else None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
+    total_loss = torch.zeros((), device=device)
+    tokens, sentences_seen, started = 0, 0, time.perf_counter()
+    size = len if getattr(distributed.unwrap(model), "loss_per", "sentence") == "sentence" else (
+        lambda part: sum(len(sentences[i]) for i in part)  # the loss is a mean over tokens
+    )
+    for step, indices in enumerate(plan, start=1):
+        local = distributed.shard(indices, context)
+        weight = size(local) * context.world_size / size(indices) if context.active else 1.0
+        if not local:  # fewer sentences than ranks: take part in the gradient exchange with weight 0
+            local = indices[:1]
+        batch = collate([sentences[i] for i in local], local).to(device)
+        with autocast:
+            loss = model(batch) * weight
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        optimizer.step()
+        total_loss += loss.detach()
+        tokens += batch.num_tokens if weight else 0
+        sentences_seen += len(local) if weight else 0
+        if task is not None and (step % 20 == 0 or step == len(plan)):
+            # .item() syncs with the GPU: only on progress refreshes, not every step.
+            progress.update(task, completed=step, loss=total_loss.item() / step, speed=tokens / (time.perf_counter() - started))
+    if task is not None:
+        progress.remove_task(task)
+    seconds = time.perf_counter() - started
+    loss_sum, tokens, sentences_seen = distributed.sum_across([total_loss.item(), tokens, sentences_seen], context, device)
+    mean_loss = loss_sum / context.world_size / max(1, len(plan))
+    return {"train_loss": mean_loss, "train_sentences": int(sentences_seen), "train_tokens": int(tokens), "train_seconds": seconds}
+
+
+def progress_bar(console: Console, enabled: bool) -> Progress | None:
+    """A transient progress bar with loss, tokens/s and time left; None when disabled."""
+    if not enabled:
+        return None
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[speed]:,.0f} tok/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
