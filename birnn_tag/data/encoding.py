@@ -1,4 +1,5 @@
-"""Sentences → id tensors: word, character, casing and tag ids, computed once per split."""
+"""Sentences → id tensors: word, character, casing and tag ids, computed once per split with a
+batched ``datasets.map``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datasets
 import torch
 
 from birnn_tag.config import EncodingConfig
+from birnn_tag.data.sources import map_batched
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import DataError
 
@@ -83,24 +85,47 @@ class TokenEncoder:
             self._cache[token] = found
         return found
 
-    def __call__(self, tokens: list[str], tag_ids: list[int] | None = None) -> EncodedSentence:
-        """One sentence: word ids (T,), char ids (T, longest word) 0-padded, casing ids, tags."""
+    def ids(self, tokens: list[str]) -> tuple[list[int], list[list[int]], list[int]]:
+        """Word ids, character ids (0-padded to the sentence's longest word) and casing ids."""
         entries = [self._lookup(token) for token in tokens]
         width = max((len(chars) for _, _, chars in entries), default=1)
-        return EncodedSentence(
-            words=torch.tensor([word for word, _, _ in entries], dtype=torch.long),
-            chars=torch.tensor([chars + [0] * (width - len(chars)) for _, _, chars in entries], dtype=torch.long),
-            tags=None if tag_ids is None else torch.tensor(tag_ids, dtype=torch.long),
-            casing=torch.tensor([casing for _, casing, _ in entries], dtype=torch.long),
+        return (
+            [word for word, _, _ in entries],
+            [chars + [0] * (width - len(chars)) for _, _, chars in entries],
+            [casing for _, casing, _ in entries],
         )
+
+    def __call__(self, tokens: list[str]) -> EncodedSentence:
+        """One untagged sentence as tensors."""
+        return to_tensors(*self.ids(tokens))
+
+
+def to_tensors(
+    words: list[int], chars: list[list[int]], casing: list[int], tags: list[int] | None = None
+) -> EncodedSentence:
+    """An :class:`EncodedSentence` from id lists (see :meth:`TokenEncoder.ids`)."""
+    return EncodedSentence(
+        words=torch.tensor(words, dtype=torch.long),
+        chars=torch.tensor(chars, dtype=torch.long),
+        tags=None if tags is None else torch.tensor(tags, dtype=torch.long),
+        casing=torch.tensor(casing, dtype=torch.long),
+    )
 
 
 def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
-    """Encode a prepared split (columns tokens, optional tags, where) into tensors."""
+    """Encode a prepared split (columns tokens, optional tags, where) into tensors; the ids are
+    computed by a batched ``datasets.map``."""
     encode = TokenEncoder(vocabs, config)
-    if "tags" not in dataset.column_names:
-        return [encode(tokens) for tokens in dataset["tokens"]]
-    return [
-        encode(tokens, encode_tags(tags, vocabs, where))
-        for tokens, tags, where in zip(dataset["tokens"], dataset["tags"], dataset["where"])
-    ]
+    has_tags = "tags" in dataset.column_names
+
+    def to_ids(batch: dict) -> dict:
+        words, chars, casing = zip(*(encode.ids(tokens) for tokens in batch["tokens"])) if batch["tokens"] else ((), (), ())
+        out = {"word_ids": list(words), "char_ids": list(chars), "casing_ids": list(casing)}
+        if has_tags:
+            out["tag_ids"] = [encode_tags(tags, vocabs, where) for tags, where in zip(batch["tags"], batch["where"])]
+        return out
+
+    encoded = map_batched(dataset, to_ids, remove_columns=dataset.column_names)
+    columns = [encoded[name] for name in ("word_ids", "char_ids", "casing_ids")]
+    tags = encoded["tag_ids"] if has_tags else [None] * len(encoded)
+    return [to_tensors(*row, tag_ids) for *row, tag_ids in zip(*columns, tags)]
