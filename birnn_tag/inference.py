@@ -23,14 +23,14 @@ def decode_sentences(
     was_training = model.training
     model.eval()
     tag_ids: list[list[int]] = [[] for _ in sentences]
-    scores: list[list[float]] = [[] for _ in sentences]
+    scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
     for batch in iterate_batches(sentences, batch_size):
         best, confidence = model.decode(batch.to(device), confidences)
         best = best.cpu().tolist()
-        confidence = confidence.float().cpu().tolist() if confidences else None
+        confidence = confidence.float().cpu().tolist() if scores is not None else None
         for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
             tag_ids[index] = best[row][:length]
-            if confidence is not None:
+            if scores is not None:
                 scores[index] = confidence[row][:length]
     model.train(was_training)
-    return tag_ids, scores if confidences else None
+    return tag_ids, scores

@@ -180,10 +180,11 @@ def load_corpus(config: DataConfig, only: str | None = None) -> Corpus:
         standardized = {split: standardize(dataset, config, origins[split]) for split, dataset in loaded.items()}
         corpus = Corpus(datasets.DatasetDict(standardized), origins)
     else:
-        carved = config.validation_fraction > 0 and not config.validation
-        wanted = None if only is None else {only} | ({"train"} if carved and only == "validation" else set())
         paths = {split: getattr(config, split) for split in SPLITS if getattr(config, split)}
-        paths = {split: path for split, path in paths.items() if wanted is None or split in wanted}
+        if only is not None:
+            # Validation carved out of train needs train read; every other split is one file.
+            needed = {only, "train"} if only == "validation" and "validation" not in paths else {only}
+            paths = {split: path for split, path in paths.items() if split in needed}
         corpus = Corpus(
             datasets.DatasetDict({split: read_file(path, config) for split, path in paths.items()}),
             {split: str(path) for split, path in paths.items()},
@@ -192,10 +193,10 @@ def load_corpus(config: DataConfig, only: str | None = None) -> Corpus:
         corpus.splits["train"], corpus.splits["validation"] = carve_validation(corpus.splits["train"], config)
         corpus.origins["validation"] = f"{corpus.origins['train']} (held-out part)"
     if only is not None and only not in corpus.splits:
-        configured = [s for s in SPLITS if getattr(config, s)] if config.train else list(corpus.splits)
-        if config.validation_fraction > 0 and "validation" not in configured:
-            configured.append("validation")
-        raise DataError(f"no {only!r} split in the run's data (have: {', '.join(configured)})")
+        have = list(corpus.splits) if not config.train else [s for s in SPLITS if getattr(config, s)]
+        if config.validation_fraction > 0 and "validation" not in have:
+            have.append("validation")
+        raise DataError(f"no {only!r} split in the run's data (have: {', '.join(have)})")
     return corpus
 
 
