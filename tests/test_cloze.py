@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from birnn_tag.cli import app
 from birnn_tag.config import ModelConfig
-from birnn_tag.model.cloze import build_cloze_model, reverse_padded
+from birnn_tag.model.cloze import build_cloze_model
+from birnn_tag.model.recurrent import reverse_padded
 
 runner = CliRunner()
 SENTENCES = [

@@ -2,12 +2,13 @@
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.schemes import first_invalid
-from birnn_tag.model.embeddings import CharCNN, distinct_rows
+from birnn_tag.model.embeddings import CharCNN, CharLSTM, distinct_rows
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.tagger import build_tagger
 
@@ -23,19 +24,37 @@ def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6)
     return EncodedSentence(words, chars[:, : int(widths.max())], tags, casing)
 
 
-def test_final_states_match_outputs_at_sequence_ends():
+@pytest.mark.parametrize("layers", [1, 3])
+def test_encoder_equals_nn_lstm_over_packed_sequences(layers):
     torch.manual_seed(0)
-    layers, hidden, batch = 3, 7, 5
+    hidden, batch = 7, 5
     encoder = BiLSTMEncoder(input_dim=4, hidden_size=hidden, num_layers=layers, dropout=0.0).eval()
     lengths = torch.tensor([6, 1, 9, 3, 9])
     inputs = torch.randn(batch, 9, 4)
-    out, (h_n, _) = encoder(inputs, lengths)
+    out = encoder(inputs, lengths)
     assert out.shape == (batch, 9, 2 * hidden)
+
+    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+    reference, (h_n, _) = encoder.lstm(packed)  # the same weights, PyTorch's packed path
+    reference, _ = pad_packed_sequence(reference, batch_first=True)
+    assert torch.allclose(out, reference, atol=1e-6), (out - reference).abs().max()
+    # The layout the cloze model and users rely on: h_n.view(layers, 2, batch, hidden) holds the
+    # last layer's forward state at t = len-1 and its backward state at t = 0.
     h_n = h_n.view(layers, 2, batch, hidden)
     for row, length in enumerate(lengths.tolist()):
         assert torch.allclose(h_n[-1, 0, row], out[row, length - 1, :hidden], atol=1e-6)
         assert torch.allclose(h_n[-1, 1, row], out[row, 0, hidden:], atol=1e-6)
         assert torch.all(out[row, length:] == 0)  # nothing past the end
+
+
+def test_char_lstm_word_vectors_equal_packed_final_states():
+    torch.manual_seed(0)
+    chars = CharLSTM(num_chars=20, char_dim=5, hidden_size=6).eval()
+    char_ids = torch.tensor([[3, 4, 5, 0, 0], [7, 0, 0, 0, 0], [2, 9, 9, 9, 4], [5, 6, 0, 0, 0]])
+    lengths = (char_ids != 0).sum(dim=1)
+    packed = pack_padded_sequence(chars.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
+    _, (h_n, _) = chars.lstm(packed)
+    assert torch.allclose(chars(char_ids), torch.cat([h_n[0], h_n[1]], dim=-1), atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ at t+1 only. Learned boundary vectors stand in for "before the first word" and "
     backward stack reads  [x_0, x_1, ..., x_{n-1}, EOS] ←   → b_0 .. b_n      (b_{t+1} has read x_>t)
     prediction for x_t    uses [f_t ; b_{t+1}]
 
-Both stacks run over packed sequences, so padding never changes a result.
+Padding never changes a result: each stack reads its sequences with padding after their ends.
 """
 
 from __future__ import annotations
@@ -17,28 +17,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.errors import ConfigError
 from birnn_tag.model.dropout import Dropout
+from birnn_tag.model.recurrent import reverse_padded
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
 
 
-def reverse_padded(inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence's first ``length`` steps in place of the padded (batch, time, dim) tensor;
-    padding stays where it is."""
-    time = inputs.shape[1]
-    steps = torch.arange(time, device=inputs.device)[None, :]  # (1, time)
-    lengths = lengths.to(inputs.device)[:, None]  # (batch, 1)
-    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (batch, time)
-    return inputs.gather(1, index[:, :, None].expand_as(inputs))
-
-
 class DirectionalStack(nn.Module):
-    """A stacked unidirectional LSTM over packed sequences, reading left-to-right or right-to-left."""
+    """A stacked unidirectional LSTM reading left-to-right or right-to-left, with the results of
+    packed sequences (see :mod:`birnn_tag.model.recurrent`)."""
 
     def __init__(self, input_dim: int, hidden_size: int, num_layers: int, dropout: float, reverse: bool) -> None:
         super().__init__()
@@ -53,10 +44,11 @@ class DirectionalStack(nn.Module):
         For ``reverse``, output t has read inputs t..length-1."""
         if self.reverse:
             inputs = reverse_padded(inputs, lengths)
-        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-        outputs, _ = self.lstm(packed)
-        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])
-        return reverse_padded(outputs, lengths) if self.reverse else outputs
+        outputs, _ = self.lstm(inputs)  # padding sits after each sequence, out of its reach
+        if self.reverse:
+            outputs = reverse_padded(outputs, lengths)
+        padding = torch.arange(inputs.shape[1], device=inputs.device) >= lengths.to(inputs.device)[:, None]
+        return outputs.masked_fill(padding[:, :, None], 0.0)
 
 
 class ClozeOutput(nn.Module):

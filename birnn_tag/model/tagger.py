@@ -29,8 +29,7 @@ class Tagger(nn.Module):
     def features(self, batch: Batch) -> torch.Tensor:
         """Encoder features (batch, time, 2 * hidden_size) of a padded batch."""
         embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids)
-        outputs, _ = self.encoder(embedded, batch.lengths)
-        return outputs
+        return self.encoder(embedded, batch.lengths)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Training loss of a batch (a scalar)."""

@@ -1,0 +1,60 @@
+"""LSTMs over padded batches with the results of packed sequences, on PyTorch's fastest kernels.
+
+A left-to-right LSTM's output at a real position t has read inputs 0..t only, so padding placed
+after each sequence's end cannot reach it. A right-to-left direction is run left-to-right over
+each sequence reversed *within its length* (padding stays at the end), and its outputs are put
+back in order. Both directions then run as plain dense LSTMs, which on CPU use oneDNN's fused
+kernels: on 32-sentence CoNLL batches they trained 2× faster than the same LSTM over a
+``PackedSequence``, whose CPU path steps through time op by op (docs/benchmarks.md). Padded
+positions of an output hold arbitrary values; callers mask them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
+    """(batch, steps) index that reverses each row's first ``length`` positions and keeps the rest.
+
+    It is its own inverse: gathering with it twice gives the input back.
+    """
+    positions = torch.arange(steps, device=device)[None, :]  # (1, steps)
+    lengths = lengths.to(device)[:, None]  # (batch, 1)
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``inputs`` (batch, steps, dim) with its steps picked by ``index`` (batch, steps)."""
+    return inputs.gather(1, index[:, :, None].expand_as(inputs))
+
+
+def reverse_padded(inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's first ``length`` steps of the padded (batch, time, dim) tensor;
+    padding stays where it is."""
+    return gather_steps(inputs, reversal_index(lengths, inputs.shape[1], inputs.device))
+
+
+def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor) -> torch.Tensor:
+    """One direction of one layer of ``lstm`` read left to right over ``inputs`` (batch, time, dim),
+    from zero states → (batch, time, hidden_size). ``reverse`` picks the layer's backward weights;
+    the caller has already reversed the sequences."""
+    suffix = f"_l{layer}{'_reverse' if reverse else ''}"
+    params = [getattr(lstm, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)
+    outputs, _, _ = torch.lstm(inputs, (zeros, zeros), params, True, 1, 0.0, lstm.training, False, True)
+    return outputs
+
+
+def read_both_ways(
+    lstm: nn.LSTM, layer: int, inputs: torch.Tensor, index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer ``layer`` of a bidirectional ``lstm`` over padded ``inputs`` (batch, time, dim).
+
+    ``index`` is the batch's :func:`reversal_index`. Returns the forward outputs in input order and
+    the backward outputs in *reversed* order: ``backward[b, s]`` has read the last s + 1 tokens.
+    """
+    forward = run_direction(lstm, layer, False, inputs)
+    backward = run_direction(lstm, layer, True, gather_steps(inputs, index))
+    return forward, backward

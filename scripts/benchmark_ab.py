@@ -1,0 +1,92 @@
+"""Before/after speed of two birnn-tag source trees, measured in alternating fresh processes.
+
+This machine's speed drifts by ±20 % within minutes, so a change is judged by running the old and
+the new code in turn, several rounds, and comparing medians. Each worker process imports
+``birnn_tag`` from its tree, trains one epoch on the first ``--sentences`` training sentences
+(the same ``train_epoch`` the CLI runs) and predicts the test set with CoNLL-column output.
+
+    git worktree add /tmp/before HEAD~1
+    python scripts/benchmark_ab.py --before /tmp/before --after . --config configs/conll2003-glove.yaml
+
+Prints one line per process and a markdown table of medians for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Time training and prediction with whichever ``birnn_tag`` is first on the path."""
+    import time
+
+    import torch
+
+    from birnn_tag.checkpoint import LoadedModel
+    from birnn_tag.config import load_config
+    from birnn_tag.data.pipeline import load_tagging_splits
+    from birnn_tag.data.sources import read_file
+    from birnn_tag.epoch import make_optimizer, train_epoch
+    from birnn_tag.prediction import InputSentence, format_prediction, predict_stream
+    from birnn_tag.tasks import task_for
+
+    torch.set_num_threads(args.threads)
+    config = load_config(args.config, args.overrides)
+    vocabs, splits = load_tagging_splits(config)
+    torch.manual_seed(0)
+    model = task_for(config).build_model(config, vocabs)
+    sentences = splits["train"].sentences[: args.sentences]
+    stats = train_epoch(model, sentences, make_optimizer(model, config.training), config.training, 1, torch.device("cpu"), None)
+    test = read_file(config.data.test, config.data)
+    inputs = [InputSentence.from_tokens(tokens) for tokens in test["tokens"]]
+    loaded = LoadedModel(config, vocabs, model.eval(), None)
+    started = time.perf_counter()
+    for prediction in predict_stream(loaded, inputs, batch_size=256, device=torch.device("cpu"), confidences=False):
+        format_prediction(prediction, "conll")
+    predict_seconds = time.perf_counter() - started
+    result = {"train_sps": len(sentences) / stats["train_seconds"], "predict_sps": len(inputs) / predict_seconds}
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", type=Path, required=False)
+    parser.add_argument("--after", type=Path, default=Path("."))
+    parser.add_argument("--config", default="configs/conll2003-glove.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--sentences", type=int, default=4000, help="training sentences per epoch")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    if args.before is None:
+        parser.error("--before is required")
+    config = str(Path(args.config).resolve())
+    results: dict[str, list[dict]] = {"before": [], "after": []}
+    for round_ in range(args.rounds):
+        for name, tree in (("before", args.before), ("after", args.after)):
+            command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--config", config]
+            command += [f"--sentences={args.sentences}", f"--threads={args.threads}"]
+            command += [f"--set={override}" for override in args.overrides]
+            env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
+            done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=True)
+            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"round {round_ + 1} {name}: {results[name][-1]}", flush=True)
+    print(f"\n{args.rounds} rounds, medians, {args.threads} threads, {args.sentences} training sentences")
+    print("| measure | before | after | after / before |\n|---|---|---|---|")
+    for key, label in (("train_sps", "training sentences/s"), ("predict_sps", "prediction sentences/s (CoNLL output)")):
+        before = statistics.median(r[key] for r in results["before"])
+        after = statistics.median(r[key] for r in results["after"])
+        print(f"| {label} | {before:,.0f} | {after:,.0f} | {after / before:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
