@@ -28,6 +28,22 @@ def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.opti
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> None:
+    """Scale all gradients down so that their total norm is at most ``max_norm``, exactly as
+    ``clip_grad_norm_`` does.
+
+    ``clip_grad_norm_`` multiplies every gradient by a factor that is 1 whenever the norm is within
+    bounds: on CPU that multiply (a read and write of every gradient, the dense embedding one
+    included) took 6 % of a training step, so it is skipped then. On CUDA testing the norm would
+    make the host wait for the GPU, so the multiply always runs there.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads)
+    # clip_grads_with_norm_ scales by max_norm / (norm + 1e-6), capped at 1.
+    if norm.is_cuda or norm + 1e-6 > max_norm:
+        torch.nn.utils.clip_grads_with_norm_(model.parameters(), max_norm, norm)
+
+
 def learning_rate(config: TrainingConfig, epoch: int) -> float:
     """Inverse-time decay (Ma & Hovy 2016): lr / (1 + decay * epochs_done)."""
     return config.lr / (1.0 + config.lr_decay * (epoch - 1))
@@ -71,7 +87,7 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            clip_gradients(model, config.clip_grad_norm)
         optimizer.step()
         total_loss += loss.detach()
         tokens += batch.num_tokens if weight else 0

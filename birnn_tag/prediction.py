@@ -19,7 +19,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data import schemes
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
-from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
+from birnn_tag.data.encoding import TokenEncoder
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.inference import decode_sentences
 
@@ -119,12 +119,13 @@ def predict_stream(
     encode = TokenEncoder(vocabs, config.encoding)
     iterator = iter(inputs)
     while chunk := list(itertools.islice(iterator, chunk_size)):
-        encoded: list[EncodedSentence] = []
+        pieces: list[list[str]] = []
         counts = []  # pieces per sentence
         for sentence in chunk:
-            pieces = _pieces(sentence.tokens, config.data.max_length)
-            counts.append(len(pieces))
-            encoded.extend(encode(piece) for piece in pieces)
+            parts = _pieces(sentence.tokens, config.data.max_length)
+            counts.append(len(parts))
+            pieces.extend(parts)
+        encoded = encode.encode_sentences(pieces)
         tag_ids, chunk_scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences)
         position = 0
         for sentence, count in zip(chunk, counts):

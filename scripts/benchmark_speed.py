@@ -17,6 +17,7 @@ Prints a markdown table for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import platform
 import resource
 import time
@@ -121,6 +122,7 @@ def main() -> None:
     test = read_file(config.data.test, config.data)
     inputs = [InputSentence.from_tokens(tokens) for tokens in test["tokens"]]
     loaded = LoadedModel(config, vocabs, model.eval(), None)
+    gc.freeze()  # as `birnn-tag predict` does once its model is loaded
     tokens = sum(len(sentence.tokens) for sentence in inputs)
     predict_seconds = {name: predict_seconds_of(loaded, inputs, name, args.predict_batch_size, device) for name in OUTPUT_FORMATS}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -2,11 +2,14 @@ import json
 
 import datasets
 import pytest
+import torch
 
-from birnn_tag.config import DataConfig
+from birnn_tag.config import DataConfig, EncodingConfig
 from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.data.encoding import TokenEncoder, to_tensors
 from birnn_tag.data.preparation import prepare_split
 from birnn_tag.data.sources import load_corpus
+from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
 
 
@@ -181,3 +184,15 @@ def test_tiny_train_split_cannot_be_carved(tmp_path):
     path.write_text("Anna B-PER\n")
     with pytest.raises(DataError, match=r"data.validation_fraction=0.1"):
         load_corpus(DataConfig(train=str(path), validation_fraction=0.1))
+
+
+def test_sentences_encoded_together_equal_each_encoded_alone():
+    config = EncodingConfig(max_word_length=6)
+    vocabs = Vocabularies.build([["Peter", "lives", "in", "Berlin", "."]], [["B-PER", "O", "O", "B-LOC", "O"]], config)
+    encoder = TokenEncoder(vocabs, config)
+    sentences = [["Peter", "in", "Zürich"], ["a"], ["Berlin", "1990-11-24", "lives", "in", "Peter"], ["in"]]
+    together = encoder.encode_sentences(sentences)
+    for tokens, encoded in zip(sentences, together):
+        alone = to_tensors(*encoder.ids(tokens))
+        for field in ("words", "chars", "casing"):
+            assert torch.equal(getattr(encoded, field), getattr(alone, field)), (tokens, field)

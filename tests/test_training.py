@@ -11,6 +11,7 @@ from birnn_tag.config import config_from_dict
 from birnn_tag.data.encoding import encode_split
 from birnn_tag.data.preparation import prepare_split
 from birnn_tag.data.sources import load_corpus
+from birnn_tag.epoch import clip_gradients
 from birnn_tag.evaluation import evaluate_tags
 from birnn_tag.inference import decode_sentences
 from birnn_tag.training import train
@@ -81,3 +82,18 @@ def test_report_matches_seqeval():
     # ...while conlleval (seqeval's default mode) reads it as a MISC entity: 2 of 4 gold found.
     lenient = classification_report(gold, pred, output_dict=True, zero_division=0)["micro avg"]
     assert report.conlleval["f1-score"] == lenient["f1-score"] > report.f1
+
+
+def test_clip_gradients_equals_clip_grad_norm_inside_and_beyond_the_bound():
+    for scale in (0.01, 100.0):  # total norm far below and far above max_norm
+        torch.manual_seed(0)
+        ours, reference = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+        reference.load_state_dict(ours.state_dict())
+        inputs = torch.randn(4, 5)
+        for model in (ours, reference):
+            (model(inputs).sum() * scale).backward()
+        clip_gradients(ours, max_norm=1.0)
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+        for mine, theirs in zip(ours.parameters(), reference.parameters()):
+            assert torch.equal(mine.grad, theirs.grad)
+

@@ -3,6 +3,7 @@ batched ``datasets.map``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import datasets
@@ -95,9 +96,26 @@ class TokenEncoder:
             [casing for _, casing, _ in entries],
         )
 
-    def __call__(self, tokens: list[str]) -> EncodedSentence:
-        """One untagged sentence as tensors."""
-        return to_tensors(*self.ids(tokens))
+    def encode_sentences(self, sentences: Sequence[list[str]]) -> list[EncodedSentence]:
+        """Untagged sentences as tensors, the same as :meth:`ids` gives for each, built together:
+        each distinct token is looked up once, and the per-sentence tensors are slices of a few
+        whole-batch tensors (one ``torch.tensor`` per sentence and field took a tenth of
+        prediction time)."""
+        slots: dict[str, int] = {}  # distinct token → its row in the tables below
+        rows = torch.tensor([slots.setdefault(token, len(slots)) for tokens in sentences for token in tokens], dtype=torch.long)
+        entries = [self._lookup(token) for token in slots]
+        width = max((len(chars) for _, _, chars in entries), default=1)
+        words = torch.tensor([word for word, _, _ in entries], dtype=torch.long)[rows]  # (tokens,)
+        casing = torch.tensor([shape for _, shape, _ in entries], dtype=torch.long)[rows]  # (tokens,)
+        chars = torch.tensor([chars + [0] * (width - len(chars)) for _, _, chars in entries], dtype=torch.long)
+        word_widths = torch.tensor([len(chars) for _, _, chars in entries], dtype=torch.long)[rows]  # (tokens,)
+        lengths = [len(tokens) for tokens in sentences]
+        owner = torch.repeat_interleave(torch.arange(len(sentences)), torch.tensor(lengths, dtype=torch.long))
+        widths = torch.zeros(len(sentences), dtype=torch.long).scatter_reduce_(0, owner, word_widths, "amax")
+        return [
+            EncodedSentence(words=w, chars=c[:, :widest], casing=k)  # chars as wide as the sentence's longest word
+            for w, c, k, widest in zip(words.split(lengths), chars[rows].split(lengths), casing.split(lengths), widths.tolist())
+        ]
 
 
 def to_tensors(
