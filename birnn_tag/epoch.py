@@ -68,7 +68,7 @@ def train_epoch(
     """
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-    plan = bucketed_batches([len(s) for s in sentences], config.batch_size, shuffle=True, generator=generator)
+    plan = bucketed_batches([len(s) for s in sentences], config.batch_size, generator=generator)
     task = progress.add_task(f"epoch {epoch}", total=len(plan), loss=0.0, speed=0.0) if progress else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     total_loss = torch.zeros((), device=device)

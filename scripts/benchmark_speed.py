@@ -67,7 +67,7 @@ def lstm_only_seconds(model: torch.nn.Module, lengths: list[int], batch_size: in
     encoder = model.encoder
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     started = time.perf_counter()
-    for indices in bucketed_batches(lengths, batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)):
+    for indices in bucketed_batches(lengths, batch_size, generator=torch.Generator().manual_seed(0)):
         batch_lengths = torch.tensor([lengths[i] for i in indices])
         inputs = torch.randn(len(indices), int(batch_lengths.max()), encoder.lstm.input_size, device=device, requires_grad=True)
         outputs = encoder(inputs, batch_lengths)

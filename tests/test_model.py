@@ -5,7 +5,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.config import ModelConfig
-from birnn_tag.data.batching import collate
+from birnn_tag.data.batching import collate, sorted_batches
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.schemes import first_invalid
 from birnn_tag.model.embeddings import CharCNN, CharLSTM, distinct_rows
@@ -133,3 +133,16 @@ def test_distinct_rows_recovers_every_row():
     distinct, index = distinct_rows(rows)
     assert distinct.shape == (3, 3)
     assert torch.equal(distinct[index], rows)
+
+
+def test_inference_batches_cover_every_sentence_once_and_cap_padding():
+    lengths = [3] * 40 + [120, 2, 90] + [5] * 20  # mean 7.6: a batch may hold 4 * 7.6 padded tokens
+    batches = sorted_batches(lengths, batch_size=4)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert all(1 <= len(batch) <= 4 for batch in batches)
+    for batch in batches:
+        widest = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or len(batch) * widest <= 4 * sum(lengths) / len(lengths)
+        assert [lengths[i] for i in batch] == sorted(lengths[i] for i in batch)
+    assert [120] in [[lengths[i] for i in batch] for batch in batches]  # the longest alone
+
