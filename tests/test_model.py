@@ -8,7 +8,7 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate, sorted_batches
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.schemes import first_invalid
-from birnn_tag.model.embeddings import CharCNN, CharLSTM, distinct_rows
+from birnn_tag.model.embeddings import CharCNN, distinct_rows
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.tagger import build_tagger
 
@@ -45,16 +45,6 @@ def test_encoder_equals_nn_lstm_over_packed_sequences(layers):
         assert torch.allclose(h_n[-1, 0, row], out[row, length - 1, :hidden], atol=1e-6)
         assert torch.allclose(h_n[-1, 1, row], out[row, 0, hidden:], atol=1e-6)
         assert torch.all(out[row, length:] == 0)  # nothing past the end
-
-
-def test_char_lstm_word_vectors_equal_packed_final_states():
-    torch.manual_seed(0)
-    chars = CharLSTM(num_chars=20, char_dim=5, hidden_size=6).eval()
-    char_ids = torch.tensor([[3, 4, 5, 0, 0], [7, 0, 0, 0, 0], [2, 9, 9, 9, 4], [5, 6, 0, 0, 0]])
-    lengths = (char_ids != 0).sum(dim=1)
-    packed = pack_padded_sequence(chars.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
-    _, (h_n, _) = chars.lstm(packed)
-    assert torch.allclose(chars(char_ids), torch.cat([h_n[0], h_n[1]], dim=-1), atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -149,24 +149,31 @@ def _forward_scores(
     return torch.stack(alphas, dim=1)  # (batch, time, num_tags)
 
 
-def _backward_scores(
-    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
-) -> torch.Tensor:
-    """Log-sum of the scores of all partial paths from each (position, tag) to the end: (batch, time, num_tags).
+def _forward_backward_scores(
+    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_forward_scores` and the backward scores, each (batch, time, num_tags).
 
-    The score of the tag itself is not included. At a sentence's last token (and on padding)
-    only the end score remains.
+    The backward score at (t, tag) is the log-sum of the scores of all partial paths from there
+    to the end, the tag's own score left out; at a sentence's last token (and on padding) only
+    the end score remains. Both recursions are one step form, ``logsumexp(state[from] +
+    moves[from, to])`` (backward with the transposed moves), so each time step runs them as one
+    stacked operation: half the per-step operations of two separate loops.
     """
     batch, time, num_tags = emissions.shape
-    dtype = torch.result_type(emissions, end)
-    beta = end.to(dtype).expand(batch, num_tags)  # (batch, num_tags)
-    betas = [beta]
-    for t in range(time - 2, -1, -1):
-        following = (emissions[:, t + 1] + beta).unsqueeze(1)  # (batch, 1, num_tags [to])
-        step = torch.logsumexp(transitions + following, dim=2)  # (batch, num_tags [from])
-        beta = torch.where(mask[:, t + 1, None], step, beta)  # (batch, num_tags): t + 1 on padding → t is last
+    moves = torch.stack([transitions, transitions.t()])[:, None]  # (2, 1, num_tags, num_tags)
+    alpha = start + emissions[:, 0]  # (batch, num_tags)
+    beta = end.to(alpha.dtype).expand(batch, num_tags)  # (batch, num_tags)
+    alphas, betas = [alpha], [beta]
+    for step in range(1, time):
+        t = time - 1 - step  # backward position: beta at t from beta at t + 1
+        states = torch.stack([alpha, emissions[:, t + 1] + beta])  # (2, batch, num_tags)
+        forward, backward = torch.logsumexp(states.unsqueeze(3) + moves, dim=2)  # (batch, num_tags) each
+        alpha = torch.where(mask[:, step, None], forward + emissions[:, step], alpha)  # padding keeps its state
+        beta = torch.where(mask[:, t + 1, None], backward, beta)  # t + 1 on padding → t is last
+        alphas.append(alpha)
         betas.append(beta)
-    return torch.stack(betas[::-1], dim=1)  # (batch, time, num_tags)
+    return torch.stack(alphas, dim=1), torch.stack(betas[::-1], dim=1)  # (batch, time, num_tags) each
 
 
 class CRFHead(nn.Module):
@@ -248,8 +255,7 @@ class CRFHead(nn.Module):
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""
         transitions, start, end = self.scores()
-        alphas = _forward_scores(emissions, mask, transitions, start)  # (batch, time, num_tags)
-        betas = _backward_scores(emissions, mask, transitions, end)  # (batch, time, num_tags)
+        alphas, betas = _forward_backward_scores(emissions, mask, transitions, start, end)  # (batch, time, num_tags) each
         log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)  # (batch,)
         marginals = (alphas + betas - log_z[:, None, None]).exp()  # (batch, time, num_tags)
         return marginals.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.recurrent import gather_steps, read_both_ways, reversal_index
+from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction
 
 
 class BiLSTMEncoder(nn.Module):
@@ -33,7 +33,8 @@ class BiLSTMEncoder(nn.Module):
         for layer in range(self.lstm.num_layers):
             if layer:
                 outputs = self.dropout(outputs)
-            forward, backward = read_both_ways(self.lstm, layer, outputs, index)
+            forward = run_direction(self.lstm, layer, False, outputs)
+            backward = run_direction(self.lstm, layer, True, gather_steps(outputs, index))  # reversed order
             outputs = torch.cat([forward, gather_steps(backward, index)], dim=-1)
         padding = torch.arange(inputs.shape[1], device=inputs.device) >= lengths.to(inputs.device)[:, None]
         return self.dropout(outputs.masked_fill(padding[:, :, None], 0.0))

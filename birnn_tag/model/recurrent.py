@@ -1,12 +1,14 @@
-"""LSTMs over padded batches with the results of packed sequences, on PyTorch's fastest kernels.
+"""LSTMs over padded batches with the results of packed sequences, on oneDNN's fused CPU kernels.
 
 A left-to-right LSTM's output at a real position t has read inputs 0..t only, so padding placed
 after each sequence's end cannot reach it. A right-to-left direction is run left-to-right over
 each sequence reversed *within its length* (padding stays at the end), and its outputs are put
 back in order. Both directions then run as plain dense LSTMs, which on CPU use oneDNN's fused
 kernels: on 32-sentence CoNLL batches they trained 2× faster than the same LSTM over a
-``PackedSequence``, whose CPU path steps through time op by op (docs/benchmarks.md). Padded
-positions of an output hold arbitrary values; callers mask them.
+``PackedSequence``, whose CPU path steps through time op by op (docs/benchmarks.md). The price
+is the work spent on padding, small for length-bucketed sentences (the character BiLSTM, whose
+words' lengths vary widely, stays packed). Padded positions of an output hold arbitrary values;
+callers mask them.
 """
 
 from __future__ import annotations
@@ -45,16 +47,3 @@ def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor
     zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)
     outputs, _, _ = torch.lstm(inputs, (zeros, zeros), params, True, 1, 0.0, lstm.training, False, True)
     return outputs
-
-
-def read_both_ways(
-    lstm: nn.LSTM, layer: int, inputs: torch.Tensor, index: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Layer ``layer`` of a bidirectional ``lstm`` over padded ``inputs`` (batch, time, dim).
-
-    ``index`` is the batch's :func:`reversal_index`. Returns the forward outputs in input order and
-    the backward outputs in *reversed* order: ``backward[b, s]`` has read the last s + 1 tokens.
-    """
-    forward = run_direction(lstm, layer, False, inputs)
-    backward = run_direction(lstm, layer, True, gather_steps(inputs, index))
-    return forward, backward
