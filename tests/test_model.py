@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate, sorted_batches
@@ -25,21 +25,19 @@ def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6)
 
 
 @pytest.mark.parametrize("layers", [1, 3])
-def test_encoder_equals_nn_lstm_over_packed_sequences(layers):
+def test_padded_path_equals_packed_path_and_final_states_sit_at_sequence_ends(layers):
     torch.manual_seed(0)
     hidden, batch = 7, 5
     encoder = BiLSTMEncoder(input_dim=4, hidden_size=hidden, num_layers=layers, dropout=0.0).eval()
     lengths = torch.tensor([6, 1, 9, 3, 9])
     inputs = torch.randn(batch, 9, 4)
-    out = encoder(inputs, lengths)
+    out = encoder(inputs, lengths)  # on CPU: the padded path
     assert out.shape == (batch, 9, 2 * hidden)
-
-    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-    reference, (h_n, _) = encoder.lstm(packed)  # the same weights, PyTorch's packed path
-    reference, _ = pad_packed_sequence(reference, batch_first=True)
+    reference = encoder.packed(inputs, lengths)  # the path CUDA takes
     assert torch.allclose(out, reference, atol=1e-6), (out - reference).abs().max()
-    # The layout the cloze model and users rely on: h_n.view(layers, 2, batch, hidden) holds the
-    # last layer's forward state at t = len-1 and its backward state at t = 0.
+    # The layout users of h_n rely on: h_n.view(layers, 2, batch, hidden) holds the last layer's
+    # forward state at t = len-1 and its backward state at t = 0.
+    _, (h_n, _) = encoder.lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
     h_n = h_n.view(layers, 2, batch, hidden)
     for row, length in enumerate(lengths.tolist()):
         assert torch.allclose(h_n[-1, 0, row], out[row, length - 1, :hidden], atol=1e-6)
