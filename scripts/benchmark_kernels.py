@@ -1,0 +1,198 @@
+"""The measurements behind the BiLSTM kernel choices, on CoNLL-2003's real sentence lengths.
+
+  1. the word BiLSTM over packed sequences against the padded oneDNN path birnn-tag takes on CPU
+     (``BiLSTMEncoder.packed`` / ``.padded``), training (forward + backward) and inference;
+  2. the character BiLSTM packed (what birnn-tag does) against the same padded path;
+  3. inference batches of a fixed 256 sentences against ``sorted_batches`` (capped padded tokens);
+  4. predicting the test set with and without ``gc.freeze()`` after loading, as ``birnn-tag predict``
+     does (needs ``--config``, whose model is built untrained).
+
+    python scripts/benchmark_kernels.py --data ../shared/data/conll2003 --config configs/conll2003-glove.yaml
+
+Each timing is the best of ``--repeats`` passes, variants interleaved; prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from birnn_tag.data.batching import bucketed_batches, sorted_batches
+from birnn_tag.model.encoder import BiLSTMEncoder
+from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction
+
+
+def sentence_lengths(path: Path) -> list[int]:
+    """Token counts of a CoNLL file's sentences (-DOCSTART- lines skipped)."""
+    lengths, current = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            if current:
+                lengths.append(current)
+            current = 0
+        elif not line.startswith("-DOCSTART-"):
+            current += 1
+    return lengths + [current] if current else lengths
+
+
+def best_of(repeats: int, variants: dict[str, Callable[[], None]]) -> dict[str, float]:
+    """Best wall time of each variant over ``repeats`` interleaved rounds (after one warm-up)."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(repeats + 1):
+        for name, run in variants.items():
+            started = time.perf_counter()
+            run()
+            if round_:
+                times[name].append(time.perf_counter() - started)
+    return {name: min(values) for name, values in times.items()}
+
+
+def word_bilstm(lengths: list[int], repeats: int) -> None:
+    encoder = BiLSTMEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0)
+    plan = bucketed_batches(lengths, 32, generator=torch.Generator().manual_seed(0))[:100]
+    batches = [torch.tensor([lengths[i] for i in indices]) for indices in plan]
+    inputs = [torch.randn(len(b), int(b.max()), 110) for b in batches]
+    tokens = sum(int(b.sum()) for b in batches)
+    flops = 2 * 2 * 4 * 200 * (110 + 200) * tokens  # forward FLOPs of both directions
+
+    def train(path: Callable) -> Callable[[], None]:
+        def run() -> None:
+            for x, b in zip(inputs, batches):
+                path(x.requires_grad_(), b).sum().backward()
+        return run
+
+    def infer(path: Callable) -> Callable[[], None]:
+        def run() -> None:
+            with torch.inference_mode():
+                for x, b in zip(inputs, batches):
+                    path(x, b)
+        return run
+
+    result = best_of(repeats, {
+        "packed, training": train(encoder.packed), "padded (oneDNN), training": train(encoder.padded),
+        "packed, inference": infer(encoder.packed), "padded (oneDNN), inference": infer(encoder.padded),
+    })
+    print(f"\nWord BiLSTM (input 110, hidden 200), {len(batches)} training batches of 32, {tokens:,} tokens")
+    print("| path | seconds | GFLOP/s |\n|---|---|---|")
+    for name, seconds in result.items():
+        scale = 3 if "training" in name else 1  # forward + backward ≈ 3× forward
+        print(f"| {name} | {seconds:.3f} | {scale * flops / seconds / 1e9:.1f} |")
+
+
+def char_bilstm(repeats: int) -> None:
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    generator = torch.Generator().manual_seed(0)
+    widths = (torch.randn(1500, generator=generator) * 3 + 6).round().clamp(1, 20).long()
+    char_ids = torch.zeros(1500, int(widths.max()), dtype=torch.long)
+    for row, width in enumerate(widths.tolist()):
+        char_ids[row, :width] = torch.randint(2, 80, (width,), generator=generator)
+    embedding, lstm = torch.nn.Embedding(90, 25), torch.nn.LSTM(25, 25, batch_first=True, bidirectional=True)
+
+    def packed() -> torch.Tensor:
+        packed = pack_padded_sequence(embedding(char_ids), widths, batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = lstm(packed)
+        return torch.cat([h_n[0], h_n[1]], dim=-1)
+
+    def padded() -> torch.Tensor:
+        index = reversal_index(widths, char_ids.shape[1], char_ids.device)
+        chars = embedding(char_ids)
+        forward = run_direction(lstm, 0, False, chars)
+        backward = run_direction(lstm, 0, True, gather_steps(chars, index))
+        last = (widths - 1)[:, None, None].expand(-1, 1, 25)
+        return torch.cat([forward.gather(1, last), backward.gather(1, last)], dim=-1)
+
+    result = best_of(repeats, {name: (lambda f=f: f().sum().backward()) for name, f in (("packed", packed), ("padded (oneDNN)", padded))})
+    print("\nCharacter BiLSTM (25 + 25 units), 1,500 words of 1-20 characters, forward + backward")
+    print("| path | ms |\n|---|---|")
+    for name, seconds in result.items():
+        print(f"| {name} | {1000 * seconds:.1f} |")
+
+
+def inference_batches(lengths: list[int], repeats: int) -> None:
+    encoder = BiLSTMEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0).eval()
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    plans = {
+        "256 sentences each": [order[i : i + 256] for i in range(0, len(order), 256)],
+        "sorted_batches(256): ≤ 256 sentences, ≤ 256 × mean length padded tokens": sorted_batches(lengths, 256),
+    }
+    runs, padding = {}, {}
+    for name, plan in plans.items():
+        shapes = [(len(b), max(lengths[i] for i in b)) for b in plan]
+        padding[name] = sum(n * t for n, t in shapes) / sum(lengths)
+        inputs = [(torch.randn(n, t, 110), torch.tensor([lengths[i] for i in b])) for (n, t), b in zip(shapes, plan)]
+
+        def run(inputs: list = inputs) -> None:
+            with torch.inference_mode():
+                for x, b in inputs:
+                    encoder(x, b)
+
+        runs[name] = run
+    result = best_of(repeats, runs)
+    print(f"\nInference batches over the test set ({len(lengths):,} sentences), BiLSTM 200 units")
+    print("| batches | padded / real tokens | BiLSTM seconds |\n|---|---|---|")
+    for name, seconds in result.items():
+        print(f"| {name} | {padding[name]:.2f} | {seconds:.3f} |")
+
+
+def gc_freeze(config: str, overrides: list[str], test: Path, repeats: int) -> None:
+    """Tag the test set in a fresh process with and without gc.freeze() after loading."""
+    print("\nTagging the test set (predict_stream + CoNLL formatting), fresh process each")
+    print("| garbage collector | seconds per pass (best) |\n|---|---|")
+    for freeze in (False, True):
+        code = GC_WORKER.format(config=config, overrides=overrides, test=str(test), freeze=freeze, repeats=repeats)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        print(f"| {'frozen after loading' if freeze else 'as is'} | {float(done.stdout.split()[-1]):.3f} |")
+
+
+GC_WORKER = """
+import gc, time, torch
+from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.config import load_config
+from birnn_tag.data.pipeline import load_tagging_splits
+from birnn_tag.data.sources import read_file
+from birnn_tag.prediction import InputSentence, format_prediction, predict_stream
+from birnn_tag.tasks import task_for
+torch.set_num_threads(2)
+config = load_config({config!r}, {overrides!r} + ["data.test={test}"])
+vocabs, _ = load_tagging_splits(config)
+loaded = LoadedModel(config, vocabs, task_for(config).build_model(config, vocabs).eval(), None)
+inputs = [InputSentence.from_tokens(t) for t in read_file(config.data.test, config.data)["tokens"]]
+if {freeze}:
+    gc.freeze()
+times = []
+for _ in range({repeats} + 1):
+    started = time.perf_counter()
+    for p in predict_stream(loaded, inputs, confidences=False):
+        format_prediction(p, "conll")
+    times.append(time.perf_counter() - started)
+print(min(times[1:]))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/conll2003"))
+    parser.add_argument("--config", help="a tagging config for the garbage-collector comparison (skipped without)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{args.threads} threads, torch {torch.__version__}")
+    word_bilstm(sentence_lengths(args.data / "eng.train"), args.repeats)
+    char_bilstm(args.repeats)
+    inference_batches(sentence_lengths(args.data / "eng.testb"), args.repeats)
+    if args.config:
+        gc_freeze(args.config, args.overrides, (args.data / "eng.testb").resolve(), args.repeats)
+
+
+if __name__ == "__main__":
+    main()
