@@ -102,20 +102,21 @@ class TokenEncoder:
         whole-batch tensors (one ``torch.tensor`` per sentence and field took a tenth of
         prediction time)."""
         slots: dict[str, int] = {}  # distinct token → its row in the tables below
-        rows = torch.tensor([slots.setdefault(token, len(slots)) for tokens in sentences for token in tokens], dtype=torch.long)
+        slot_of_token = [slots.setdefault(token, len(slots)) for tokens in sentences for token in tokens]
+        rows = torch.tensor(slot_of_token, dtype=torch.long)  # (tokens,)
         entries = [self._lookup(token) for token in slots]
         width = max((len(chars) for _, _, chars in entries), default=1)
         words = torch.tensor([word for word, _, _ in entries], dtype=torch.long)[rows]  # (tokens,)
         casing = torch.tensor([shape for _, shape, _ in entries], dtype=torch.long)[rows]  # (tokens,)
-        chars = torch.tensor([chars + [0] * (width - len(chars)) for _, _, chars in entries], dtype=torch.long)
+        padded = [chars + [0] * (width - len(chars)) for _, _, chars in entries]
+        chars = torch.tensor(padded, dtype=torch.long)  # (distinct tokens, width)
         word_widths = torch.tensor([len(chars) for _, _, chars in entries], dtype=torch.long)[rows]  # (tokens,)
         lengths = [len(tokens) for tokens in sentences]
         owner = torch.repeat_interleave(torch.arange(len(sentences)), torch.tensor(lengths, dtype=torch.long))
         widths = torch.zeros(len(sentences), dtype=torch.long).scatter_reduce_(0, owner, word_widths, "amax")
-        return [
-            EncodedSentence(words=w, chars=c[:, :widest], casing=k)  # chars as wide as the sentence's longest word
-            for w, c, k, widest in zip(words.split(lengths), chars[rows].split(lengths), casing.split(lengths), widths.tolist())
-        ]
+        parts = zip(words.split(lengths), chars[rows].split(lengths), casing.split(lengths), widths.tolist())
+        # Each sentence's characters are cut to its own longest word, as ids() pads them.
+        return [EncodedSentence(words=w, chars=c[:, :widest], casing=k) for w, c, k, widest in parts]
 
 
 def to_tensors(

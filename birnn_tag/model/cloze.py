@@ -22,7 +22,7 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.errors import ConfigError
 from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.recurrent import reverse_padded
+from birnn_tag.model.recurrent import reverse_padded, zero_padding
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
 
@@ -47,8 +47,7 @@ class DirectionalStack(nn.Module):
         outputs, _ = self.lstm(inputs)  # padding sits after each sequence, out of its reach
         if self.reverse:
             outputs = reverse_padded(outputs, lengths)
-        padding = torch.arange(inputs.shape[1], device=inputs.device) >= lengths.to(inputs.device)[:, None]
-        return outputs.masked_fill(padding[:, :, None], 0.0)
+        return zero_padding(outputs, lengths)
 
 
 class ClozeOutput(nn.Module):

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction
+from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction, zero_padding
 
 
 class BiLSTMEncoder(nn.Module):
@@ -57,5 +57,4 @@ class BiLSTMEncoder(nn.Module):
             forward = run_direction(self.lstm, layer, False, outputs)
             backward = run_direction(self.lstm, layer, True, gather_steps(outputs, index))  # reversed order
             outputs = torch.cat([forward, gather_steps(backward, index)], dim=-1)
-        padding = torch.arange(inputs.shape[1], device=inputs.device) >= lengths.to(inputs.device)[:, None]
-        return outputs.masked_fill(padding[:, :, None], 0.0)
+        return zero_padding(outputs, lengths)

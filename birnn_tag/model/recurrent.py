@@ -27,6 +27,12 @@ def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> t
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
+def zero_padding(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``outputs`` (batch, time, dim) with every position at or past its row's length set to 0."""
+    padding = torch.arange(outputs.shape[1], device=outputs.device) >= lengths.to(outputs.device)[:, None]
+    return outputs.masked_fill(padding[:, :, None], 0.0)
+
+
 def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``inputs`` (batch, steps, dim) with its steps picked by ``index`` (batch, steps)."""
     return inputs.gather(1, index[:, :, None].expand_as(inputs))
