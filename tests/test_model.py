@@ -45,6 +45,21 @@ def test_padded_path_equals_packed_path_and_final_states_sit_at_sequence_ends(la
         assert torch.all(out[row, length:] == 0)  # nothing past the end
 
 
+def test_padded_path_gives_the_packed_path_gradients():
+    torch.manual_seed(0)
+    encoder = BiLSTMEncoder(input_dim=4, hidden_size=7, num_layers=2, dropout=0.0)
+    lengths = torch.tensor([6, 1, 9, 3, 9])
+    inputs, weights = torch.randn(5, 9, 4), torch.randn(5, 9, 14)
+    grads = []
+    for path in (encoder.packed, encoder.padded):
+        encoder.zero_grad()
+        x = inputs.clone().requires_grad_()
+        (path(x, lengths) * weights).sum().backward()  # padding outputs are 0 in both: no gradient
+        grads.append([p.grad.clone() for p in encoder.parameters()] + [x.grad])
+    for packed, padded in zip(*grads):
+        assert torch.allclose(packed, padded, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "options",
     [
