@@ -5,9 +5,11 @@
   2. the character BiLSTM packed (what birnn-tag does) against the same padded path;
   3. inference batches of a fixed 256 sentences against ``sorted_batches`` (capped padded tokens);
   4. predicting the test set with and without ``gc.freeze()`` after loading, as ``birnn-tag predict``
-     does (needs ``--config``, whose model is built untrained).
+     does (needs ``--run``, a trained run folder or checkpoint);
+  5. fp32 against bf16: a 1024² matmul and an LSTM (inference), the headroom a bf16 mode would have
+     on CPUs with native bf16 (birnn-tag trains and predicts in fp32 on CPU).
 
-    python scripts/benchmark_kernels.py --data ../shared/data/conll2003 --config configs/conll2003-glove.yaml
+    python scripts/benchmark_kernels.py --data ../shared/data/conll2003 --run runs/conll2003-glove
 
 Each timing is the best of ``--repeats`` passes, variants interleaved; prints markdown tables.
 """
@@ -15,7 +17,7 @@ Each timing is the best of ``--repeats`` passes, variants interleaved; prints ma
 from __future__ import annotations
 
 import argparse
-import gc
+import statistics
 import subprocess
 import sys
 import time
@@ -142,46 +144,71 @@ def inference_batches(lengths: list[int], repeats: int) -> None:
         print(f"| {name} | {padding[name]:.2f} | {seconds:.3f} |")
 
 
-def gc_freeze(config: str, overrides: list[str], test: Path, repeats: int) -> None:
-    """Tag the test set in a fresh process with and without gc.freeze() after loading."""
-    print("\nTagging the test set (predict_stream + CoNLL formatting), fresh process each")
-    print("| garbage collector | seconds per pass (best) |\n|---|---|")
+def gc_freeze(run: str, test: Path, repeats: int) -> None:
+    """Tag the test set as ``birnn-tag predict RUN eng.testb --input-format conll`` does, in a fresh
+    process with and without gc.freeze() after loading."""
+    print(f"\nTagging the test set (predict_stream + CoNLL formatting), {repeats} passes in a fresh process each")
+    print("| garbage collector | seconds per pass: fastest | median | slowest |\n|---|---|---|---|")
     for freeze in (False, True):
-        code = GC_WORKER.format(config=config, overrides=overrides, test=str(test), freeze=freeze, repeats=repeats)
+        code = GC_WORKER.format(run=run, test=str(test), freeze=freeze, repeats=repeats)
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        print(f"| {'frozen after loading' if freeze else 'as is'} | {float(done.stdout.split()[-1]):.3f} |")
+        times = sorted(float(t) for t in done.stdout.split()[-repeats:])
+        name = "frozen after loading" if freeze else "as is"
+        print(f"| {name} | {times[0]:.3f} | {statistics.median(times):.3f} | {times[-1]:.3f} |")
 
 
 GC_WORKER = """
 import gc, time, torch
-from birnn_tag.checkpoint import LoadedModel
-from birnn_tag.config import load_config
-from birnn_tag.data.pipeline import load_tagging_splits
-from birnn_tag.data.sources import read_file
-from birnn_tag.prediction import InputSentence, format_prediction, predict_stream
-from birnn_tag.tasks import task_for
+from pathlib import Path
+from birnn_tag.checkpoint import load_model
+from birnn_tag.prediction import format_prediction, predict_stream, read_inputs
 torch.set_num_threads(2)
-config = load_config({config!r}, {overrides!r} + ["data.test={test}"])
-vocabs, _ = load_tagging_splits(config)
-loaded = LoadedModel(config, vocabs, task_for(config).build_model(config, vocabs).eval(), None)
-inputs = [InputSentence.from_tokens(t) for t in read_file(config.data.test, config.data)["tokens"]]
+loaded = load_model(Path({run!r}), torch.device("cpu"))
 if {freeze}:
     gc.freeze()
 times = []
-for _ in range({repeats} + 1):
+for _ in range({repeats}):
     started = time.perf_counter()
-    for p in predict_stream(loaded, inputs, confidences=False):
-        format_prediction(p, "conll")
+    with open({test!r}, "rb") as handle:
+        for p in predict_stream(loaded, read_inputs(handle, "test", "conll"), confidences=False):
+            format_prediction(p, "conll")
     times.append(time.perf_counter() - started)
-print(min(times[1:]))
+print(*times)
 """
+
+
+def precision(repeats: int) -> None:
+    lstm = torch.nn.LSTM(400, 200, batch_first=True)
+    inputs = torch.randn(256, 20, 400)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    variants = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        cast_lstm = torch.nn.LSTM(400, 200, batch_first=True).to(dtype)
+        cast_lstm.load_state_dict(lstm.state_dict())
+        x, a_cast, b_cast = inputs.to(dtype), a.to(dtype), b.to(dtype)
+
+        def matmul(a_cast: torch.Tensor = a_cast, b_cast: torch.Tensor = b_cast) -> None:
+            for _ in range(20):
+                a_cast @ b_cast
+
+        def recur(cast_lstm: torch.nn.LSTM = cast_lstm, x: torch.Tensor = x) -> None:
+            with torch.inference_mode():
+                for _ in range(5):
+                    cast_lstm(x)
+
+        variants[f"matmul 1024², {dtype}"] = (matmul, 20 * 2 * 1024**3)
+        variants[f"LSTM 400→200, 256 × 20 tokens, inference, {dtype}"] = (recur, 5 * 2 * 4 * 200 * 600 * 256 * 20)
+    result = best_of(repeats, {name: run for name, (run, _) in variants.items()})
+    print("\nfp32 against bf16")
+    print("| kernel | GFLOP/s |\n|---|---|")
+    for name, seconds in result.items():
+        print(f"| {name} | {variants[name][1] / seconds / 1e9:.1f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/conll2003"))
-    parser.add_argument("--config", help="a tagging config for the garbage-collector comparison (skipped without)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--run", help="a trained tagging run for the garbage-collector comparison (skipped without)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -190,8 +217,9 @@ def main() -> None:
     word_bilstm(sentence_lengths(args.data / "eng.train"), args.repeats)
     char_bilstm(args.repeats)
     inference_batches(sentence_lengths(args.data / "eng.testb"), args.repeats)
-    if args.config:
-        gc_freeze(args.config, args.overrides, (args.data / "eng.testb").resolve(), args.repeats)
+    precision(args.repeats)
+    if args.run:
+        gc_freeze(args.run, (args.data / "eng.testb").resolve(), max(3, args.repeats))
 
 
 if __name__ == "__main__":
