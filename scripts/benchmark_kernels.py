@@ -27,21 +27,14 @@ from pathlib import Path
 import torch
 
 from birnn_tag.data.batching import bucketed_batches, sorted_batches
+from birnn_tag.data.conll import ColumnFormat, read_conll
 from birnn_tag.model.encoder import BiLSTMEncoder
 from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction
 
 
 def sentence_lengths(path: Path) -> list[int]:
-    """Token counts of a CoNLL file's sentences (-DOCSTART- lines skipped)."""
-    lengths, current = [], 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if current:
-                lengths.append(current)
-            current = 0
-        elif not line.startswith("-DOCSTART-"):
-            current += 1
-    return lengths + [current] if current else lengths
+    """Token counts of a CoNLL file's sentences, read as birnn-tag reads them."""
+    return [len(tokens) for tokens in read_conll(path, ColumnFormat(tag_column=None))["tokens"]]
 
 
 def best_of(repeats: int, variants: dict[str, Callable[[], None]]) -> dict[str, float]:

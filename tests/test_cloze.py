@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from birnn_tag.cli import app
 from birnn_tag.config import ModelConfig
 from birnn_tag.model.cloze import build_cloze_model
-from birnn_tag.model.recurrent import reverse_padded
+from birnn_tag.model.recurrent import gather_steps, reversal_index
 
 runner = CliRunner()
 SENTENCES = [
@@ -33,9 +33,10 @@ def distributions(net, word_ids, lengths):
         return net.log_probs(word_ids, lengths, mask)
 
 
-def test_reverse_padded_keeps_padding_in_place():
+def test_reversal_keeps_padding_in_place():
     x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])[:, :, None].float()
-    assert reverse_padded(x, torch.tensor([3, 2]))[:, :, 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    index = reversal_index(torch.tensor([3, 2]), x.shape[1], x.device)
+    assert gather_steps(x, index)[:, :, 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
 
 
 @pytest.mark.parametrize("num_layers", [1, 3])

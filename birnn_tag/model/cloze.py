@@ -22,7 +22,7 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.errors import ConfigError
 from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.recurrent import reverse_padded, zero_padding
+from birnn_tag.model.recurrent import gather_steps, reversal_index, zero_padding
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
 
@@ -42,12 +42,12 @@ class DirectionalStack(nn.Module):
         """(batch, time, input_dim), lengths on CPU → (batch, time, hidden), zero past each length.
 
         For ``reverse``, output t has read inputs t..length-1."""
-        if self.reverse:
-            inputs = reverse_padded(inputs, lengths)
-        outputs, _ = self.lstm(inputs)  # padding sits after each sequence, out of its reach
-        if self.reverse:
-            outputs = reverse_padded(outputs, lengths)
-        return zero_padding(outputs, lengths)
+        if not self.reverse:
+            outputs, _ = self.lstm(inputs)  # padding sits after each sequence, out of its reach
+            return zero_padding(outputs, lengths)
+        index = reversal_index(lengths, inputs.shape[1], inputs.device)  # its own inverse
+        outputs, _ = self.lstm(gather_steps(inputs, index))
+        return zero_padding(gather_steps(outputs, index), lengths)
 
 
 class ClozeOutput(nn.Module):

@@ -38,12 +38,6 @@ def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return inputs.gather(1, index[:, :, None].expand_as(inputs))
 
 
-def reverse_padded(inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence's first ``length`` steps of the padded (batch, time, dim) tensor;
-    padding stays where it is."""
-    return gather_steps(inputs, reversal_index(lengths, inputs.shape[1], inputs.device))
-
-
 def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor) -> torch.Tensor:
     """One direction of one layer of ``lstm`` read left to right over ``inputs`` (batch, time, dim),
     from zero states → (batch, time, hidden_size). ``reverse`` picks the layer's backward weights;
