@@ -23,6 +23,7 @@ from birnn_tag.errors import BirnnTagError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and run BiLSTM sequence taggers.")
 stderr = Console(stderr=True)
+PRECISION_HELP = "Tagging: fp32, bf16 or auto (bf16 on native hardware). Default: training.eval_precision."
 
 
 @contextmanager
@@ -72,6 +73,7 @@ def evaluate(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cloze: score this random fraction of positions.")] = 1.0,
     count_unk: Annotated[bool, typer.Option(help="Cloze: score <unk> targets too (excluded by default).")] = False,
+    precision: Annotated[Optional[str], typer.Option(help=PRECISION_HELP)] = None,
 ) -> None:
     """Score a trained model: entity P/R/F1 (tagging) or top-k accuracy and perplexity (cloze)."""
     from birnn_tag.checkpoint import load_model
@@ -83,13 +85,14 @@ def evaluate(
     with user_errors():
         target = resolve_device(device)
         loaded = load_model(run, target)
+        _check_precision(precision, loaded.config.task)
         data_file = str(data) if data else None
         if loaded.config.task == "cloze":
             report = evaluate_cloze_checkpoint(
                 loaded, split=split, data_file=data_file, fraction=fraction, count_unk=count_unk, device=target
             )
         else:
-            report = evaluate_checkpoint(loaded, split=split, data_file=data_file, device=target)
+            report = evaluate_checkpoint(loaded, split=split, data_file=data_file, device=target, precision=precision)
         folder = run if run.is_dir() else run.parent
         stem = folder / (f"report-data-{data.name}" if data else f"report-{split}")
         report.save(stem)
@@ -110,6 +113,7 @@ def predict(
     top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
     choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
     blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
+    precision: Annotated[Optional[str], typer.Option(help=PRECISION_HELP)] = None,
 ) -> None:
     """Tag text, pre-tokenized lines or a CoNLL file; or fill in the blanks (cloze models)."""
     from birnn_tag.checkpoint import load_model
@@ -120,6 +124,7 @@ def predict(
     with user_errors():
         target = resolve_device(device)
         loaded = load_model(run, target)
+        _check_precision(precision, loaded.config.task)
         # The model and vocabularies live until exit: exempting them from the cyclic garbage
         # collector's full passes made tagging CoNLL-2003's test set 10-20 % faster.
         gc.freeze()
@@ -128,7 +133,7 @@ def predict(
             options = {"top_k": top_k, "choices": choices, "blank": blank}
             results = _cloze_lines(loaded, name, input_format, output_format or "jsonl", batch_size, target, options)
         else:
-            results = _tagging_lines(loaded, name, input_format, output_format or "conll", batch_size, target)
+            results = _tagging_lines(loaded, name, input_format, output_format or "conll", batch_size, target, precision)
         with _open_input(input) as handle, _open_output(output) as sink:
             count = 0
             for text in results(handle):
@@ -138,7 +143,7 @@ def predict(
         stderr.print(f"wrote {count:,} results → {output}")
 
 
-def _tagging_lines(loaded, name, input_format, output_format, batch_size, device):
+def _tagging_lines(loaded, name, input_format, output_format, batch_size, device, precision):
     """A function from an input stream to formatted tagging results."""
     from birnn_tag.prediction import INPUT_FORMATS, OUTPUT_FORMATS, format_prediction, predict_stream, read_inputs
 
@@ -150,7 +155,10 @@ def _tagging_lines(loaded, name, input_format, output_format, batch_size, device
         inputs = read_inputs(handle, name, input_format, token_column)
         # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
         confidences = output_format == "jsonl"
-        for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=device, confidences=confidences):
+        stream = predict_stream(
+            loaded, inputs, batch_size=batch_size, device=device, confidences=confidences, precision=precision
+        )
+        for prediction in stream:
             yield format_prediction(prediction, output_format)
 
     return run
@@ -180,6 +188,16 @@ def _cloze_lines(loaded, name, input_format, output_format, batch_size, device, 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise BirnnTagError(f"{option}: unknown value {value!r}; expected one of {', '.join(choices)}")
+
+
+def _check_precision(precision: str | None, task: str) -> None:
+    if precision is None:
+        return
+    from birnn_tag.precision import PRECISIONS
+
+    _check_choice("--precision", precision, PRECISIONS)
+    if task != "tagging":
+        raise BirnnTagError(f"--precision: applies to tagging models; this is a {task} model")
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import yaml
 from birnn_tag.errors import ConfigError
 
 Scheme = Literal["IOB2", "BIOES"]
+Precision = Literal["fp32", "bf16", "auto"]
 
 
 def _bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
@@ -104,6 +105,9 @@ class TrainingConfig:
     epochs: int = _bounded(30, min=1)
     batch_size: int = _bounded(32, min=1)
     eval_batch_size: int = _bounded(256, min=1)
+    # Tagging models' evaluation and prediction: bf16 autocast, fp32, or auto (bf16 on hardware
+    # with native bf16); birnn_tag/precision.py.
+    eval_precision: Precision = "fp32"
     optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = _bounded(0.015, min=0.0)
     momentum: float = _bounded(0.9, min=0.0, max=1.0)

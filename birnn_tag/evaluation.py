@@ -119,8 +119,16 @@ def report_table(report: Report, title: str) -> Table:
     return table
 
 
-def evaluate_checkpoint(loaded: LoadedModel, *, split: str = "test", data_file: str | None = None, device: torch.device) -> Report:
-    """Score a trained model on one split of its configured data, or on another file read the same way."""
+def evaluate_checkpoint(
+    loaded: LoadedModel,
+    *,
+    split: str = "test",
+    data_file: str | None = None,
+    device: torch.device,
+    precision: str | None = None,
+) -> Report:
+    """Score a trained model on one split of its configured data, or on another file read the
+    same way; ``precision`` defaults to the run's ``training.eval_precision``."""
     config = loaded.config
     if data_file is not None:
         dataset = read_file(data_file, config.data)
@@ -132,7 +140,7 @@ def evaluate_checkpoint(loaded: LoadedModel, *, split: str = "test", data_file: 
     if "tags" not in prepared.column_names:
         raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")
     sentences = encode_split(prepared, loaded.vocabs, config.encoding)
-    return score_model(loaded.model, sentences, prepared["tags"], loaded.vocabs, config, device)
+    return score_model(loaded.model, sentences, prepared["tags"], loaded.vocabs, config, device, precision)
 
 
 def score_model(
@@ -142,8 +150,12 @@ def score_model(
     vocabs: Vocabularies,
     config: Config,
     device: torch.device,
+    precision: str | None = None,
 ) -> Report:
-    """Decode encoded sentences and score them against their gold tags."""
-    tag_ids, _ = decode_sentences(model, sentences, config.training.eval_batch_size, device, confidences=False)
+    """Decode encoded sentences and score them against their gold tags (at ``precision``, by
+    default ``training.eval_precision``)."""
+    training = config.training
+    precision = precision or training.eval_precision
+    tag_ids, _ = decode_sentences(model, sentences, training.eval_batch_size, device, False, precision)
     predicted = [[vocabs.labels.items[i] for i in row] for row in tag_ids]
     return evaluate_tags(gold, predicted, config.data.scheme)

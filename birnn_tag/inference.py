@@ -9,6 +9,7 @@ import torch
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.model.tagger import Tagger
+from birnn_tag.precision import inference_autocast
 
 
 @torch.inference_mode()
@@ -18,14 +19,17 @@ def decode_sentences(
     batch_size: int,
     device: torch.device,
     confidences: bool = True,
+    precision: str = "fp32",
 ) -> tuple[list[list[int]], list[list[float]] | None]:
-    """Predicted tag ids and (if asked) confidences for every sentence, in the order given."""
+    """Predicted tag ids and (if asked) confidences for every sentence, in the order given;
+    ``precision`` is one of :data:`~birnn_tag.precision.PRECISIONS`."""
     was_training = model.training
     model.eval()
     tag_ids: list[list[int]] = [[] for _ in sentences]
     scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
     for batch in iterate_batches(sentences, batch_size):
-        best, confidence = model.decode(batch.to(device), confidences)
+        with inference_autocast(precision, device):
+            best, confidence = model.decode(batch.to(device), confidences)
         best = best.cpu().tolist()
         confidence = confidence.float().cpu().tolist() if scores is not None else None
         for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):

@@ -109,13 +109,18 @@ def predict_stream(
     chunk_size: int = 4096,
     device: torch.device = torch.device("cpu"),
     confidences: bool = True,
+    precision: str | None = None,
 ) -> Iterator[Prediction]:
     """Tag ``inputs`` lazily; sentences longer than ``data.max_length`` are tagged in pieces.
+
+    ``precision`` (one of :data:`~birnn_tag.precision.PRECISIONS`) defaults to the run's
+    ``training.eval_precision``.
 
     Without ``confidences`` the predictions carry none (``None``); CRF models then skip the
     forward-backward pass that computes them.
     """
     config, vocabs = loaded.config, loaded.vocabs
+    precision = precision or config.training.eval_precision
     encode = TokenEncoder(vocabs, config.encoding)
     iterator = iter(inputs)
     while chunk := list(itertools.islice(iterator, chunk_size)):
@@ -126,7 +131,7 @@ def predict_stream(
             counts.append(len(parts))
             pieces.extend(parts)
         encoded = encode.encode_sentences(pieces)
-        tag_ids, chunk_scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences)
+        tag_ids, chunk_scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences, precision)
         position = 0
         for sentence, count in zip(chunk, counts):
             ids = [i for row in tag_ids[position : position + count] for i in row]

@@ -135,6 +135,18 @@ def test_conll_output_skips_confidences_but_not_tags(tmp_path, trained_run):
     assert conll_tags == jsonl_tags and len(conll_tags) == 10
 
 
+def test_bf16_precision_tags_like_fp32(tmp_path, trained_run):
+    text = tmp_path / "in.txt"
+    text.write_text("Anna Berg visited Oslo .\nTom flew to Paris .\n")
+    fp32 = invoke("predict", trained_run, text, "--pretokenized", "--device", "cpu", "--precision", "fp32")
+    bf16 = invoke("predict", trained_run, text, "--pretokenized", "--device", "cpu", "--precision", "bf16")
+    assert fp32.exit_code == 0 and bf16.exit_code == 0, fp32.output + bf16.output
+    assert bf16.stdout == fp32.stdout and "Tom\tB-PER" in bf16.stdout
+    result = invoke("evaluate", trained_run, "--split", "validation", "--device", "cpu", "--precision", "bf16")
+    assert result.exit_code == 0 and "micro avg" in result.output, result.output
+    one_line_error(invoke("predict", trained_run, text, "--precision", "fp16"), "--precision: unknown value 'fp16'")
+
+
 def test_predict_conll_input_and_long_sentences(tmp_path, trained_run):
     data = tmp_path / "in.conll"
     tokens = ["Tom", "flew", "to", "Paris", "."] * 80  # 400 tokens > data.max_length=250: tagged in pieces

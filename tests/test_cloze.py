@@ -131,6 +131,11 @@ def test_unusable_lines_get_clear_messages(cloze_run):
     assert result.stdout.splitlines()[2] == SENTENCES[2]
 
 
+def test_precision_option_is_refused_for_cloze(cloze_run):
+    result = runner.invoke(app, ["predict", str(cloze_run / "run"), "-", "--precision", "bf16"], input="a ___ b\n")
+    assert result.exit_code == 1 and "--precision: applies to tagging models; this is a cloze model" in result.output
+
+
 def test_evaluate_reports_topk_and_perplexity(cloze_run):
     result = runner.invoke(app, ["evaluate", str(cloze_run / "run"), "--fraction", "0.5"])
     assert result.exit_code == 0, result.output

@@ -93,6 +93,28 @@ def test_padding_never_changes_scores_or_tags(options):
     assert torch.allclose(alone[2], batched[2], atol=1e-5)
 
 
+def test_under_bf16_autocast_the_encoder_runs_in_bf16_and_the_head_in_fp32():
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(1)
+    labels = ["O", "B-A", "I-A"]
+    config = ModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2, head="crf")
+    model = build_tagger(config, 50, 30, labels, "IOB2").eval()
+    sentences = [random_sentence(n, generator, max_chars=8) for n in (5, 3)]
+    batch = collate(sentences, range(2))
+    batch.tag_ids.masked_fill_(batch.mask, 1)
+    dtypes = {}
+    model.encoder.register_forward_hook(lambda module, args, out: dtypes.__setitem__("encoder", out.dtype))
+    model.head.projection.register_forward_hook(lambda module, args, out: dtypes.__setitem__("emissions", out.dtype))
+    with torch.no_grad():
+        full = model.loss(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = model.loss(batch)
+            assert dtypes == {"encoder": torch.bfloat16, "emissions": torch.float32}
+            tags, confidence = model.decode(batch)
+    assert half.dtype == torch.float32 and torch.allclose(half, full, rtol=1e-2)
+    assert confidence.dtype == torch.float32 and tags.shape == (2, 5)
+
+
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
 def test_char_cnn_equals_a_zero_padded_convolution_of_each_word_alone(kernel_size):
     torch.manual_seed(0)

@@ -33,7 +33,9 @@ class Tagger(nn.Module):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Training loss of a batch (a scalar)."""
-        return self.head.loss(self.features(batch), batch.tag_ids, batch.mask)
+        features = self.features(batch)
+        with _full_precision(features):
+            return self.head.loss(features.float(), batch.tag_ids, batch.mask)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """The training loss: ``forward`` is what DistributedDataParallel synchronises around."""
@@ -41,7 +43,16 @@ class Tagger(nn.Module):
 
     def decode(self, batch: Batch, confidences: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Predicted tag ids and (if asked) per-token confidences, each (batch, time)."""
-        return self.head.decode(self.features(batch), batch.mask, confidences)
+        features = self.features(batch)
+        with _full_precision(features):
+            return self.head.decode(features.float(), batch.mask, confidences)
+
+
+def _full_precision(features: torch.Tensor) -> torch.autocast:
+    """Autocast switched off: under bf16 autocast the head still runs in fp32, as its path scores
+    sum emissions over a sentence and an 8-bit mantissa would round them; its projection to a
+    few tags costs little at any precision."""
+    return torch.autocast(features.device.type, enabled=False)
 
 
 def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str) -> Tagger:

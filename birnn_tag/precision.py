@@ -1,0 +1,42 @@
+"""Numeric precision of inference: fp32, or bfloat16 autocast for the embedder and the BiLSTM.
+
+On hardware that multiplies bfloat16 natively (CPUs with AVX512-BF16 or AMX, recent GPUs) the
+BiLSTM's kernels run about twice as fast in bf16; tagging CoNLL-2003's test set in bf16 gave the
+same test F1 as fp32 for the runs compared in docs/benchmarks.md. Elsewhere bf16 is emulated and
+slower, which is why ``auto`` checks the hardware. The output head always runs in fp32
+(:meth:`~birnn_tag.model.tagger.Tagger.decode`).
+"""
+
+from __future__ import annotations
+
+import typing
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from birnn_tag.config import Precision
+
+PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 in hardware rather than emulating it."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    # Private probes of torch's CPU feature detection; absent ones count as "no".
+    probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return any(probe() for probe in probes if probe is not None)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16``: ``auto`` becomes ``bf16`` where the device has native bf16."""
+    if precision == "auto":
+        return "bf16" if has_native_bf16(device) else "fp32"
+    return precision
+
+
+def inference_autocast(precision: str, device: torch.device) -> AbstractContextManager:
+    """The context a model's inference runs in for ``precision`` (one of :data:`PRECISIONS`)."""
+    if resolve_precision(precision, device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
