@@ -27,14 +27,15 @@ def decode_sentences(
     model.eval()
     tag_ids: list[list[int]] = [[] for _ in sentences]
     scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
-    for batch in iterate_batches(sentences, batch_size):
-        with inference_autocast(precision, device):
+    # One autocast region for all batches: it keeps the weights' bf16 copies from batch to batch.
+    with inference_autocast(precision, device):
+        for batch in iterate_batches(sentences, batch_size):
             best, confidence = model.decode(batch.to(device), confidences)
-        best = best.cpu().tolist()
-        confidence = confidence.float().cpu().tolist() if scores is not None else None
-        for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
-            tag_ids[index] = best[row][:length]
-            if scores is not None:
-                scores[index] = confidence[row][:length]
+            best = best.cpu().tolist()
+            confidence = confidence.float().cpu().tolist() if scores is not None else None
+            for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
+                tag_ids[index] = best[row][:length]
+                if scores is not None:
+                    scores[index] = confidence[row][:length]
     model.train(was_training)
     return tag_ids, scores

@@ -6,8 +6,11 @@
   3. inference batches of a fixed 256 sentences against ``sorted_batches`` (capped padded tokens);
   4. predicting the test set with and without ``gc.freeze()`` after loading, as ``birnn-tag predict``
      does (needs ``--run``, a trained run folder or checkpoint);
-  5. fp32 against bf16: a 1024² matmul and an LSTM (inference), the headroom a bf16 mode would have
-     on CPUs with native bf16 (birnn-tag trains and predicts in fp32 on CPU).
+  5. fp32 against bf16: a 1024² matmul and an LSTM (inference), what ``--precision bf16`` gains on
+     CPUs with native bf16;
+  6. reversing the steps of a padded batch within each length (the backward direction's input and
+     output): an element-wise ``gather`` along time against copying whole rows with
+     ``index_select`` (``recurrent.gather_steps``), forward and backward, fp32 and bf16.
 
     python scripts/benchmark_kernels.py --data ../shared/data/conll2003 --run runs/conll2003-glove
 
@@ -198,6 +201,42 @@ def precision(repeats: int) -> None:
         print(f"| {name} | {variants[name][1] / seconds / 1e9:.1f} |")
 
 
+def step_reordering(repeats: int) -> None:
+    batch, steps, dim = 256, 40, 400  # an inference batch of the 2-layer GloVe recipe's BiLSTM
+    lengths = torch.randint(1, steps + 1, (batch,), generator=torch.Generator().manual_seed(0))
+    rows = reversal_index(lengths, steps, torch.device("cpu"))
+    within = rows.view(batch, steps) - steps * torch.arange(batch)[:, None]  # the same order, per row
+
+    def element_wise(x: torch.Tensor) -> torch.Tensor:
+        return x.gather(1, within[:, :, None].expand_as(x))
+
+    def row_wise(x: torch.Tensor) -> torch.Tensor:
+        return gather_steps(x, rows)
+
+    variants = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        inputs = torch.randn(batch, steps, dim).to(dtype).requires_grad_()
+        grad = torch.randn(batch, steps, dim).to(dtype)
+        assert torch.equal(element_wise(inputs), row_wise(inputs))
+        for name, reorder in (("element-wise gather", element_wise), ("row index_select", row_wise)):
+            def forward(reorder: Callable = reorder, inputs: torch.Tensor = inputs) -> None:
+                with torch.no_grad():
+                    for _ in range(10):
+                        reorder(inputs)
+
+            def backward(reorder: Callable = reorder, inputs: torch.Tensor = inputs, grad: torch.Tensor = grad) -> None:
+                for _ in range(10):
+                    torch.autograd.grad(reorder(inputs), inputs, grad)
+
+            variants[f"{name}, {dtype}, forward"] = forward
+            variants[f"{name}, {dtype}, forward + backward"] = backward
+    result = best_of(repeats, variants)
+    print(f"\nreversing steps within lengths, {batch} × {steps} × {dim}")
+    print("| variant | ms per call |\n|---|---|")
+    for name, seconds in result.items():
+        print(f"| {name} | {seconds * 100:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/conll2003"))
@@ -211,6 +250,7 @@ def main() -> None:
     char_bilstm(args.repeats)
     inference_batches(sentence_lengths(args.data / "eng.testb"), args.repeats)
     precision(args.repeats)
+    step_reordering(args.repeats)
     if args.run:
         gc_freeze(args.run, (args.data / "eng.testb").resolve(), max(3, args.repeats))
 

@@ -7,7 +7,8 @@ Measures, in one process and one run (so the ratios are comparable):
     time, over the time of its own kernels inside profiled training steps (CPU), and alone
     (forward + backward on the same batch shapes, nothing else);
   * prediction tokens/s and sentences/s over the test set, tagged and formatted as CoNLL columns
-    and as JSONL (``predict_stream`` + ``format_prediction``, as ``birnn-tag predict``);
+    and as JSONL (``predict_stream`` + ``format_prediction``, as ``birnn-tag predict``), in fp32
+    and in bf16 (``--precision``);
   * peak RSS.
 
     python scripts/benchmark_speed.py --config configs/conll2003.yaml --threads 2
@@ -31,6 +32,7 @@ from birnn_tag.data.batching import bucketed_batches
 from birnn_tag.data.pipeline import load_tagging_splits
 from birnn_tag.data.sources import read_file
 from birnn_tag.epoch import make_optimizer, train_epoch
+from birnn_tag.precision import has_native_bf16
 from birnn_tag.prediction import OUTPUT_FORMATS, InputSentence, format_prediction, predict_stream
 from birnn_tag.tasks import task_for
 
@@ -92,7 +94,7 @@ def lstm_kernel_seconds_in_training(model: torch.nn.Module, sentences: list, opt
 
 
 def predict_seconds_of(
-    loaded: LoadedModel, inputs: list[InputSentence], output_format: str, batch_size: int, device: torch.device
+    loaded: LoadedModel, inputs: list[InputSentence], output_format: str, batch_size: int, device: torch.device, precision: str
 ) -> float:
     """Wall time of ``birnn-tag predict``'s work on ``inputs``: tag, then format every result
     (writing to a file is left out). The better of two passes: the first one warms up."""
@@ -100,7 +102,8 @@ def predict_seconds_of(
     for _ in range(2):
         started = time.perf_counter()
         confidences = output_format == "jsonl"  # as the CLI: CoNLL columns carry none
-        for prediction in predict_stream(loaded, inputs, batch_size=batch_size, device=device, confidences=confidences):
+        stream = predict_stream(loaded, inputs, batch_size=batch_size, device=device, confidences=confidences, precision=precision)
+        for prediction in stream:
             format_prediction(prediction, output_format)
         times.append(time.perf_counter() - started)
     return min(times)
@@ -139,14 +142,19 @@ def main() -> None:
     loaded = LoadedModel(config, vocabs, model.eval(), None)
     gc.freeze()  # as `birnn-tag predict` does once its model is loaded
     tokens = sum(len(sentence.tokens) for sentence in inputs)
-    predict_seconds = {name: predict_seconds_of(loaded, inputs, name, args.predict_batch_size, device) for name in OUTPUT_FORMATS}
+    predict_seconds = {
+        (name, precision): predict_seconds_of(loaded, inputs, name, args.predict_batch_size, device, precision)
+        for precision in ("fp32", "bf16")
+        for name in OUTPUT_FORMATS
+    }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # Last, as the profiler's event records would inflate the peak RSS above.
     profiled = splits["train"].sentences[:3000]
     kernel_seconds = lstm_kernel_seconds_in_training(model, profiled, optimizer, config.training, device)
     in_training = per_token * sum(len(s) for s in profiled) / kernel_seconds / 1e9 if kernel_seconds else None
 
-    print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}, device {device}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {args.threads} threads, torch {torch.__version__}, device {device}, native bf16: {has_native_bf16(device)}")
     print(f"config: {args.config} {' '.join(args.overrides)}")
     print("| measure | value |\n|---|---|")
     print(f"| fp32 matmul ceiling ({size}×{size}) | {ceiling:.1f} GFLOP/s |")
@@ -155,9 +163,9 @@ def main() -> None:
     print(f"| the BiLSTM alone on the same batch shapes | {lstm_only:.1f} GFLOP/s = {100 * lstm_only / ceiling:.0f}% of matmul |")
     if in_training:
         print(f"| the BiLSTM's kernels inside training steps (profiler, 3,000 sentences) | {in_training:.1f} GFLOP/s = {100 * in_training / ceiling:.0f}% of matmul |")
-    for name, seconds in predict_seconds.items():
+    for (name, precision), seconds in predict_seconds.items():
         rates = f"{tokens / seconds:,.0f} tokens/s, {len(inputs) / seconds:,.0f} sentences/s"
-        print(f"| prediction, test set, {name} output (batch {args.predict_batch_size}) | {rates} |")
+        print(f"| prediction, test set, {name} output, {precision} (batch {args.predict_batch_size}) | {rates} |")
     print(f"| peak RSS | {peak_mb:,.0f} MB |")
 
 

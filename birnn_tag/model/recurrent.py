@@ -18,13 +18,15 @@ from torch import nn
 
 
 def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
-    """(batch, steps) index that reverses each row's first ``length`` positions and keeps the rest.
+    """(batch * steps,) index of the rows of a (batch * steps, dim) view of a padded batch that
+    reverses each sequence's first ``length`` steps and keeps the rest in place.
 
-    It is its own inverse: gathering with it twice gives the input back.
+    It is its own inverse: reordering with it twice gives the input back.
     """
     positions = torch.arange(steps, device=device)[None, :]  # (1, steps)
     lengths = lengths.to(device)[:, None]  # (batch, 1)
-    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+    within = torch.where(positions < lengths, lengths - 1 - positions, positions)  # (batch, steps)
+    return (within + steps * torch.arange(len(lengths), device=device)[:, None]).flatten()
 
 
 def zero_padding(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -34,8 +36,14 @@ def zero_padding(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``inputs`` (batch, steps, dim) with its steps picked by ``index`` (batch, steps)."""
-    return inputs.gather(1, index[:, :, None].expand_as(inputs))
+    """``inputs`` (batch, steps, dim) with its steps reordered by ``index`` from :func:`reversal_index`.
+
+    Whole rows of ``dim`` values are copied: on a 256-sentence batch this ran 5× (fp32) and 20×
+    (bf16) faster than an element-wise ``gather`` along the time axis, 3.5× and 7× with its
+    backward (``scripts/benchmark_kernels.py``).
+    """
+    batch, steps, dim = inputs.shape
+    return inputs.reshape(batch * steps, dim).index_select(0, index).view(batch, steps, dim)
 
 
 def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor) -> torch.Tensor:
