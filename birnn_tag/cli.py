@@ -79,7 +79,7 @@ def evaluate(
     from birnn_tag.checkpoint import load_model
     from birnn_tag.cloze_evaluation import evaluate_cloze_checkpoint
     from birnn_tag.evaluation import evaluate_checkpoint
-    from birnn_tag.training import resolve_device
+    from birnn_tag.devices import resolve_device
 
     _setup_logging()
     with user_errors():
@@ -117,7 +117,7 @@ def predict(
 ) -> None:
     """Tag text, pre-tokenized lines or a CoNLL file; or fill in the blanks (cloze models)."""
     from birnn_tag.checkpoint import load_model
-    from birnn_tag.training import resolve_device
+    from birnn_tag.devices import resolve_device
 
     _setup_logging()
     input_format = "pretokenized" if pretokenized else input_format

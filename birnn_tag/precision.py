@@ -15,17 +15,9 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 
 from birnn_tag.config import Precision
+from birnn_tag.devices import has_native_bf16
 
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
-
-
-def has_native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 in hardware rather than emulating it."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    # Private probes of torch's CPU feature detection; absent ones count as "no".
-    probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return any(probe() for probe in probes if probe is not None)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -15,20 +15,12 @@ from rich.console import Console
 from birnn_tag import distributed
 from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
 from birnn_tag.config import Config, config_from_dict, save_config
+from birnn_tag.devices import resolve_device
 from birnn_tag.data.pipeline import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.epoch import learning_rate, make_optimizer, progress_bar, train_epoch
 from birnn_tag.errors import BirnnTagError, CheckpointError, ConfigError
 from birnn_tag.tasks import task_for
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("training.device: 'cuda' requested but no CUDA device is available")
-    return torch.device(name)
 
 
 @dataclass

@@ -18,7 +18,7 @@ import torch
 
 from birnn_tag.checkpoint import load_model
 from birnn_tag.evaluation import evaluate_checkpoint
-from birnn_tag.precision import has_native_bf16
+from birnn_tag.devices import has_native_bf16
 
 SPLITS = ("validation", "test")
 PRECISIONS = ("fp32", "bf16")

@@ -1,6 +1,8 @@
 """The CLI as a user meets it: exit codes, one-line messages naming the file/line/key, outputs."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -145,6 +147,21 @@ def test_bf16_precision_tags_like_fp32(tmp_path, trained_run):
     result = invoke("evaluate", trained_run, "--split", "validation", "--device", "cpu", "--precision", "bf16")
     assert result.exit_code == 0 and "micro avg" in result.output, result.output
     one_line_error(invoke("predict", trained_run, text, "--precision", "fp16"), "--precision: unknown value 'fp16'")
+
+
+def test_predict_starts_without_importing_data_loading_or_scoring_libraries(tmp_path, trained_run):
+    # datasets (0.6 s) and seqeval with scikit-learn (0.9 s) were half of predict's start-up.
+    text = tmp_path / "in.txt"
+    text.write_text("Tom flew to Paris .\n")
+    code = (
+        "import sys\nfrom birnn_tag.cli import app\n"
+        f"sys.argv = ['birnn-tag', 'predict', {str(trained_run)!r}, {str(text)!r}, '--pretokenized', '--device', 'cpu']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('datasets', 'seqeval', 'sklearn') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Tom\tB-PER" and done.stdout.splitlines()[-1] == "[]", done.stdout
 
 
 def test_predict_conll_input_and_long_sentences(tmp_path, trained_run):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import datasets
 import torch
 
 from birnn_tag.config import EncodingConfig
-from birnn_tag.data.sources import map_batched
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import DataError
+
+if TYPE_CHECKING:  # `predict` encodes without `datasets`, and importing it costs 0.6 s
+    import datasets
 
 
 @dataclass
@@ -134,6 +136,8 @@ def to_tensors(
 def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
     """Encode a prepared split (columns tokens, optional tags, where) into tensors; the ids are
     computed by a batched ``datasets.map``."""
+    from birnn_tag.data.sources import map_batched
+
     encode = TokenEncoder(vocabs, config)
     has_tags = "tags" in dataset.column_names
 
