@@ -4,6 +4,8 @@ This machine's speed drifts by ±20 % within minutes, so a change is judged by r
 the new code in turn, several rounds, and comparing medians. Each worker process imports
 ``birnn_tag`` from its tree, trains one epoch on the first ``--sentences`` training sentences
 (the same ``train_epoch`` the CLI runs) and predicts the test set with CoNLL-column output.
+With ``--run``, each round also times the whole ``birnn-tag predict RUN`` command on a one-sentence
+input: the start-up a user waits for.
 
     git worktree add /tmp/before HEAD~1
     python scripts/benchmark_ab.py --before /tmp/before --after . --config configs/conll2003-glove.yaml
@@ -19,6 +21,8 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 
@@ -56,6 +60,17 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
+def one_sentence_seconds(tree: Path, run: str) -> float:
+    """Wall time of ``python -m birnn_tag predict RUN`` on one sentence, with ``tree``'s code."""
+    with tempfile.TemporaryDirectory() as folder:
+        text = Path(folder) / "one.txt"
+        text.write_text("Tom flew to Paris .\n")
+        command = [sys.executable, "-m", "birnn_tag", "predict", run, str(text), "--pretokenized", "--device", "cpu"]
+        started = time.perf_counter()
+        subprocess.run(command, cwd=tree, capture_output=True, check=True)
+        return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", type=Path, required=False)
@@ -65,6 +80,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=4000, help="training sentences per epoch")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--run", help="a trained run: also time `birnn-tag predict RUN` on one sentence")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -81,13 +97,19 @@ def main() -> None:
             env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
             done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=True)
             results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            if args.run:
+                results[name][-1]["startup_s"] = one_sentence_seconds(tree, str(Path(args.run).resolve()))
             print(f"round {round_ + 1} {name}: {results[name][-1]}", flush=True)
     print(f"\n{args.rounds} rounds, medians, {args.threads} threads, {args.sentences} training sentences")
     print("| measure | before | after | after / before |\n|---|---|---|---|")
-    for key, label in (("train_sps", "training sentences/s"), ("predict_sps", "prediction sentences/s (CoNLL output)")):
+    measures = [("train_sps", "training sentences/s"), ("predict_sps", "prediction sentences/s (CoNLL output)")]
+    if args.run:
+        measures.append(("startup_s", "`birnn-tag predict` on one sentence, seconds"))
+    for key, label in measures:
         before = statistics.median(r[key] for r in results["before"])
         after = statistics.median(r[key] for r in results["after"])
-        print(f"| {label} | {before:,.0f} | {after:,.0f} | {after / before:.2f}× |")
+        digits = 2 if key == "startup_s" else 0
+        print(f"| {label} | {before:,.{digits}f} | {after:,.{digits}f} | {after / before:.2f}× |")
 
 
 if __name__ == "__main__":
