@@ -10,7 +10,7 @@ import yaml
 from conftest import tiny_config_dict
 
 
-def test_two_gloo_processes_match_one(tmp_path, tiny_conll):
+def test_two_gloo_processes_match_one_and_resume_where_they_stopped(tmp_path, tiny_conll):
     # No dropout: the only randomness left is the batch order, which every rank shares.
     def write(name: str) -> str:
         config = tiny_config_dict(tiny_conll, tmp_path / name, epochs=3, batch_size=4, threads=1)
@@ -21,15 +21,25 @@ def test_two_gloo_processes_match_one(tmp_path, tiny_conll):
 
     single = subprocess.run([sys.executable, "-m", "birnn_tag", "train", write("single")], capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    double = subprocess.run([*launch, "-m", "birnn_tag", "train", write("double")], capture_output=True, text=True, timeout=300)
-    assert double.returncode == 0, double.stderr[-3000:]
-    assert "× 2 processes" in double.stderr
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "birnn_tag", "train"]
+
+    def torchrun(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([*launch, *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    assert "× 2 processes" in torchrun(write("double")).stderr
+    # Stopped after 2 of the 3 epochs, then resumed under torchrun: the same weights as the uninterrupted run.
+    torchrun(write("stopped"), "--set", "training.epochs=2")
+    torchrun(str(tmp_path / "stopped.yaml"), "--resume")
+    resumed = torch.load(tmp_path / "stopped" / "last.pt", weights_only=True)
+    assert resumed["state"]["epoch"] == 3
 
     a = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "double" / "last.pt", weights_only=True)
     for key, value in a["model"].items():
         assert torch.allclose(value, b["model"][key], atol=1e-4), key
+        assert torch.allclose(resumed["model"][key], b["model"][key], atol=1e-6), key
     losses = [[json.loads(line)["train_loss"] for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
               for run in ("single", "double")]
     assert len(losses[1]) == 3
