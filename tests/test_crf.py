@@ -128,6 +128,22 @@ def test_marginals_are_the_enumerated_marginals(case):
     assert torch.equal(confidences, marginals.gather(2, tag_ids.unsqueeze(2)).squeeze(2))
 
 
+def test_marginals_of_confident_fp32_scores_stay_finite_and_exact():
+    # Emission gaps of hundreds make most exponentials underflow in fp32; marginals must still
+    # sum to one per token and agree with the float64 computation (log-scores in the thousands
+    # carry ~1e-4 of fp32 rounding, with logsumexp steps as with matrix products).
+    head = make_head("BIOES")
+    features, mask = make_batch()
+    with torch.no_grad():
+        head.transitions.mul_(20.0)
+        emissions = 300.0 * head(features)  # (batch, time, num_tags), float64
+        exact = head.marginals(emissions, mask)
+        fast = head.float().marginals(emissions.float(), mask)
+    assert torch.isfinite(fast).all()
+    assert torch.allclose(fast.sum(dim=2), mask.float(), atol=5e-4)
+    assert torch.allclose(fast.double(), exact, atol=5e-4)
+
+
 def test_shared_viterbi_with_constraint_scores_decodes_log_softmax():
     """The softmax head's use: log-softmax emissions and 0 / DISALLOWED move scores."""
     allowed = allowed_transitions("IOB2", ["O", "B-A", "I-A"])
