@@ -32,7 +32,7 @@ def decode_sentences(
         for batch in iterate_batches(sentences, batch_size):
             best, confidence = model.decode(batch.to(device), confidences)
             best = best.cpu().tolist()
-            confidence = confidence.float().cpu().tolist() if scores is not None else None
+            confidence = confidence.cpu().tolist() if scores is not None else None
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
                 tag_ids[index] = best[row][:length]
                 if scores is not None:

@@ -51,7 +51,7 @@ class SoftmaxHead(nn.Module):
         self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Best tags (batch, time) and, if asked, each chosen tag's probability (batch, time); padding is 0."""
-        log_probs = self(features).float().log_softmax(dim=-1)  # (batch, time, num_tags)
+        log_probs = self(features).log_softmax(dim=-1)  # (batch, time, num_tags)
         if self.constrained:
             tag_ids, _ = viterbi(log_probs, mask, self.transitions_scores, self.start_scores, self.end_scores)
         else:

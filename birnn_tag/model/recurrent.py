@@ -7,8 +7,9 @@ back in order. Both directions then run as plain dense LSTMs, which on CPU use o
 kernels: on 32-sentence CoNLL batches they trained 2× faster than the same LSTM over a
 ``PackedSequence``, whose CPU path steps through time op by op (docs/benchmarks.md). The price
 is the work spent on padding, small for length-bucketed sentences (the character BiLSTM, whose
-words' lengths vary widely, stays packed; so does everything on CUDA, where cuDNN runs packed
-sequences natively). Padded positions of an output hold arbitrary values; callers mask them.
+words' lengths vary widely, stays packed; so does the word encoder on CUDA, where cuDNN runs
+packed sequences natively, while the cloze model's stacks run dense on every device). Padded
+positions of an output hold arbitrary values; callers mask them.
 """
 
 from __future__ import annotations
