@@ -21,7 +21,7 @@ from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.conll import decode_lines
 from birnn_tag.data.text import encode_words, tokenize_text
 from birnn_tag.data.vocab import normalize_word
-from birnn_tag.errors import DataError
+from birnn_tag.errors import BirnnTagError, DataError
 
 MASK = "[MASK]"
 INPUT_FORMATS = ("text", "jsonl")
@@ -48,6 +48,24 @@ class ClozeAnswer:
     candidates: list[list[dict]]
 
 
+def parse_choices(text: str | None) -> list[str] | None:
+    """``--choices "cat, dog"`` → ``["cat", "dog"]``; ``None`` (no option) → ``None``: rank the
+    whole vocabulary. A value with no word in it would rank nothing, so it is refused."""
+    if text is None:
+        return None
+    choices = [choice.strip() for choice in text.split(",") if choice.strip()]
+    if not choices:
+        raise BirnnTagError(f"--choices: no words in {text!r}; expected comma-separated words, e.g. 'cat,dog'")
+    return choices
+
+
+def check_blank(blank: str) -> None:
+    """Refuse a blank marker with nothing but spaces: an empty one would split every line between
+    all of its characters, a space marks every gap between words."""
+    if not blank.strip():
+        raise BirnnTagError(f"--blank: {blank!r} cannot mark a blank; use a visible marker such as '___'")
+
+
 def make_query(line: int, text: str, blank: str, tokenizer, choices: list[str] | None) -> ClozeQuery:
     """Tokenize a line around its blank markers (so no tokenizer can split a marker) and find the blanks."""
     tokens, blanks = [], []
@@ -68,6 +86,7 @@ def read_queries(
     handle: BinaryIO, name: str, input_format: str, blank: str, tokenizer, choices: list[str] | None
 ) -> Iterator[ClozeQuery]:
     """Queries from text lines, or JSONL objects ``{"text": ..., "choices": [...]}``."""
+    check_blank(blank)
     for number, line in decode_lines(handle, name):
         if input_format == "text":
             yield make_query(number, line, blank, tokenizer, choices)

@@ -2,25 +2,34 @@
 
 One schema, one name per setting: the YAML key, the dataclass field and the checkpoint key are
 the same string. Unknown keys fail with their dotted path and a "did you mean" hint; wrong types
-name the key and the expected type.
+name the key and the expected type. A config read from YAML or from a checkpoint may share
+sub-structures (YAML aliases, pickle references) so that a small file expands to billions of
+values; it is measured before anything walks it, and values shown in messages are abbreviated.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
+import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
 
-from birnn_tag.errors import ConfigError
+from birnn_tag.errors import ConfigError, short_repr
 
 Scheme = Literal["IOB2", "BIOES"]
 Precision = Literal["fp32", "bf16", "auto"]
+
+# Keys and values a config may hold, counting a shared sub-structure once per place it is used:
+# a full config has about 150, so this leaves room for long lists while refusing alias bombs.
+MAX_CONFIG_VALUES = 10_000
 
 
 def _bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
@@ -115,7 +124,9 @@ class TrainingConfig:
     weight_decay: float = _bounded(0.0, min=0.0)
     clip_grad_norm: float | None = _bounded(5.0, min=0.0)
     patience: int | None = _bounded(5, min=1)
-    seed: int = 1
+    # torch.manual_seed takes 64-bit seeds; 32 bits leave room for those derived from this one
+    # (seed * 7919 + rank + epoch in training.py).
+    seed: int = _bounded(1, min=0, max=2**32 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False
     threads: int | None = _bounded(None, min=1)
@@ -144,6 +155,28 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """A plain nested dict (the form saved in run folders and checkpoints)."""
         return dataclasses.asdict(self)
+
+
+def _check_size(raw: Any) -> None:
+    """Raise if ``raw`` holds more than :data:`MAX_CONFIG_VALUES` keys and values.
+
+    A sub-structure is counted each time it is reached, as validating or printing it would walk
+    it; counting stops as soon as the budget is spent, so shared references cannot make it slow.
+    """
+    pending, count = [raw], 1
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            count += 2 * len(value)
+            children = itertools.chain(value.keys(), value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            count += len(value)
+            children = value
+        else:
+            continue
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(f"config expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases?)")
+        pending.extend(children)
 
 
 def _type_name(annotation: Any) -> str:
@@ -182,7 +215,10 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return value
     elif annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int beyond any float: refused by _check_number as infinite
+                return math.inf if value > 0 else -math.inf
     elif annotation is str:
         if isinstance(value, str):
             return value
@@ -192,7 +228,19 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     elif dataclasses.is_dataclass(annotation):
         return _build(annotation, value, key)
-    raise ConfigError(f"{key}: expected {_type_name(annotation)}, got {value!r}")
+    raise ConfigError(f"{key}: expected {_type_name(annotation)}, got {short_repr(value)}")
+
+
+def _check_number(value: Any, bounds: Mapping[str, Any], key: str) -> None:
+    """Raise unless a number is finite and within a field's ``min``/``max`` metadata."""
+    if isinstance(value, float) and not math.isfinite(value):
+        # nan would pass every comparison below, and no setting has a use for infinity.
+        raise ConfigError(f"{key}: must be a finite number, got {value}")
+    low, high = bounds.get("min"), bounds.get("max")
+    if value is not None and low is not None and value < low:
+        raise ConfigError(f"{key}: must be >= {low}, got {short_repr(value)}")
+    if value is not None and high is not None and value > high:
+        raise ConfigError(f"{key}: must be <= {high}, got {short_repr(value)}")
 
 
 def _build(cls: type, raw: Any, prefix: str) -> Any:
@@ -200,59 +248,73 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {short_repr(raw)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():
-        key = f"{prefix}.{name}" if prefix else str(name)
+        if not isinstance(name, str):
+            raise ConfigError(f"{prefix or 'config'}: keys must be strings, got {short_repr(name)}")
+        key = f"{prefix}.{name}" if prefix else name
         if name not in fields:
-            close = difflib.get_close_matches(str(name), fields, n=1)
+            close = difflib.get_close_matches(name, fields, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
             raise ConfigError(f"unknown key '{key}'{hint}")
         value = _coerce(value, hints[name], key)
-        low, high = fields[name].metadata.get("min"), fields[name].metadata.get("max")
-        if value is not None and low is not None and value < low:
-            raise ConfigError(f"{key}: must be >= {low}, got {value}")
-        if value is not None and high is not None and value > high:
-            raise ConfigError(f"{key}: must be <= {high}, got {value}")
+        _check_number(value, fields[name].metadata, key)
         values[name] = value
     return cls(**values)
+
+
+def _parse_yaml(text: str | bytes, what: str) -> Any:
+    """``yaml.safe_load(text)``; any way it fails is a :class:`ConfigError` starting with ``what``."""
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as error:
+        # ValueError: an integer longer than Python converts from text (4300 digits), or a bad date.
+        raise ConfigError(f"{what}: {str(error).splitlines()[0]}") from None
+    except RecursionError:  # PyYAML reads nested collections recursively
+        raise ConfigError(f"{what}: nested too deeply") from None
 
 
 def parse_override(assignment: str) -> tuple[list[str], Any]:
     """Split ``section.key=value`` into a key path and a YAML-parsed value."""
     if "=" not in assignment:
-        raise ConfigError(f"--set {assignment!r}: expected section.key=value")
+        raise ConfigError(f"--set {short_repr(assignment)}: expected section.key=value")
     key, text = assignment.split("=", 1)
     path = [part for part in key.strip().split(".") if part]
     if not path:
-        raise ConfigError(f"--set {assignment!r}: empty key")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--set {key}: cannot parse value {text!r}: {error}") from None
+        raise ConfigError(f"--set {short_repr(assignment)}: empty key")
+    value = _parse_yaml(text, f"--set {key}: cannot parse value {short_repr(text)}") if text.strip() else None
     return path, value
 
 
 def apply_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with every ``section.key=value`` assignment applied."""
-    result = yaml.safe_load(yaml.safe_dump(raw)) or {}
+    """Return ``raw`` with every ``section.key=value`` assignment applied; ``raw`` is left as it was.
+
+    Only the mappings on an assignment's path are copied; the rest is shared, not walked, so a
+    config that expands to billions of values (YAML aliases) is left for
+    :func:`config_from_dict` to measure and refuse.
+    """
+    result = dict(raw)
     for assignment in assignments:
         path, value = parse_override(assignment)
         node = result
         for part in path[:-1]:
-            child = node.setdefault(part, {})
+            child = {} if node.get(part) is None else node[part]  # an empty section reads as null
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a section")
-            node = child
+            node[part] = dict(child)
+            node = node[part]
         node[path[-1]] = value
     return result
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
-    """Validate a nested dict into a :class:`Config`; errors are prefixed with ``source``."""
+    """Validate a nested dict (from YAML or a checkpoint) into a :class:`Config`; errors are
+    prefixed with ``source``."""
     try:
+        _check_size(raw)
         return _build(Config, raw, "")
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
@@ -263,10 +325,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    # Bytes: PyYAML detects the encoding and reports undecodable bytes as a YAML error.
+    raw = _parse_yaml(path.read_bytes(), f"{path}: not valid YAML")
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     return config_from_dict(apply_overrides(raw or {}, overrides or []), str(path))
