@@ -15,8 +15,9 @@ from seqeval.scheme import IOB2, IOBES
 
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.config import Config
-from birnn_tag.data.encoding import EncodedSentence, encode_split
-from birnn_tag.data.preparation import prepare_split
+from birnn_tag.data.pieces import join_pieces
+from birnn_tag.data.pipeline import Split, tagging_split
+from birnn_tag.data.preparation import clean_split, cut_sentences
 from birnn_tag.data.schemes import seqeval_scheme
 from birnn_tag.data.sources import Corpus, load_corpus, read_file
 from birnn_tag.errors import DataError
@@ -136,26 +137,26 @@ def evaluate_checkpoint(
         split = "test"
     else:
         corpus = load_corpus(config.data, only=split)
-    prepared = prepare_split(corpus, split, config.data)
-    if "tags" not in prepared.column_names:
+    sentences = clean_split(corpus, split, config.data)
+    if "tags" not in sentences.column_names:
         raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")
-    sentences = encode_split(prepared, loaded.vocabs, config.encoding)
-    return score_model(loaded.model, sentences, prepared["tags"], loaded.vocabs, config, device, precision)
+    pieces = cut_sentences(sentences, config.data)
+    tagged = tagging_split(sentences, pieces, loaded.vocabs, config)
+    return score_model(loaded.model, tagged, loaded.vocabs, config, device, precision)
 
 
 def score_model(
     model: Tagger,
-    sentences: list[EncodedSentence],
-    gold: list[list[str]],
+    split: Split,
     vocabs: Vocabularies,
     config: Config,
     device: torch.device,
     precision: str | None = None,
 ) -> Report:
-    """Decode encoded sentences and score them against their gold tags (at ``precision``, by
-    default ``training.eval_precision``)."""
+    """Decode a split's pieces, join them back into sentences and score those against the
+    sentences' gold tags (at ``precision``, by default ``training.eval_precision``)."""
     training = config.training
     precision = precision or training.eval_precision
-    tag_ids, _ = decode_sentences(model, sentences, training.eval_batch_size, device, False, precision)
-    predicted = [[vocabs.labels.items[i] for i in row] for row in tag_ids]
-    return evaluate_tags(gold, predicted, config.data.scheme)
+    tag_ids, _ = decode_sentences(model, split.sentences, training.eval_batch_size, device, False, precision)
+    predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
+    return evaluate_tags(split.tags, predicted, config.data.scheme)

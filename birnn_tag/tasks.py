@@ -78,7 +78,7 @@ def _no_initialization(model: nn.Module, config: Config, vocabs: Vocabularies) -
 def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:
     from birnn_tag.evaluation import score_model
 
-    return score_model(model, split.sentences, split.tags, vocabs, config, device)
+    return score_model(model, split, vocabs, config, device)
 
 
 def _score_cloze(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> ClozeReport:

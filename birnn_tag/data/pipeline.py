@@ -8,7 +8,7 @@ import datasets
 
 from birnn_tag.config import Config
 from birnn_tag.data.encoding import EncodedSentence, encode_split
-from birnn_tag.data.preparation import prepare_corpus
+from birnn_tag.data.preparation import clean_split, cut_sentences
 from birnn_tag.data.sources import load_corpus
 from birnn_tag.data.pretrained import pretrained_words
 from birnn_tag.data.vocab import Vocabularies, normalize_word
@@ -17,10 +17,22 @@ from birnn_tag.errors import ConfigError
 
 @dataclass
 class Split:
-    """An encoded split, plus its gold tags (in the training scheme) when it has any."""
+    """An encoded split: the pieces the model sees (sentences cut to ``data.max_length``) and,
+    when it has tags, each whole sentence's gold tags (in the training scheme) and the number of
+    consecutive pieces it was cut into, so that scores count the sentences as written."""
 
     sentences: list[EncodedSentence]
     tags: list[list[str]] | None = None
+    pieces: list[int] | None = None
+
+
+def tagging_split(sentences: datasets.Dataset, pieces: datasets.Dataset, vocabs: Vocabularies, config: Config) -> Split:
+    """The :class:`Split` of a :func:`~birnn_tag.data.preparation.clean_split` and its
+    :func:`~birnn_tag.data.preparation.cut_sentences`."""
+    counts = [0] * len(sentences)
+    for row in pieces["sentence"]:
+        counts[row] += 1
+    return Split(encode_split(pieces, vocabs, config.encoding), sentences["tags"], counts)
 
 
 def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[str]:
@@ -44,12 +56,11 @@ def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[
 
 def load_tagging_splits(config: Config, vocabs: Vocabularies | None = None) -> tuple[Vocabularies, dict[str, Split]]:
     """Load, clean and encode every configured split; build vocabularies from train unless given."""
-    prepared = prepare_corpus(load_corpus(config.data), config.data)
+    corpus = load_corpus(config.data)
+    sentences = {name: clean_split(corpus, name, config.data) for name in corpus.splits}
+    pieces = datasets.DatasetDict({name: cut_sentences(dataset, config.data) for name, dataset in sentences.items()})
     if vocabs is None:
-        extra = pretrained_in_splits(prepared, config) if config.encoding.include_pretrained else set()
-        vocabs = Vocabularies.build(prepared["train"]["tokens"], prepared["train"]["tags"], config.encoding, extra)
-    splits = {
-        name: Split(encode_split(dataset, vocabs, config.encoding), dataset["tags"])
-        for name, dataset in prepared.items()
-    }
-    return vocabs, splits
+        extra = pretrained_in_splits(pieces, config) if config.encoding.include_pretrained else set()
+        # From the pieces: a cut entity adds its parts' tags (e.g. BIOES S-X) to the labels.
+        vocabs = Vocabularies.build(pieces["train"]["tokens"], pieces["train"]["tags"], config.encoding, extra)
+    return vocabs, {name: tagging_split(sentences[name], pieces[name], vocabs, config) for name in pieces}

@@ -1,4 +1,4 @@
-"""Clean a loaded corpus: check tags, convert them to the training scheme, split long sentences."""
+"""Clean a loaded corpus: check tags, convert them to the training scheme, cut long sentences into pieces."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datasets
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data import schemes
+from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.sources import Corpus, map_batched
 from birnn_tag.errors import DataError
 
@@ -25,7 +26,12 @@ def input_scheme(corpus: Corpus, split: str, config: DataConfig) -> str:
 
 
 def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
-    """Validated, scheme-converted, length-limited version of one split.
+    """The pieces of one split that the model sees: :func:`clean_split`, then :func:`cut_sentences`."""
+    return cut_sentences(clean_split(corpus, split, config), config)
+
+
+def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
+    """Validated, scheme-converted version of one split, one row per sentence as written.
 
     Columns: ``tokens``, ``tags`` (when the split has tags) and ``where`` (``file:line`` of the
     sentence, so that later errors such as an unknown label can point at it).
@@ -36,24 +42,16 @@ def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Da
     repaired: list[str] = []
 
     def clean(batch: dict, indices: list[int]) -> dict:
-        out: dict[str, list] = {"tokens": [], "where": []} | ({"tags": []} if has_tags else {})
+        out: dict[str, list] = {"tokens": batch["tokens"], "where": []} | ({"tags": []} if has_tags else {})
         for position, row in enumerate(indices):
             tokens = batch["tokens"][position]
             line = batch["line"][position] if "line" in batch else None
-            where = lambda: corpus.where(split, row, line)  # noqa: E731 - only built on error
+            where = corpus.where(split, row, line)
             if not tokens:
-                raise DataError(f"{where()}: empty sentence")
-            tags = _convert_tags(batch["tags"][position], tokens, source, config, where, repaired) if has_tags else None
-            for start in range(0, len(tokens), config.max_length):
-                if start and config.long_sentences == "error":
-                    raise DataError(
-                        f"{where()}: sentence of {len(tokens)} tokens is longer than "
-                        f"data.max_length={config.max_length} (set data.long_sentences: split)"
-                    )
-                out["tokens"].append(tokens[start : start + config.max_length])
-                out["where"].append(where())
-                if has_tags:
-                    out["tags"].append(tags[start : start + config.max_length])
+                raise DataError(f"{where}: empty sentence")
+            out["where"].append(where)
+            if has_tags:
+                out["tags"].append(_convert_tags(batch["tags"][position], tokens, source, config, where, repaired))
         return out
 
     cleaned = map_batched(dataset, clean, with_indices=True, remove_columns=dataset.column_names)
@@ -65,26 +63,63 @@ def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Da
     return cleaned
 
 
-def _convert_tags(tags, tokens, source, config, where, repaired) -> list[str]:
+def cut_sentences(sentences: datasets.Dataset, config: DataConfig) -> datasets.Dataset:
+    """Cut the sentences of a :func:`clean_split` into pieces of at most ``data.max_length`` tokens.
+
+    Cuts fall between entities where possible; an entity longer than a piece is cut too, and each
+    part is written as an entity of its own, so that every piece's tags are valid in the training
+    scheme (a piece opening with ``I-X`` would be a move the constrained CRF forbids). Columns:
+    those of ``sentences`` plus ``sentence``, the row of the sentence the piece was cut from.
+    """
+    has_tags = "tags" in sentences.column_names
+
+    def cut_batch(batch: dict, indices: list[int]) -> dict:
+        out: dict[str, list] = {"tokens": [], "where": [], "sentence": []} | ({"tags": []} if has_tags else {})
+        for position, row in enumerate(indices):
+            tokens, where = batch["tokens"][position], batch["where"][position]
+            if len(tokens) > config.max_length and config.long_sentences == "error":
+                raise DataError(
+                    f"{where}: sentence of {len(tokens)} tokens is longer than "
+                    f"data.max_length={config.max_length} (set data.long_sentences: split)"
+                )
+            spans = schemes.to_spans(batch["tags"][position], config.scheme) if has_tags else []
+            # A cut just before one of these tokens would split an entity.
+            inside = {token for _, start, end in spans for token in range(start + 1, end)}
+            for start, end in piece_bounds(len(tokens), config.max_length, inside):
+                out["tokens"].append(tokens[start:end])
+                out["where"].append(where)
+                out["sentence"].append(row)
+                if has_tags:
+                    out["tags"].append(schemes.from_spans(_clip(spans, start, end), end - start, config.scheme))
+        return out
+
+    return map_batched(sentences, cut_batch, with_indices=True, remove_columns=sentences.column_names)
+
+
+def _clip(spans: list[schemes.Span], start: int, end: int) -> list[schemes.Span]:
+    """The parts of ``spans`` inside tokens ``start:end``, counted from ``start``."""
+    return [
+        (kind, max(first, start) - start, min(last, end) - start)
+        for kind, first, last in spans
+        if first < end and last > start
+    ]
+
+
+def _convert_tags(tags, tokens, source, config, where: str, repaired) -> list[str]:
     if len(tags) != len(tokens):
-        raise DataError(f"{where()}: {len(tokens)} tokens but {len(tags)} tags")
+        raise DataError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
     for tag in tags:
         try:
             schemes.check_tag(tag, source)
         except ValueError as error:
-            raise DataError(f"{where()}: {error}") from None
+            raise DataError(f"{where}: {error}") from None
     position = schemes.first_invalid(tags, source)
     if position is not None:
         if config.invalid_tags == "error":
             raise DataError(
-                f"{where()}: invalid {source} transition at token {position + 1} "
+                f"{where}: invalid {source} transition at token {position + 1} "
                 f"({tags[position - 1] if position else 'start'} → {tags[position]}); "
                 "set data.invalid_tags: repair to fix such tags automatically"
             )
-        repaired.append(where())
+        repaired.append(where)
     return schemes.convert(tags, source, config.scheme)
-
-
-def prepare_corpus(corpus: Corpus, config: DataConfig) -> datasets.DatasetDict:
-    """Prepare every split of the corpus."""
-    return datasets.DatasetDict({split: prepare_split(corpus, split, config) for split in corpus.splits})

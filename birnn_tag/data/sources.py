@@ -7,6 +7,7 @@ sentence starts, so later errors can point at ``file:line``.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,10 +76,22 @@ def read_file(
         )
         return datasets.Dataset.from_dict(read_conll(path, columns))
     try:
-        table = datasets.load_dataset(kind, data_files=str(path), split="train")
+        table = load_fresh(kind, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps parser errors in several exception types
         raise DataError(f"{path}: cannot read as {kind}: {error_summary(error)}") from None
     return standardize(table, config, str(path), with_tags=with_tags)
+
+
+def load_fresh(path: str, **kwargs) -> datasets.Dataset | datasets.DatasetDict:
+    """``datasets.load_dataset`` for local data, read into memory from the files as they are now.
+
+    The datasets cache keys local files by path and modification time: a file edited in place
+    with its mtime kept (``cp -p``, ``rsync -a``, ``tar``) would load the old rows, and each new
+    mtime would leave another copy of the data behind. A cache folder of its own, deleted once the
+    rows are in memory, avoids both.
+    """
+    with tempfile.TemporaryDirectory(prefix="birnn-tag-datasets-") as cache:
+        return datasets.load_dataset(path, cache_dir=cache, keep_in_memory=True, **kwargs)
 
 
 def check_file(path: str | Path) -> Path:
@@ -210,8 +223,10 @@ def carve_validation(train: datasets.Dataset, config: DataConfig) -> tuple[datas
 
 
 def _load_hub(config: DataConfig) -> datasets.DatasetDict:
+    # A local folder given as data.hub is keyed by mtime like a local file; hub ids by revision.
+    load = load_fresh if Path(config.hub).is_dir() else datasets.load_dataset
     try:
-        return datasets.load_dataset(config.hub, config.hub_config)
+        return load(config.hub, name=config.hub_config)
     except Exception as error:  # offline, unknown id, missing config name...
         raise DataError(f"data.hub={config.hub!r}: cannot load: {error_summary(error)}") from None
 

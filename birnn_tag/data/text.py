@@ -15,9 +15,10 @@ import torch
 
 from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.pipeline import Split
 from birnn_tag.data.sources import (
-    SPLITS, carve_validation, check_file, error_summary, file_format, load_split_dict, map_batched,
+    SPLITS, carve_validation, check_file, error_summary, file_format, load_fresh, load_split_dict, map_batched,
 )
 from birnn_tag.data.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
@@ -35,7 +36,7 @@ def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
     kind = file_format(path, config.format)
     builder = "text" if kind == "conll" else kind  # unknown extensions are read as plain text
     try:
-        table = datasets.load_dataset(builder, data_files=str(path), split="train")
+        table = load_fresh(builder, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps decode and parse errors in several types
         raise DataError(f"{path}: cannot read as {builder}: {error_summary(error)}") from None
     return table
@@ -56,7 +57,7 @@ def chunk_tokens(dataset: datasets.Dataset, config: DataConfig, origin: str) -> 
         out: list[list[str]] = []
         for value in batch[config.text_column]:
             tokens = tokenize_text(value, config) if isinstance(value, str) else list(value or [])
-            out.extend(tokens[start : start + config.max_length] for start in range(0, len(tokens), config.max_length))
+            out.extend(tokens[start:end] for start, end in piece_bounds(len(tokens), config.max_length))
         return {"tokens": out}
 
     return map_batched(dataset, chunk, remove_columns=dataset.column_names)

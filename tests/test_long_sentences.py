@@ -1,0 +1,85 @@
+"""Sentences longer than ``data.max_length``: cut between entities where possible, every piece
+valid in the training scheme, and scored as the sentence the user wrote."""
+
+import json
+
+import pytest
+import torch
+
+from birnn_tag.checkpoint import load_model
+from birnn_tag.config import DataConfig, config_from_dict
+from birnn_tag.data import schemes
+from birnn_tag.data.pipeline import load_tagging_splits
+from birnn_tag.data.preparation import prepare_split
+from birnn_tag.data.sources import load_corpus
+from birnn_tag.errors import DataError
+from birnn_tag.evaluation import evaluate_checkpoint
+from birnn_tag.training import train
+
+from conftest import tiny_config_dict
+
+# IOB2 as written; with data.max_length: 4 each sentence is cut, and a cut at token 4 would
+# split NEW YORK CITY, BANK ... MELLON and nothing in the third sentence.
+SENTENCES = [
+    [("Anna", "B-PER"), ("Berg", "I-PER"), ("met", "O"), ("New", "B-LOC"), ("York", "I-LOC"), ("City", "I-LOC"), ("today", "O")],
+    [("Bank", "B-ORG"), ("of", "I-ORG"), ("New", "I-ORG"), ("York", "I-ORG"), ("Mellon", "I-ORG"), ("rose", "O")],
+    [("Tom", "B-PER"), ("flew", "O"), ("to", "O"), ("Paris", "B-LOC"), ("and", "O"), ("Oslo", "B-LOC"), (".", "O")],
+]
+ENTITIES = {"PER": 2, "LOC": 3, "ORG": 1}
+
+
+@pytest.fixture
+def long_conll(tmp_path):
+    path = tmp_path / "long.conll"
+    path.write_text("\n".join("".join(f"{t} {g}\n" for t, g in s) for s in SENTENCES), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("scheme", ["IOB2", "BIOES"])
+def test_pieces_are_cut_at_an_o_and_valid_in_the_scheme(long_conll, scheme):
+    config = DataConfig(train=str(long_conll), max_length=4, scheme=scheme)
+    pieces = prepare_split(load_corpus(config), "train", config)
+    assert pieces["tokens"][:2] == [["Anna", "Berg", "met"], ["New", "York", "City", "today"]]
+    # BANK ... MELLON is longer than a piece: it is cut, and each part is an entity of its own.
+    assert pieces["tokens"][2:4] == [["Bank", "of", "New", "York"], ["Mellon", "rose"]]
+    assert pieces["tokens"][4:] == [["Tom", "flew", "to", "Paris"], ["and", "Oslo", "."]]
+    for tags in pieces["tags"]:
+        assert len(tags) <= 4
+        assert schemes.first_invalid(tags, scheme) is None, tags
+    assert pieces["tags"][3] == (["B-ORG", "O"] if scheme == "IOB2" else ["S-ORG", "O"])
+    assert pieces["where"][1] == f"{long_conll}:1"
+
+
+def test_long_sentences_error_still_refuses(long_conll):
+    config = DataConfig(train=str(long_conll), max_length=4, long_sentences="error")
+    with pytest.raises(DataError, match=r"long.conll:1: sentence of 7 tokens is longer than data.max_length=4"):
+        prepare_split(load_corpus(config), "train", config)
+
+
+@pytest.mark.parametrize("scheme", ["IOB2", "BIOES"])
+def test_split_gold_is_each_whole_sentence_in_the_training_scheme(tmp_path, long_conll, scheme):
+    raw = tiny_config_dict(long_conll, tmp_path / "run")
+    raw["data"] |= {"max_length": 4, "scheme": scheme}
+    _, splits = load_tagging_splits(config_from_dict(raw))
+    split = splits["test"]
+    written = [[tag for _, tag in sentence] for sentence in SENTENCES]
+    assert split.tags == [schemes.convert(tags, "IOB2", scheme) for tags in written]
+    # The model still sees pieces of at most 4 tokens, which together cover each sentence.
+    assert [len(piece) for piece in split.sentences] == [3, 4, 4, 2, 4, 3]
+    assert split.pieces == [2, 2, 2]
+
+
+def test_training_on_cut_entities_fits_and_scores_the_entities_as_written(tmp_path, long_conll):
+    raw = tiny_config_dict(long_conll, tmp_path / "run", epochs=30)
+    raw["data"] |= {"max_length": 4, "scheme": "BIOES"}
+    raw["model"]["head"] = "crf"
+    run = train(config_from_dict(raw))
+    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs[-1]["train_loss"] < 5  # a forbidden gold move alone costs 1e4
+    scores = json.loads((run / "report.json").read_text())["scores"]
+    assert {kind: scores[kind]["support"] for kind in ENTITIES} == ENTITIES
+    assert scores["micro avg"]["support"] == sum(ENTITIES.values())
+    # PER and LOC are never cut through, so the fitted model finds them all.
+    assert scores["PER"]["f1-score"] == scores["LOC"]["f1-score"] == 1.0
+    report = evaluate_checkpoint(load_model(run), device=torch.device("cpu"))
+    assert report.scores["micro avg"]["support"] == sum(ENTITIES.values())
