@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -14,18 +14,23 @@ import torch
 from birnn_tag import __version__
 from birnn_tag.config import Config, config_from_dict
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.errors import CheckpointError
+from birnn_tag.errors import CheckpointError, short_repr
+from birnn_tag.files import write_atomic
 
 FORMAT = "birnn-tag"
 FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` (plus format markers) to ``path`` via a temp file and an atomic rename."""
+    """Write ``payload`` (plus format markers) to ``path`` atomically (see :func:`write_atomic`).
+
+    The payload is serialised in memory first: ``torch.save`` straight to a full disk fails with
+    zip-writer errors that name no cause, while a plain file write says "No space left on device".
+    """
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "birnn_tag_version": __version__, **payload}
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, buffer.getbuffer())
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -37,17 +42,49 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {reason}") from None
+    except pickle.UnpicklingError as error:
+        if "weights only load failed" in str(error).lower():
+            # Never pass on torch's advice to retry with weights_only=False: that runs the file's code.
+            raise CheckpointError(
+                f"{path}: refused: the file holds Python objects other than tensors and plain data "
+                "(not written by birnn-tag, or tampered with)"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {_first_line(error)}") from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {_first_line(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a birnn-tag checkpoint (written by another tool?)")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format {payload.get('format_version')} is not supported "
+            f"{path}: checkpoint format {short_repr(payload.get('format_version'))} is not supported "
             f"(this birnn-tag reads format {FORMAT_VERSION})"
         )
+    _check_payload(payload, path)
     return payload
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_payload(payload: dict[str, Any], path: Path) -> None:
+    """Check the shape of the keys every checkpoint has, so that a damaged file fails here with
+    its name and the key rather than somewhere inside model building."""
+    if not isinstance(payload.get("config"), dict):
+        raise CheckpointError(f"{path}: key 'config' is missing or not a mapping")
+    vocab = payload.get("vocab")
+    if not isinstance(vocab, dict):
+        raise CheckpointError(f"{path}: key 'vocab' is missing or not a mapping")
+    for name in ("words", "chars", "labels"):
+        items = vocab.get(name)
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise CheckpointError(f"{path}: key 'vocab.{name}' is missing or not a list of strings")
+    weights = payload.get("model")
+    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+        raise CheckpointError(f"{path}: key 'model' is missing or not a mapping of tensors")
+    if "state" in payload and not isinstance(payload["state"], dict):
+        raise CheckpointError(f"{path}: key 'state' is not a mapping")
 
 
 @dataclass
@@ -70,7 +107,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     model = task_for(config).build_model(config, vocabs)
     try:
         model.load_state_dict(payload["model"])
-    except RuntimeError as error:
+    except (RuntimeError, TypeError) as error:
         raise CheckpointError(f"{path}: weights do not match the saved config: {str(error).splitlines()[0]}") from None
     model.to(device).eval()
     return LoadedModel(config, vocabs, model, Path(path))

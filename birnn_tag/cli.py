@@ -38,8 +38,18 @@ def user_errors() -> Iterator[None]:
         stderr.print("interrupted")
         raise typer.Exit(130) from None
     except BrokenPipeError:  # `birnn-tag predict ... | head`: the reader has all it wants
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         raise typer.Exit(0) from None
+    except OSError as error:  # the file system refused (full, read-only...): one line, no traceback
+        _discard_stdout()  # a failed stdout would fail again when Python flushes it at exit
+        where = f"{error.filename}: " if error.filename else ""
+        stderr.print(f"[bold red]error:[/] {where}{error.strerror or error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so what is still buffered can be flushed at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _setup_logging() -> None:
@@ -93,10 +103,12 @@ def evaluate(
             )
         else:
             report = evaluate_checkpoint(loaded, split=split, data_file=data_file, device=target, precision=precision)
+    # The scores are shown before they are saved: a read-only run folder must not hide them.
+    Console().print(report.table(str(data or f"{split} split")))
+    with user_errors():
         folder = run if run.is_dir() else run.parent
         stem = folder / (f"report-data-{data.name}" if data else f"report-{split}")
         report.save(stem)
-    Console().print(report.table(str(data or f"{split} split")))
     stderr.print(f"saved {stem}.txt and {stem}.json")
 
 
@@ -118,6 +130,7 @@ def predict(
     """Tag text, pre-tokenized lines or a CoNLL file; or fill in the blanks (cloze models)."""
     from birnn_tag.checkpoint import load_model
     from birnn_tag.devices import resolve_device
+    from birnn_tag.files import open_output
 
     _setup_logging()
     input_format = "pretokenized" if pretokenized else input_format
@@ -134,7 +147,7 @@ def predict(
             results = _cloze_lines(loaded, name, input_format, output_format or "jsonl", batch_size, target, options)
         else:
             results = _tagging_lines(loaded, name, input_format, output_format or "conll", batch_size, target, precision)
-        with _open_input(input) as handle, _open_output(output) as sink:
+        with _open_input(input) as handle, open_output(output, input_name=input) as sink:
             count = 0
             for text in results(handle):
                 sink.write(text)
@@ -167,12 +180,14 @@ def _tagging_lines(loaded, name, input_format, output_format, batch_size, device
 def _cloze_lines(loaded, name, input_format, output_format, batch_size, device, options):
     """A function from an input stream to formatted cloze answers; unusable lines are reported."""
     from birnn_tag.cloze_prediction import (
-        INPUT_FORMATS, OUTPUT_FORMATS, fill_blanks, format_answer, read_queries, tokenizer_for,
+        INPUT_FORMATS, OUTPUT_FORMATS, check_blank, fill_blanks, format_answer, parse_choices, read_queries,
+        tokenizer_for,
     )
 
     _check_choice("--format", output_format, OUTPUT_FORMATS)
     _check_choice("--input-format", input_format, INPUT_FORMATS)
-    choices = [c.strip() for c in options["choices"].split(",") if c.strip()] if options["choices"] else None
+    choices = parse_choices(options["choices"])
+    check_blank(options["blank"])  # before the output is opened, not when the first line is read
 
     def run(handle):
         queries = read_queries(handle, name, input_format, options["blank"], tokenizer_for(loaded), choices)
@@ -206,32 +221,16 @@ def _open_input(name: str):
         yield sys.stdin.buffer
         return
     path = Path(name)
-    if not path.is_file():
+    if path.is_dir():
+        raise BirnnTagError(f"{path}: is a folder, not an input file")
+    if not path.exists():
         raise BirnnTagError(f"{path}: input file not found")
-    with path.open("rb") as handle:
-        yield handle
-
-
-@contextmanager
-def _open_output(name: str):
-    """Write to ``NAME.partial`` and rename on success: a failed run never clobbers an old output,
-    and what was tagged before the failure is kept in the ``.partial`` file."""
-    if name == "-":
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    path = Path(name)
-    partial = path.with_name(path.name + ".partial")
     try:
-        handle = partial.open("w", encoding="utf-8")
+        handle = path.open("rb")
     except OSError as error:
-        raise BirnnTagError(f"{path}: cannot write: {error.strerror}") from None
-    try:
-        with handle:
-            yield handle
-    except BirnnTagError as error:
-        raise BirnnTagError(f"{error} (sentences tagged before this are in {partial})") from None
-    os.replace(partial, path)
+        raise BirnnTagError(f"{path}: cannot read: {error.strerror}") from None
+    with handle:
+        yield handle
 
 
 def main() -> None:

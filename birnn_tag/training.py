@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -19,7 +18,9 @@ from birnn_tag.devices import resolve_device
 from birnn_tag.data.pipeline import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.epoch import learning_rate, make_optimizer, progress_bar, train_epoch
-from birnn_tag.errors import BirnnTagError, CheckpointError, ConfigError
+from birnn_tag.errors import CheckpointError
+from birnn_tag.files import append_line, write_atomic
+from birnn_tag.run_folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
 
 
@@ -31,27 +32,6 @@ class TrainState:
     best_score: float = float("-inf")
     best_epoch: int = 0
     bad_epochs: int = 0
-
-
-def check_run_dir(path: Path, overwrite: bool, resume: bool) -> None:
-    """Refuse to clobber an existing run folder unless told to, or to resume a run that isn't there."""
-    if resume:
-        if not (path / "last.pt").is_file():
-            raise BirnnTagError(f"{path}: nothing to resume (no last.pt)")
-    elif path.exists() and any(path.iterdir()) and not overwrite:
-        raise BirnnTagError(
-            f"{path}: run folder exists; use --resume to continue it, --overwrite to replace it, "
-            "or --set output.dir=NEW_DIR"
-        )
-
-
-def create_run_dir(path: Path, resume: bool) -> None:
-    """An empty run folder (an existing one is replaced), or the resumed one as it is."""
-    if resume:
-        return
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
 
 
 @dataclass
@@ -68,11 +48,25 @@ class Session:
     run_dir: Path
     console: Console
     context: distributed.Context
+    # Whether the run folder holds this run's files yet (a new run writes them with its first
+    # checkpoint, so that stopping before then leaves an old run being overwritten intact).
+    written: bool
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """The seed of the random numbers (dropout masks) drawn in one epoch by one rank.
+
+    Every epoch starts from a seed of its own instead of carrying the generators' state over, so
+    a resumed run draws exactly what the uninterrupted run drew, on any device and every rank.
+    """
+    return ((seed * 1_000_003 + epoch) * 1_009 + rank) % 2**63
+
+
+def _inputs(config: Config) -> list[str]:
+    """The files and folders a run reads, which replacing a run folder must never delete."""
+    data = config.data
+    named = (data.train, data.validation, data.test, data.disk, config.model.embeddings)
+    return [name for name in named if name]
 
 
 def train(config: Config, *, resume: bool = False, console: Console | None = None) -> Path:
@@ -83,17 +77,21 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
     Under torchrun every rank trains its share; only rank 0 writes.
     """
     run_dir = Path(config.output.dir)
-    check_run_dir(run_dir, config.output.overwrite, resume)
+    check_run_dir(run_dir, overwrite=config.output.overwrite, resume=resume, inputs=_inputs(config))
     context, device = distributed.setup(resolve_device(config.training.device))
     console = console or Console(stderr=True)
     console.quiet = console.quiet or not context.is_main
+    lock = None
     try:
+        lock = RunLock(run_dir) if context.is_main else None
         session = _start(config, run_dir, resume, device, console, context)
         _run_epochs(session)
         if context.is_main:
             _final_reports(session)
         distributed.barrier(context)
     finally:
+        if lock is not None:
+            lock.release()
         distributed.cleanup(context)
     return run_dir
 
@@ -101,7 +99,7 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
 def _start(config, run_dir, resume, device, console, context) -> Session:
     """Load data, build (or restore) the model and optimizer; rank 0 creates the run folder."""
     saved = read_checkpoint(run_dir / "last.pt") if resume else None
-    if saved is not None and not {"optimizer", "rng_state", "state"} <= saved.keys():
+    if saved is not None and not {"optimizer", "state"} <= saved.keys():
         raise CheckpointError(f"{run_dir / 'last.pt'}: has no optimizer state to resume from (a copied best.pt?)")
     if saved is not None:
         # Continue with the run's own settings; only the epoch budget may be extended.
@@ -113,7 +111,7 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
         config = resumed
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
-    _seed_everything(config.training.seed)  # the same initial weights on every rank
+    torch.manual_seed(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
     vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
     model = task.build_model(config, vocabs).to(device)
@@ -123,21 +121,15 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = TrainState(**saved["state"])
-        torch.set_rng_state(saved["rng_state"])
+        if context.is_main:
+            _drop_records_after(run_dir / "metrics.jsonl", state.epoch)
+            _check_best(run_dir / "best.pt", state, config.training.epochs)
         if config.training.patience and state.bad_epochs >= config.training.patience:
             state.bad_epochs = 0  # the run had stopped early: resuming asks for more epochs anyway
     else:
         note = task.initialize(model, config, vocabs)
         if note:
             console.print(note)
-    if context.rank:  # different dropout masks on every rank
-        torch.manual_seed(config.training.seed * 7919 + context.rank + state.epoch)
-    if context.is_main:
-        create_run_dir(run_dir, resume)
-        if saved is None:
-            save_config(config, run_dir / "config.yaml")
-            vocabs.save(run_dir / "vocab.json")
-    distributed.barrier(context)
     sizes = [f"{len(vocabs.words):,} words"]
     sizes += [f"{len(vocabs.chars):,} chars"] if len(vocabs.chars) > 2 else []
     sizes += [f"{len(vocabs.labels)} labels"] if len(vocabs.labels) else []
@@ -147,7 +139,37 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
         f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}{processes}"
     )
     wrapped = distributed.wrap(model, context, device)
-    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, console, context)
+    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, console, context, written=resume)
+
+
+def _drop_records_after(path: Path, epoch: int) -> None:
+    """Keep only ``metrics.jsonl``'s records up to ``epoch`` (the resumed checkpoint's): a run
+    killed after writing an epoch's record but before its ``last.pt`` trains that epoch again."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the half-written last line of a killed run
+        if isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] <= epoch:
+            kept.append(line + "\n")
+    write_atomic(path, "".join(kept).encode("utf-8"))
+
+
+def _check_best(path: Path, state: TrainState, epochs: int) -> None:
+    """Refuse a resume that would end with a ``best.pt`` from an epoch it does not train again.
+
+    ``best.pt`` is written before ``last.pt``, so a run killed between the two has a ``best.pt``
+    one epoch ahead; training that epoch again rewrites it, unless the new epoch budget stops short.
+    """
+    best_epoch = read_checkpoint(path).get("state", {}).get("epoch", 0) if path.is_file() else 0
+    if best_epoch > state.epoch and epochs < best_epoch:
+        raise CheckpointError(
+            f"{path}: is from epoch {best_epoch}, after last.pt's epoch {state.epoch}; "
+            f"resume with training.epochs >= {best_epoch}"
+        )
 
 
 def _differing_keys(given: dict, saved: dict, prefix: str = "") -> list[str]:
@@ -168,6 +190,7 @@ def _run_epochs(session: Session) -> None:
     progress = progress_bar(session.console, training.progress and context.is_main)
     with progress or nullcontext():
         for epoch in range(state.epoch + 1, training.epochs + 1):
+            torch.manual_seed(epoch_seed(training.seed, epoch, context.rank))
             for group in session.optimizer.param_groups:
                 group["lr"] = learning_rate(training, epoch)
             stats = train_epoch(
@@ -190,9 +213,7 @@ def _run_epochs(session: Session) -> None:
                 state.bad_epochs += 1
             record["best"] = improved
             if context.is_main:
-                _save_epoch(session, improved)
-                with (session.run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record) + "\n")
+                _save_epoch(session, improved, record)
             session.console.print(_epoch_line(record))
             if training.patience and state.bad_epochs >= training.patience:
                 session.console.print(
@@ -214,18 +235,28 @@ def _epoch_line(record: dict) -> str:
     )
 
 
-def _save_epoch(session: Session, improved: bool) -> None:
+def _save_epoch(session: Session, improved: bool, record: dict) -> None:
+    """Write the epoch's files in an order that survives a kill at any point: ``best.pt``, the
+    metrics record, then ``last.pt``, which says the epoch is done. A resume starts from
+    ``last.pt``'s epoch, drops later metrics records and trains the next epoch again, rewriting
+    ``best.pt`` with the same weights (every epoch's randomness comes from :func:`epoch_seed`)."""
+    run_dir = session.run_dir
+    if not session.written:
+        clear_run_folder(run_dir)
+        save_config(session.config, run_dir / "config.yaml")
+        session.vocabs.save(run_dir / "vocab.json")
+        session.written = True
     payload = {
         "config": session.config.to_dict(),
         "vocab": session.vocabs.to_dict(),
         "model": distributed.unwrap(session.model).state_dict(),
         "optimizer": session.optimizer.state_dict(),
         "state": vars(session.state).copy(),
-        "rng_state": torch.get_rng_state(),
     }
-    save_checkpoint(session.run_dir / "last.pt", payload)
     if improved:
-        save_checkpoint(session.run_dir / "best.pt", {key: payload[key] for key in ("config", "vocab", "model", "state")})
+        save_checkpoint(run_dir / "best.pt", {key: payload[key] for key in ("config", "vocab", "model", "state")})
+    append_line(run_dir / "metrics.jsonl", json.dumps(record))
+    save_checkpoint(run_dir / "last.pt", payload)
 
 
 def _final_reports(session: Session) -> None:

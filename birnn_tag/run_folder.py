@@ -1,0 +1,121 @@
+"""The run folder a training writes: checks before it starts, an exclusive lock while it runs, and
+the rules for replacing an old run.
+
+A folder is recognised as a birnn-tag run when it holds ``config.yaml`` and ``vocab.json`` (the
+first files every run writes) and no subfolders (a run never makes any). ``--overwrite`` replaces
+only such a folder, and only one that holds none of the files the new run reads; the old run is
+cleared when the new one writes its first checkpoint, so a run stopped before that point leaves
+the old one as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from birnn_tag.errors import BirnnTagError
+from birnn_tag.files import TEMPORARY_SUFFIX
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked there
+    fcntl = None
+
+LOCK_NAME = ".lock"
+RUN_MARKERS = ("config.yaml", "vocab.json")
+
+
+def _contents(path: Path) -> list[Path]:
+    """The folder's entries, the lock file aside."""
+    return [entry for entry in path.iterdir() if entry.name != LOCK_NAME]
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` looks like a birnn-tag run (see the module docstring)."""
+    entries = _contents(path)
+    names = {entry.name for entry in entries}
+    return all(marker in names for marker in RUN_MARKERS) and not any(entry.is_dir() for entry in entries)
+
+
+def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse to start a run that would clobber something: an existing folder without
+    ``--overwrite`` or ``--resume``, a folder that is not a run, or one holding one of ``inputs``
+    (the config's data and vectors files)."""
+    if path.exists() and not path.is_dir():
+        raise BirnnTagError(f"{path}: output.dir names a file, not a folder")
+    if resume:
+        if not (path / "last.pt").is_file():
+            raise BirnnTagError(f"{path}: nothing to resume (no last.pt)")
+        return
+    if not path.exists() or not _contents(path):
+        return
+    if not overwrite:
+        raise BirnnTagError(
+            f"{path}: run folder exists; use --resume to continue it, --overwrite to replace it, "
+            "or --set output.dir=NEW_DIR"
+        )
+    if not is_run_folder(path):
+        raise BirnnTagError(
+            f"{path}: --overwrite replaces only a birnn-tag run folder (config.yaml and vocab.json, "
+            "no subfolders); this is not one: choose another output.dir or remove it yourself"
+        )
+    folder = path.resolve()
+    for name in inputs:
+        if folder in Path(name).resolve().parents:
+            raise BirnnTagError(f"{path}: --overwrite would delete {name}, which this run reads")
+
+
+class RunLock:
+    """An exclusive lock on a run folder for the life of a training (``fcntl.flock`` on
+    ``<run>/.lock``, which holds the owner's pid). The kernel drops the lock when its process
+    ends, however it ends, so a killed run never leaves a stale lock behind."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.created = not path.exists()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self.handle = (path / LOCK_NAME).open("a+", encoding="utf-8")
+        except OSError as error:
+            raise BirnnTagError(f"{path}: cannot create the run folder: {error.strerror}") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.handle.seek(0)
+                holder = self.handle.read().strip() or "unknown"
+                self.handle.close()
+                raise BirnnTagError(
+                    f"{path}: another training is writing this run folder (pid {holder}); "
+                    "wait for it to finish or choose another output.dir"
+                ) from None
+        self.handle.truncate(0)
+        self.handle.write(f"{os.getpid()}\n")
+        self.handle.flush()
+        remove_temporary_files(path)
+
+    def release(self) -> None:
+        """Unlock; a folder this lock created and nothing else wrote to is removed again."""
+        self.handle.close()
+        if self.created and not _contents(self.path):
+            (self.path / LOCK_NAME).unlink(missing_ok=True)
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass
+
+
+def remove_temporary_files(path: Path) -> None:
+    """Delete temporary files a killed run left (``last.pt.tmp`` and the like); only called with
+    the folder's lock held, so no running writer owns them."""
+    for entry in path.glob(f"*{TEMPORARY_SUFFIX}"):
+        if entry.is_file():
+            entry.unlink()
+
+
+def clear_run_folder(path: Path) -> None:
+    """Delete the files of the old run in ``path`` (never the lock): done by a new run with
+    ``--overwrite`` just before it writes its own first files."""
+    for entry in _contents(path):
+        entry.unlink()
