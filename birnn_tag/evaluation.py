@@ -140,7 +140,7 @@ def evaluate_checkpoint(
     sentences = clean_split(corpus, split, config.data)
     if "tags" not in sentences.column_names:
         raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")
-    pieces = cut_sentences(sentences, config.data)
+    pieces = cut_sentences(sentences, config.data, keep_entities=False)
     tagged = tagging_split(sentences, pieces, loaded.vocabs, config)
     return score_model(loaded.model, tagged, loaded.vocabs, config, device, precision)
 

@@ -61,12 +61,14 @@ def test_split_gold_is_each_whole_sentence_in_the_training_scheme(tmp_path, long
     raw = tiny_config_dict(long_conll, tmp_path / "run")
     raw["data"] |= {"max_length": 4, "scheme": scheme}
     _, splits = load_tagging_splits(config_from_dict(raw))
-    split = splits["test"]
     written = [[tag for _, tag in sentence] for sentence in SENTENCES]
-    assert split.tags == [schemes.convert(tags, "IOB2", scheme) for tags in written]
-    # The model still sees pieces of at most 4 tokens, which together cover each sentence.
-    assert [len(piece) for piece in split.sentences] == [3, 4, 4, 2, 4, 3]
-    assert split.pieces == [2, 2, 2]
+    for name in ("train", "test"):
+        assert splits[name].tags == [schemes.convert(tags, "IOB2", scheme) for tags in written]
+        assert splits[name].pieces == [2, 2, 2]
+    # The model sees pieces of at most 4 tokens, which together cover each sentence: training
+    # pieces are cut between entities, pieces to score where predict cuts (no help from gold tags).
+    assert [len(piece) for piece in splits["train"].sentences] == [3, 4, 4, 2, 4, 3]
+    assert [len(piece) for piece in splits["test"].sentences] == [4, 3, 4, 2, 4, 3]
 
 
 def test_training_on_cut_entities_fits_and_scores_the_entities_as_written(tmp_path, long_conll):
@@ -79,7 +81,8 @@ def test_training_on_cut_entities_fits_and_scores_the_entities_as_written(tmp_pa
     scores = json.loads((run / "report.json").read_text())["scores"]
     assert {kind: scores[kind]["support"] for kind in ENTITIES} == ENTITIES
     assert scores["micro avg"]["support"] == sum(ENTITIES.values())
-    # PER and LOC are never cut through, so the fitted model finds them all.
-    assert scores["PER"]["f1-score"] == scores["LOC"]["f1-score"] == 1.0
+    # PER is never cut through, so the fitted model finds it; NEW YORK CITY is cut where predict
+    # would cut it (after 4 tokens) and its two parts do not match the entity as written.
+    assert scores["PER"]["f1-score"] == 1.0
     report = evaluate_checkpoint(load_model(run), device=torch.device("cpu"))
     assert report.scores["micro avg"]["support"] == sum(ENTITIES.values())

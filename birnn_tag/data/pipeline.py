@@ -58,7 +58,9 @@ def load_tagging_splits(config: Config, vocabs: Vocabularies | None = None) -> t
     """Load, clean and encode every configured split; build vocabularies from train unless given."""
     corpus = load_corpus(config.data)
     sentences = {name: clean_split(corpus, name, config.data) for name in corpus.splits}
-    pieces = datasets.DatasetDict({name: cut_sentences(dataset, config.data) for name, dataset in sentences.items()})
+    pieces = datasets.DatasetDict(
+        {name: cut_sentences(dataset, config.data, keep_entities=name == "train") for name, dataset in sentences.items()}
+    )
     if vocabs is None:
         extra = pretrained_in_splits(pieces, config) if config.encoding.include_pretrained else set()
         # From the pieces: a cut entity adds its parts' tags (e.g. BIOES S-X) to the labels.

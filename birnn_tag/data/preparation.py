@@ -26,8 +26,9 @@ def input_scheme(corpus: Corpus, split: str, config: DataConfig) -> str:
 
 
 def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
-    """The pieces of one split that the model sees: :func:`clean_split`, then :func:`cut_sentences`."""
-    return cut_sentences(clean_split(corpus, split, config), config)
+    """The pieces of one split that the model sees: :func:`clean_split`, then :func:`cut_sentences`
+    (between entities for the training split, as ``predict`` cuts for the others)."""
+    return cut_sentences(clean_split(corpus, split, config), config, keep_entities=split == "train")
 
 
 def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
@@ -63,13 +64,15 @@ def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Data
     return cleaned
 
 
-def cut_sentences(sentences: datasets.Dataset, config: DataConfig) -> datasets.Dataset:
+def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entities: bool) -> datasets.Dataset:
     """Cut the sentences of a :func:`clean_split` into pieces of at most ``data.max_length`` tokens.
 
-    Cuts fall between entities where possible; an entity longer than a piece is cut too, and each
-    part is written as an entity of its own, so that every piece's tags are valid in the training
-    scheme (a piece opening with ``I-X`` would be a move the constrained CRF forbids). Columns:
-    those of ``sentences`` plus ``sentence``, the row of the sentence the piece was cut from.
+    With ``keep_entities`` (training data) cuts fall between gold entities where possible.
+    Otherwise (data to score) they fall where ``predict`` cuts, every ``max_length`` tokens, since
+    the gold tags must not help the model being scored. An entity that is cut is written as one
+    entity per part, so that every piece's tags are valid in the training scheme (a piece opening
+    with ``I-X`` would be a move the constrained CRF forbids). Columns: those of ``sentences``
+    plus ``sentence``, the row of the sentence the piece was cut from.
     """
     has_tags = "tags" in sentences.column_names
 
@@ -84,7 +87,7 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig) -> datasets.D
                 )
             spans = schemes.to_spans(batch["tags"][position], config.scheme) if has_tags else []
             # A cut just before one of these tokens would split an entity.
-            inside = {token for _, start, end in spans for token in range(start + 1, end)}
+            inside = {token for _, start, end in spans for token in range(start + 1, end)} if keep_entities else ()
             for start, end in piece_bounds(len(tokens), config.max_length, inside):
                 out["tokens"].append(tokens[start:end])
                 out["where"].append(where)
