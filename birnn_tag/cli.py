@@ -41,7 +41,10 @@ def user_errors() -> Iterator[None]:
         _discard_stdout()
         raise typer.Exit(0) from None
     except OSError as error:  # the file system refused (full, read-only...): one line, no traceback
-        _discard_stdout()  # a failed stdout would fail again when Python flushes it at exit
+        try:
+            sys.stdout.flush()
+        except OSError:  # stdout itself failed: it would fail again when Python flushes it at exit
+            _discard_stdout()
         where = f"{error.filename}: " if error.filename else ""
         stderr.print(f"[bold red]error:[/] {where}{error.strerror or error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
