@@ -1,8 +1,9 @@
 """The run folder a training writes: checks before it starts, an exclusive lock while it runs, and
 the rules for replacing an old run.
 
-A folder is recognised as a birnn-tag run when it holds ``config.yaml`` and ``vocab.json`` (the
-first files every run writes) and no subfolders (a run never makes any). ``--overwrite`` replaces
+A folder is recognised as a birnn-tag run when it holds no subfolders (a run never makes any) and
+either the lock file ``.birnn-tag.lock`` (every run since the lock was introduced) or both
+``config.yaml`` and ``vocab.json`` (the first files every run writes). ``--overwrite`` replaces
 only such a folder, and only one that holds none of the files the new run reads; the old run is
 cleared when the new one writes its first checkpoint, so a run stopped before that point leaves
 the old one as it was.
@@ -22,7 +23,7 @@ try:
 except ImportError:  # Windows: runs are not locked there
     fcntl = None
 
-LOCK_NAME = ".lock"
+LOCK_NAME = ".birnn-tag.lock"
 RUN_MARKERS = ("config.yaml", "vocab.json")
 
 
@@ -35,7 +36,8 @@ def is_run_folder(path: Path) -> bool:
     """Whether ``path`` looks like a birnn-tag run (see the module docstring)."""
     entries = _contents(path)
     names = {entry.name for entry in entries}
-    return all(marker in names for marker in RUN_MARKERS) and not any(entry.is_dir() for entry in entries)
+    marked = (path / LOCK_NAME).is_file() or all(marker in names for marker in RUN_MARKERS)
+    return marked and not any(entry.is_dir() for entry in entries)
 
 
 def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | Path] = ()) -> None:
@@ -57,8 +59,8 @@ def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable
         )
     if not is_run_folder(path):
         raise BirnnTagError(
-            f"{path}: --overwrite replaces only a birnn-tag run folder (config.yaml and vocab.json, "
-            "no subfolders); this is not one: choose another output.dir or remove it yourself"
+            f"{path}: --overwrite replaces only a birnn-tag run folder ({LOCK_NAME} or config.yaml and "
+            "vocab.json, no subfolders); this is not one: choose another output.dir or remove it yourself"
         )
     folder = path.resolve()
     for name in inputs:
@@ -68,7 +70,7 @@ def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable
 
 class RunLock:
     """An exclusive lock on a run folder for the life of a training (``fcntl.flock`` on
-    ``<run>/.lock``, which holds the owner's pid). The kernel drops the lock when its process
+    ``<run>/.birnn-tag.lock``, which holds the owner's pid). The kernel drops the lock when its process
     ends, however it ends, so a killed run never leaves a stale lock behind."""
 
     def __init__(self, path: Path) -> None:

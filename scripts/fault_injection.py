@@ -1,0 +1,114 @@
+"""Kill a training with SIGKILL at random moments and check that nothing is lost or wrong.
+
+    python scripts/fault_injection.py --tries 20
+    python scripts/fault_injection.py --config configs/sample.yaml --tries 50 --set training.epochs=4
+
+One uninterrupted run is the reference. Each try starts the same training in a fresh folder,
+kills it (``kill -9``) at a moment drawn uniformly over the reference run's wall time, checks that
+every checkpoint left behind loads, then finishes the run with ``--resume`` (or starts it again
+with ``--overwrite`` when no epoch was saved yet) and compares with the reference: the final
+``best.pt`` and ``last.pt`` weights bit for bit, ``metrics.jsonl`` (timings aside) and
+``report.json``. Dropout is on (the sample config's 0.3), so the dropout masks must match too.
+Prints one line per try and a summary; exits 1 if any try differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from birnn_tag.checkpoint import read_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def train(config: str, run: Path, sets: list[str], *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "birnn_tag", "train", config, "--set", f"output.dir={run}",
+               "--set", "training.progress=false", *(arg for s in sets for arg in ("--set", s)), *extra]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> None:
+    _, errors = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"training failed ({process.returncode}): {errors.strip()[-2000:]}")
+
+
+def outcome(run: Path) -> dict:
+    """What an uninterrupted and a resumed run must share."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return {
+        "best": read_checkpoint(run / "best.pt")["model"],
+        "last": read_checkpoint(run / "last.pt")["model"],
+        "metrics": [{k: v for k, v in r.items() if "seconds" not in k and "per_s" not in k} for r in records],
+        "report": json.loads((run / "report.json").read_text()),
+    }
+
+
+def differences(expected: dict, actual: dict) -> list[str]:
+    found = [name for name in ("metrics", "report") if expected[name] != actual[name]]
+    for name in ("best", "last"):
+        if any(not torch.equal(value, actual[name][key]) for key, value in expected[name].items()):
+            found.append(f"{name}.pt weights")
+    return found
+
+
+def left_behind(run: Path) -> str:
+    """Which checkpoints a killed run left, after checking that each of them loads."""
+    present = [name for name in ("best.pt", "last.pt") if (run / name).is_file()]
+    for name in present:
+        read_checkpoint(run / name)  # raises on a torn or truncated file
+    return ",".join(present) or "none"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/sample.yaml")
+    parser.add_argument("--set", dest="sets", action="append", default=["training.epochs=4"])
+    parser.add_argument("--tries", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
+    args = parser.parse_args()
+    draw = random.Random(args.seed)
+    folder = Path(tempfile.mkdtemp(prefix="fault-injection-"))
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    print(f"{cpu}, torch {torch.__version__}, {args.config} {' '.join(args.sets)}, runs in {folder}")
+
+    started = time.perf_counter()
+    finish(train(args.config, folder / "reference", args.sets))
+    duration = time.perf_counter() - started
+    expected = outcome(folder / "reference")
+    print(f"reference run: {duration:.1f} s\n")
+    print("| try | killed at (s) | left behind | resumed with | result |\n|---|---|---|---|---|")
+    failures = 0
+    for attempt in range(1, args.tries + 1):
+        run = folder / f"try-{attempt}"
+        moment = draw.uniform(0, duration)
+        process = train(args.config, run, args.sets)
+        time.sleep(moment)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        killed = "finished first" if process.returncode == 0 else f"{moment:.2f}"
+        left = left_behind(run) if run.exists() else "no folder"
+        how = "--resume" if (run / "last.pt").is_file() else "--overwrite"
+        finish(train(args.config, run, args.sets, how))
+        wrong = differences(expected, outcome(run))
+        temporary = sorted(path.name for path in run.glob("*.tmp"))
+        wrong += [f"left {', '.join(temporary)}"] if temporary else []
+        failures += bool(wrong)
+        print(f"| {attempt} | {killed} | {left} | {how} | {'differs: ' + ', '.join(wrong) if wrong else 'identical'} |")
+    print(f"\n{args.tries - failures} of {args.tries} tries ended identical to the uninterrupted run")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
