@@ -32,6 +32,12 @@ Precision = Literal["fp32", "bf16", "auto"]
 MAX_CONFIG_VALUES = 10_000
 
 
+# Upper bounds for sizes and counts: far beyond any useful value, low enough that a typo such as
+# 10**23 is refused with the key's name instead of failing inside torch or Python.
+MAX_SIZE = 2**16  # dimensions, layers, threads, kernel and word lengths
+MAX_COUNT = 2**31 - 1  # epochs, batch sizes, sentence lengths, vocabulary sizes
+
+
 def _bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
     """A dataclass field whose numeric value must lie in [min, max]."""
     return field(default=default, metadata={"min": min, "max": max})
@@ -60,7 +66,7 @@ class DataConfig:
     input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES"] = "auto"
     scheme: Scheme = "IOB2"
     invalid_tags: Literal["repair", "error"] = "repair"
-    max_length: int = _bounded(250, min=1)
+    max_length: int = _bounded(250, min=1, max=MAX_COUNT)
     long_sentences: Literal["split", "error"] = "split"
     # Cloze: where the text is in a table (a string, or a list of tokens), and how it is tokenized.
     text_column: str = "text"
@@ -73,30 +79,30 @@ class EncodingConfig:
 
     lowercase: bool = False
     normalize_digits: bool = True
-    min_freq: int = _bounded(1, min=1)
-    max_size: int | None = _bounded(None, min=1)
+    min_freq: int = _bounded(1, min=1, max=MAX_COUNT)
+    max_size: int | None = _bounded(None, min=1, max=MAX_COUNT)
     # Add every word of any split that has a pretrained vector (model.embeddings) to the vocabulary.
     include_pretrained: bool = False
-    max_word_length: int = _bounded(30, min=1)
+    max_word_length: int = _bounded(30, min=1, max=MAX_SIZE)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Embeddings → optional character CNN → stacked BiLSTM → output head."""
 
-    word_dim: int = _bounded(100, min=1)
+    word_dim: int = _bounded(100, min=1, max=MAX_SIZE)
     # Pretrained vectors (GloVe / word2vec / fastText text, .gz ok); word_dim must match their size.
     embeddings: str | None = None
     freeze_embeddings: bool = False
     word_dropout: float = _bounded(0.0, min=0.0, max=0.9)
-    casing_dim: int = _bounded(0, min=0)  # word-shape feature embedding; 0 = off
+    casing_dim: int = _bounded(0, min=0, max=MAX_SIZE)  # word-shape feature embedding; 0 = off
     char_encoder: Literal["none", "cnn", "lstm"] = "cnn"
-    char_dim: int = _bounded(30, min=1)
-    char_filters: int = _bounded(50, min=1)
-    char_kernel_size: int = _bounded(3, min=1)
-    char_hidden_size: int = _bounded(25, min=1)  # per direction, char_encoder: lstm
-    hidden_size: int = _bounded(200, min=1)
-    num_layers: int = _bounded(1, min=1)
+    char_dim: int = _bounded(30, min=1, max=MAX_SIZE)
+    char_filters: int = _bounded(50, min=1, max=MAX_SIZE)
+    char_kernel_size: int = _bounded(3, min=1, max=MAX_SIZE)
+    char_hidden_size: int = _bounded(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
+    hidden_size: int = _bounded(200, min=1, max=MAX_SIZE)
+    num_layers: int = _bounded(1, min=1, max=MAX_SIZE)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)
     head: Literal["softmax", "crf"] = "softmax"
     # Decode only tag sequences the scheme allows (no O → I-X), for both heads.
@@ -111,9 +117,9 @@ class ModelConfig:
 class TrainingConfig:
     """Optimisation, early stopping, device and reproducibility."""
 
-    epochs: int = _bounded(30, min=1)
-    batch_size: int = _bounded(32, min=1)
-    eval_batch_size: int = _bounded(256, min=1)
+    epochs: int = _bounded(30, min=1, max=MAX_COUNT)
+    batch_size: int = _bounded(32, min=1, max=MAX_COUNT)
+    eval_batch_size: int = _bounded(256, min=1, max=MAX_COUNT)
     # Tagging models' evaluation and prediction: bf16 autocast, fp32, or auto (bf16 on hardware
     # with native bf16); birnn_tag/precision.py.
     eval_precision: Precision = "fp32"
@@ -123,13 +129,13 @@ class TrainingConfig:
     lr_decay: float = _bounded(0.05, min=0.0)
     weight_decay: float = _bounded(0.0, min=0.0)
     clip_grad_norm: float | None = _bounded(5.0, min=0.0)
-    patience: int | None = _bounded(5, min=1)
+    patience: int | None = _bounded(5, min=1, max=MAX_COUNT)
     # torch.manual_seed takes 64-bit seeds; 32 bits leave room for those derived from this one
     # (seed * 7919 + rank + epoch in training.py).
     seed: int = _bounded(1, min=0, max=2**32 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False
-    threads: int | None = _bounded(None, min=1)
+    threads: int | None = _bounded(None, min=1, max=MAX_SIZE)
     progress: bool = True
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from birnn_tag.config import apply_overrides, load_config
+from birnn_tag.config import apply_overrides, config_from_dict, load_config
 from birnn_tag.errors import ConfigError
 
 # A value that is 9 ** 9 (387 million) strings once every alias is expanded, in 480 bytes.
@@ -129,3 +129,9 @@ def test_overrides_copy_only_what_they_change():
     result = apply_overrides(raw, ["model.hidden_size=16", "data.train=a.txt"])
     assert result == {"model": {"hidden_size": 16}, "training": {"epochs": 2}, "data": {"train": "a.txt"}}
     assert raw == {"model": {"hidden_size": 8}, "training": {"epochs": 2}, "data": None}
+
+
+@pytest.mark.parametrize("section,key", [("model", "hidden_size"), ("training", "threads"), ("training", "epochs")])
+def test_absurd_sizes_name_their_key(section, key):
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}: must be <= \d+, got 1000000000000000000000"):
+        config_from_dict({section: {key: 10**21}})
