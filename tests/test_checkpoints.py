@@ -85,7 +85,7 @@ def small_tmpfs(tmp_path):
 
     yield mount
     for point in mounted:
-        subprocess.run(["umount", str(point)], check=True)
+        subprocess.run(["umount", "--lazy", str(point)], check=True)
 
 
 def test_disk_full_during_training_is_one_line_and_leaves_no_temporary_file(tmp_path, tiny_conll, small_tmpfs):
