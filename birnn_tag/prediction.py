@@ -1,7 +1,8 @@
 """Streaming prediction: read sentences lazily, tag them in batches, write results in input order.
 
 Memory stays flat on any input size: sentences are read ``chunk_size`` at a time, each chunk is
-decoded in length-sorted batches, written, and dropped.
+encoded and decoded in groups of at most :data:`GROUP_TOKENS` tokens (in length-sorted batches),
+written, and dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from birnn_tag.inference import decode_sentences
 
 INPUT_FORMATS = ("text", "pretokenized", "conll")
 OUTPUT_FORMATS = ("conll", "jsonl")
+# Tokens encoded and tagged together: a chunk of 4,096 news sentences (~57k tokens) is one group,
+# while one 5 MB line (a million tokens) is tagged a group at a time; encoded all at once it held
+# ~190 MB of id tensors.
+GROUP_TOKENS = 65_536
 
 
 @dataclass
@@ -82,6 +87,20 @@ def _pieces(tokens: list[str], max_length: int) -> list[list[str]]:
     return [tokens[start : start + max_length] for start in range(0, len(tokens), max_length)]
 
 
+def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]]]:
+    """Consecutive runs of ``pieces`` with at most ``max_tokens`` tokens together (or one piece)."""
+    group: list[list[str]] = []
+    tokens = 0
+    for piece in pieces:
+        if group and tokens + len(piece) > max_tokens:
+            yield group
+            group, tokens = [], 0
+        group.append(piece)
+        tokens += len(piece)
+    if group:
+        yield group
+
+
 def _spans(sentence: InputSentence, tags: list[str], confidences: list[float] | None, scheme: str) -> list[dict]:
     spans = []
     for kind, start, end in schemes.to_spans(tags, scheme):
@@ -130,8 +149,14 @@ def predict_stream(
             parts = _pieces(sentence.tokens, config.data.max_length)
             counts.append(len(parts))
             pieces.extend(parts)
-        encoded = encode.encode_sentences(pieces)
-        tag_ids, chunk_scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences, precision)
+        tag_ids: list[list[int]] = []
+        chunk_scores: list[list[float]] | None = [] if confidences else None
+        for group in _groups(pieces, GROUP_TOKENS):
+            encoded = encode.encode_sentences(group)
+            ids, scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences, precision)
+            tag_ids += ids
+            if chunk_scores is not None:
+                chunk_scores += scores
         position = 0
         for sentence, count in zip(chunk, counts):
             ids = [i for row in tag_ids[position : position + count] for i in row]

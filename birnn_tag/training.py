@@ -22,6 +22,7 @@ from birnn_tag.errors import CheckpointError
 from birnn_tag.files import append_line, write_atomic
 from birnn_tag.run_folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
+from birnn_tag.threads import thread_count
 
 
 @dataclass
@@ -109,8 +110,9 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
         if ignored:
             console.print(f"[yellow]warning:[/] --resume keeps the run's own settings; ignoring {', '.join(ignored)}")
         config = resumed
-    if config.training.threads:
-        torch.set_num_threads(config.training.threads)
+    # Never more threads than the cores other processes leave free: each parallel region waits for
+    # its slowest thread, and a thread sharing a busy core stalls them all.
+    torch.set_num_threads(thread_count(config.training.threads))
     torch.manual_seed(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
     vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)

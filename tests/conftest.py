@@ -25,7 +25,9 @@ def tiny_config_dict(data_file: Path, run_dir: Path, **training) -> dict:
         "data": {"train": str(data_file), "validation": str(data_file), "test": str(data_file)},
         "model": {"word_dim": 16, "char_dim": 8, "char_filters": 8, "hidden_size": 16, "dropout": 0.0},
         "training": {"epochs": 40, "batch_size": 2, "optimizer": "adam", "lr": 0.02, "lr_decay": 0.0,
-                     "patience": None, "progress": False, "device": "cpu", **training},
+                     "patience": None, "progress": False, "device": "cpu",
+                     # One thread whatever else runs: results compared bit for bit need the same count.
+                     "threads": 1, **training},
         "output": {"dir": str(run_dir)},
     }
 

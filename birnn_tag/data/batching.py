@@ -9,6 +9,11 @@ import torch
 
 from birnn_tag.data.encoding import EncodedSentence
 
+# The dense CPU LSTM keeps its gates for every step, batch × time × 4 × hidden_size floats: 205 MB
+# for 256 pieces of 250 tokens at hidden size 200, the peak of tagging one 5 MB line. News text
+# (256 × ~14 tokens) never reaches this cap.
+MAX_BATCH_TOKENS = 16_384
+
 
 @dataclass
 class Batch:
@@ -81,9 +86,10 @@ def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     A batch holds at most ``batch_size`` sentences and at most ``batch_size`` × the mean length
     padded tokens. Without that cap, the batch of a corpus's longest sentences is padded to the
     very longest: on CoNLL-2003's test set 30 % of the BiLSTM's work at batch size 256 was padding,
-    against 10 % with the cap (docs/benchmarks.md).
+    against 10 % with the cap (docs/benchmarks.md). It is also never more than
+    :data:`MAX_BATCH_TOKENS` padded tokens.
     """
-    budget = batch_size * max(1.0, sum(lengths) / max(1, len(lengths)))
+    budget = min(MAX_BATCH_TOKENS, batch_size * max(1.0, sum(lengths) / max(1, len(lengths))))
     batches: list[list[int]] = []
     current: list[int] = []
     for index in sorted(range(len(lengths)), key=lengths.__getitem__):  # stable: ties keep input order

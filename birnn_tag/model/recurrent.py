@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from birnn_tag.model.shapes import padded_size
+
 
 def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
     """(batch * steps,) index of the rows of a (batch * steps, dim) view of a padded batch that
@@ -53,6 +55,12 @@ def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor
     the caller has already reversed the sequences."""
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
     params = [getattr(lstm, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    batch, steps, _ = inputs.shape
+    if inputs.device.type == "cpu" and not lstm.training:
+        # Inference batches come in endless (batch, time) shapes and oneDNN keeps a kernel for
+        # each (model/shapes.py); extra rows and trailing steps never reach the real ones.
+        # Training batches (batch_size rows, at most data.max_length steps) are few shapes already.
+        inputs = nn.functional.pad(inputs, (0, 0, 0, padded_size(steps) - steps, 0, padded_size(batch) - batch))
     zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)
     outputs, _, _ = torch.lstm(inputs, (zeros, zeros), params, True, 1, 0.0, lstm.training, False, True)
-    return outputs
+    return outputs[:batch, :steps]
