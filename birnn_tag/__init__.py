@@ -1,9 +1,31 @@
-"""birnn-tag: stacked bidirectional-LSTM sequence taggers driven by YAML configs."""
+"""birnn-tag: stacked bidirectional-LSTM sequence taggers driven by YAML configs.
 
+The public API (:mod:`birnn_tag.api`): ``birnn_tag.load(path)`` → a model that ``.tag(texts)``
+or ``.fill(lines)``; ``birnn_tag.train(config_path)`` → the run folder. Its names are imported
+on first use, so that ``import birnn_tag`` (and ``birnn-tag --help``) does not import torch.
+"""
+
+import importlib
 import re
 from importlib import metadata
+from typing import Any
 
-__version__ = "0.1.0"
+from birnn_tag.version import __version__
+
+# Public name → the module that defines it.
+_API = {
+    "load": "birnn_tag.api",
+    "train": "birnn_tag.api",
+    "TaggingModel": "birnn_tag.tagging_model",
+    "ClozeModel": "birnn_tag.cloze_model",
+    "Prediction": "birnn_tag.prediction",
+    "Span": "birnn_tag.prediction",
+    "Answer": "birnn_tag.cloze_prediction",
+    "Blank": "birnn_tag.cloze_prediction",
+    "Candidate": "birnn_tag.cloze_prediction",
+    "BirnnTagError": "birnn_tag.errors",
+}
+__all__ = ["__version__", *_API]
 
 # The oldest torch with everything birnn-tag calls: torch.nn.utils.get_total_norm and
 # clip_grads_with_norm_ (epoch.py) first shipped in 2.6; the rest is older (fused CPU SGD and
@@ -36,3 +58,13 @@ def _check_torch() -> None:
 
 
 _check_torch()
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'birnn_tag' has no attribute {name!r}")
+    return getattr(importlib.import_module(_API[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

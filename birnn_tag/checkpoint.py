@@ -1,4 +1,7 @@
-"""Checkpoints are data: config + vocabularies + state dicts + metadata, saved atomically."""
+"""Checkpoints are data: config + vocabularies + state dicts + metadata, saved atomically.
+
+This module writes and reads payloads; :mod:`birnn_tag.loading` rebuilds models from them.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ from typing import Any
 
 import torch
 
-from birnn_tag import __version__
-from birnn_tag.config import Config, config_from_dict
+from birnn_tag.version import __version__
+from birnn_tag.config import Config
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.errors import CheckpointError, short_repr
+from birnn_tag.errors import CheckpointError, first_line, short_repr
 from birnn_tag.files import write_atomic
 
 FORMAT = "birnn-tag"
@@ -49,9 +52,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"{path}: refused: the file holds Python objects other than tensors and plain data "
                 "(not written by birnn-tag, or tampered with)"
             ) from None
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {_first_line(error)}") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {_first_line(error)}") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a birnn-tag checkpoint (written by another tool?)")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -61,11 +64,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     _check_payload(payload, path)
     return payload
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_payload(payload: dict[str, Any], path: Path) -> None:
@@ -89,25 +87,10 @@ def _check_payload(payload: dict[str, Any], path: Path) -> None:
 
 @dataclass
 class LoadedModel:
-    """A trained model together with what is needed to feed it and read its output."""
+    """A trained model together with what is needed to feed it and read its output
+    (built by :func:`birnn_tag.loading.load_model`)."""
 
     config: Config
     vocabs: Vocabularies
     model: torch.nn.Module
     path: Path
-
-
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Rebuild the model from a checkpoint (a ``.pt`` file or a run folder's ``best.pt``)."""
-    from birnn_tag.tasks import task_for  # tasks import the evaluation code, which uses LoadedModel
-
-    payload = read_checkpoint(path)
-    config = config_from_dict(payload["config"], f"{path} (saved config)")
-    vocabs = Vocabularies.from_dict(payload["vocab"])
-    model = task_for(config).build_model(config, vocabs)
-    try:
-        model.load_state_dict(payload["model"])
-    except (RuntimeError, TypeError) as error:
-        raise CheckpointError(f"{path}: weights do not match the saved config: {str(error).splitlines()[0]}") from None
-    model.to(device).eval()
-    return LoadedModel(config, vocabs, model, Path(path))

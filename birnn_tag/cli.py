@@ -1,4 +1,4 @@
-"""Command line: parse, validate, call the library, print a summary.
+"""Command line: parse, validate, call the public API (:mod:`birnn_tag.api`), print a summary.
 
 Library code raises :class:`BirnnTagError`; :func:`user_errors` turns it into one line on stderr
 and exit code 1, so users never see a traceback for a problem they can fix.
@@ -19,11 +19,13 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from birnn_tag.cli_view import TrainingView
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.options import Device, EvaluateOptions, InputFormat, OutputFormat, PredictOptions, Precision
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and run BiLSTM sequence taggers.")
+app = typer.Typer(no_args_is_help=True, help="Train, evaluate and run BiLSTM sequence taggers.")
 stderr = Console(stderr=True)
-PRECISION_HELP = "Tagging: fp32, bf16 or auto (bf16 on native hardware). Default: training.eval_precision."
+PRECISION_HELP = "Tagging: auto is bf16 on hardware with native bf16. Default: training.eval_precision."
 
 
 @contextmanager
@@ -67,14 +69,15 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ) -> None:
     """Train a tagger; writes a run folder with config, vocab, checkpoints, metrics and reports."""
+    from birnn_tag import api
     from birnn_tag.config import load_config
-    from birnn_tag.training import train as run_training
 
     _setup_logging()
     with user_errors():
         overrides = list(set_ or []) + (["output.overwrite=true"] if overwrite else [])
         resolved = load_config(config, overrides)
-        run_dir = run_training(resolved, resume=resume, console=stderr)
+        with TrainingView(stderr, progress=resolved.training.progress) as view:
+            run_dir = api.train(resolved, resume=resume, on_event=view.show)
     stderr.print(f"run folder: {run_dir}")
 
 
@@ -83,29 +86,18 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
     split: Annotated[str, typer.Option(help="Split of the run's data to score.")] = "test",
     data: Annotated[Optional[Path], typer.Option(help="Score this file instead (read like the run's data).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
     fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cloze: score this random fraction of positions.")] = 1.0,
     count_unk: Annotated[bool, typer.Option(help="Cloze: score <unk> targets too (excluded by default).")] = False,
-    precision: Annotated[Optional[str], typer.Option(help=PRECISION_HELP)] = None,
+    precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
 ) -> None:
     """Score a trained model: entity P/R/F1 (tagging) or top-k accuracy and perplexity (cloze)."""
-    from birnn_tag.checkpoint import load_model
-    from birnn_tag.cloze_evaluation import evaluate_cloze_checkpoint
-    from birnn_tag.evaluation import evaluate_checkpoint
-    from birnn_tag.devices import resolve_device
+    from birnn_tag import api
 
     _setup_logging()
     with user_errors():
-        target = resolve_device(device)
-        loaded = load_model(run, target)
-        _check_precision(precision, loaded.config.task)
-        data_file = str(data) if data else None
-        if loaded.config.task == "cloze":
-            report = evaluate_cloze_checkpoint(
-                loaded, split=split, data_file=data_file, fraction=fraction, count_unk=count_unk, device=target
-            )
-        else:
-            report = evaluate_checkpoint(loaded, split=split, data_file=data_file, device=target, precision=precision)
+        model = api.load(run, device.value, precision.value if precision else None)
+        report = model.evaluate_command(split, data, EvaluateOptions(fraction, count_unk))
     # The scores are shown before they are saved: a read-only run folder must not hide them.
     Console().print(report.table(str(data or f"{split} split")))
     with user_errors():
@@ -120,36 +112,31 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
-    output_format: Annotated[Optional[str], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
-    input_format: Annotated[str, typer.Option(help="Tagging: text, pretokenized or conll. Cloze: text or jsonl.")] = "text",
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
+    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized or conll. Cloze: text or jsonl.")] = InputFormat.text,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
     top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
     choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
     blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
-    precision: Annotated[Optional[str], typer.Option(help=PRECISION_HELP)] = None,
+    precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
 ) -> None:
     """Tag text, pre-tokenized lines or a CoNLL file; or fill in the blanks (cloze models)."""
-    from birnn_tag.checkpoint import load_model
-    from birnn_tag.devices import resolve_device
+    from birnn_tag import api
     from birnn_tag.files import open_output
 
     _setup_logging()
-    input_format = "pretokenized" if pretokenized else input_format
+    options = PredictOptions(
+        InputFormat.pretokenized if pretokenized else input_format, output_format, batch_size, top_k, choices, blank
+    )
     with user_errors():
-        target = resolve_device(device)
-        loaded = load_model(run, target)
-        _check_precision(precision, loaded.config.task)
+        model = api.load(run, device.value, precision.value if precision else None)
         # The model and vocabularies live until exit: exempting them from the cyclic garbage
-        # collector's full passes made tagging CoNLL-2003's test set 10-20 % faster.
+        # collector's full passes makes tagging faster (docs/benchmarks.md).
         gc.freeze()
         name = input if input != "-" else "<stdin>"
-        if loaded.config.task == "cloze":
-            options = {"top_k": top_k, "choices": choices, "blank": blank}
-            results = _cloze_lines(loaded, name, input_format, output_format or "jsonl", batch_size, target, options)
-        else:
-            results = _tagging_lines(loaded, name, input_format, output_format or "conll", batch_size, target, precision)
+        results = model.predict_command(name, options, warn=_warn)
         with _open_input(input) as handle, open_output(output, input_name=input) as sink:
             count = 0
             for text in results(handle):
@@ -159,63 +146,8 @@ def predict(
         stderr.print(f"wrote {count:,} results → {output}")
 
 
-def _tagging_lines(loaded, name, input_format, output_format, batch_size, device, precision):
-    """A function from an input stream to formatted tagging results."""
-    from birnn_tag.prediction import INPUT_FORMATS, OUTPUT_FORMATS, format_prediction, predict_stream, read_inputs
-
-    _check_choice("--format", output_format, OUTPUT_FORMATS)
-    _check_choice("--input-format", input_format, INPUT_FORMATS)
-    token_column = loaded.config.data.token_column if isinstance(loaded.config.data.token_column, int) else 0
-
-    def run(handle):
-        inputs = read_inputs(handle, name, input_format, token_column)
-        # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
-        confidences = output_format == "jsonl"
-        stream = predict_stream(
-            loaded, inputs, batch_size=batch_size, device=device, confidences=confidences, precision=precision
-        )
-        for prediction in stream:
-            yield format_prediction(prediction, output_format)
-
-    return run
-
-
-def _cloze_lines(loaded, name, input_format, output_format, batch_size, device, options):
-    """A function from an input stream to formatted cloze answers; unusable lines are reported."""
-    from birnn_tag.cloze_prediction import (
-        INPUT_FORMATS, OUTPUT_FORMATS, check_blank, fill_blanks, format_answer, parse_choices, read_queries,
-        tokenizer_for,
-    )
-
-    _check_choice("--format", output_format, OUTPUT_FORMATS)
-    _check_choice("--input-format", input_format, INPUT_FORMATS)
-    choices = parse_choices(options["choices"])
-    check_blank(options["blank"])  # before the output is opened, not when the first line is read
-
-    def run(handle):
-        queries = read_queries(handle, name, input_format, options["blank"], tokenizer_for(loaded), choices)
-        answers = fill_blanks(loaded, queries, top_k=options["top_k"], batch_size=batch_size, device=device)
-        for answer in answers:
-            if answer.query.error:
-                stderr.print(f"[yellow]warning:[/] {name}:{answer.query.line}: {answer.query.error}", highlight=False)
-            yield format_answer(answer, output_format, options["blank"])
-
-    return run
-
-
-def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise BirnnTagError(f"{option}: unknown value {value!r}; expected one of {', '.join(choices)}")
-
-
-def _check_precision(precision: str | None, task: str) -> None:
-    if precision is None:
-        return
-    from birnn_tag.precision import PRECISIONS
-
-    _check_choice("--precision", precision, PRECISIONS)
-    if task != "tagging":
-        raise BirnnTagError(f"--precision: applies to tagging models; this is a {task} model")
+def _warn(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 @contextmanager

@@ -18,10 +18,11 @@ from rich.table import Table
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.config import Config
 from birnn_tag.data.batching import iterate_batches
-from birnn_tag.data.pipeline import Split
+from birnn_tag.data.split import Split
 from birnn_tag.data.text import chunk_tokens, encode_words, load_cloze_splits, read_text_file
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
+from birnn_tag.inference import evaluating
 
 TOP_K = (1, 5, 10)
 _ROWS_PER_STEP = 2048  # positions scored at once: bounds the (positions, vocabulary) log-prob matrix
@@ -83,31 +84,29 @@ def score_cloze(
     seed: int = 0,
 ) -> ClozeReport:
     """Score every position (or a random ``fraction`` of them, fixed by ``seed``)."""
-    was_training = model.training
-    model.eval()
     generator = torch.Generator().manual_seed(seed)
     hits = dict.fromkeys(TOP_K, 0)
     total_nll, positions = 0.0, 0
-    for batch in iterate_batches(split.sentences, config.training.eval_batch_size):
-        mask = batch.mask.clone()
-        if not count_unk:
-            mask &= batch.word_ids != vocabs.words.unk_id
-        if fraction < 1.0:
-            mask &= torch.rand(mask.shape, generator=generator) < fraction
-        if not mask.any():
-            continue
-        batch = batch.to(device)
-        features = model.features(batch.word_ids, batch.lengths)[mask.to(device)]  # (positions, width)
-        targets = batch.word_ids[mask.to(device)]  # (positions,)
-        for start in range(0, len(targets), _ROWS_PER_STEP):
-            log_probs = model.output.log_probs(features[start : start + _ROWS_PER_STEP]).float()  # (rows, words)
-            gold = targets[start : start + _ROWS_PER_STEP]
-            total_nll -= log_probs.gather(1, gold[:, None]).sum().item()
-            best = log_probs.topk(max(TOP_K), dim=1).indices  # (rows, 10)
-            for k in TOP_K:
-                hits[k] += (best[:, :k] == gold[:, None]).any(dim=1).sum().item()
-        positions += len(targets)
-    model.train(was_training)
+    with evaluating(model):
+        for batch in iterate_batches(split.sentences, config.training.eval_batch_size):
+            mask = batch.mask.clone()
+            if not count_unk:
+                mask &= batch.word_ids != vocabs.words.unk_id
+            if fraction < 1.0:
+                mask &= torch.rand(mask.shape, generator=generator) < fraction
+            if not mask.any():
+                continue
+            batch = batch.to(device)
+            features = model.features(batch.word_ids, batch.lengths)[mask.to(device)]  # (positions, width)
+            targets = batch.word_ids[mask.to(device)]  # (positions,)
+            for start in range(0, len(targets), _ROWS_PER_STEP):
+                log_probs = model.output.log_probs(features[start : start + _ROWS_PER_STEP]).float()  # (rows, words)
+                gold = targets[start : start + _ROWS_PER_STEP]
+                total_nll -= log_probs.gather(1, gold[:, None]).sum().item()
+                best = log_probs.topk(max(TOP_K), dim=1).indices  # (rows, 10)
+                for k in TOP_K:
+                    hits[k] += (best[:, :k] == gold[:, None]).any(dim=1).sum().item()
+            positions += len(targets)
     if positions == 0:
         return ClozeReport(dict.fromkeys(TOP_K, 0.0), float("inf"), 0, count_unk, fraction)
     accuracy = {k: hits[k] / positions for k in TOP_K}

@@ -7,7 +7,6 @@ probability over the whole vocabulary, so the numbers compare across lines).
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -17,7 +16,7 @@ from typing import BinaryIO
 import torch
 
 from birnn_tag.checkpoint import LoadedModel
-from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.batching import chunked, iterate_batches
 from birnn_tag.data.conll import decode_lines
 from birnn_tag.data.text import encode_words, tokenize_text
 from birnn_tag.data.vocab import normalize_word
@@ -40,12 +39,41 @@ class ClozeQuery:
     error: str | None = None
 
 
-@dataclass
-class ClozeAnswer:
-    """Candidates (``{"word", "prob"}``, best first) for each blank of a query."""
+@dataclass(frozen=True)
+class Candidate:
+    """A word for a blank and its probability (6 decimals; None for a given choice outside the
+    vocabulary, which the model cannot score)."""
 
-    query: ClozeQuery
-    candidates: list[list[dict]]
+    word: str
+    prob: float | None
+    in_vocabulary: bool = True
+
+
+@dataclass(frozen=True)
+class Blank:
+    """A blank's token ``position`` in the line and its ``candidates``, best first."""
+
+    position: int
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One input line (``line`` is its number) with its ``tokens`` and a :class:`Blank` per
+    blank; ``choices`` are the words it was asked to rank (None: the whole vocabulary), and
+    ``error`` says why a line could not be used (it then has no blanks)."""
+
+    line: int
+    text: str
+    tokens: list[str]
+    blanks: list[Blank]
+    choices: list[str] | None = None
+    error: str | None = None
+
+    def filled(self, blank: str = "___") -> str:
+        """The line with each blank marker replaced by its best candidate."""
+        best = iter([b.candidates[0].word if b.candidates else blank for b in self.blanks])
+        return re.sub(f"{re.escape(blank)}|{re.escape(MASK)}", lambda _: next(best, blank), self.text)
 
 
 def parse_choices(text: str | None) -> list[str] | None:
@@ -107,7 +135,7 @@ def read_queries(
         yield make_query(number, text, blank, tokenizer, line_choices)
 
 
-def _rank(log_probs: torch.Tensor, query: ClozeQuery, loaded: LoadedModel, top_k: int) -> list[dict]:
+def _rank(log_probs: torch.Tensor, query: ClozeQuery, loaded: LoadedModel, top_k: int) -> list[Candidate]:
     """Candidates for one blank from its (num_words,) log-probabilities."""
     words, encoding = loaded.vocabs.words, loaded.config.encoding
     probs = log_probs.float().exp()
@@ -116,12 +144,11 @@ def _rank(log_probs: torch.Tensor, query: ClozeQuery, loaded: LoadedModel, top_k
         for choice in query.choices:
             key = normalize_word(choice, encoding)
             known = key in words
-            ranked.append({"word": choice, "prob": round(probs[words.id(key)].item(), 6) if known else None,
-                           "in_vocabulary": known})
-        return sorted(ranked, key=lambda c: -1.0 if c["prob"] is None else c["prob"], reverse=True)
+            ranked.append(Candidate(choice, round(probs[words.id(key)].item(), 6) if known else None, known))
+        return sorted(ranked, key=lambda c: -1.0 if c.prob is None else c.prob, reverse=True)
     probs[: words.unk_id + 1] = 0.0  # never propose <pad> or <unk>
     best = probs.topk(min(top_k, len(words) - 2))
-    return [{"word": words.items[i], "prob": round(p, 6)} for p, i in zip(best.values.tolist(), best.indices.tolist())]
+    return [Candidate(words.items[i], round(p, 6)) for p, i in zip(best.values.tolist(), best.indices.tolist())]
 
 
 @torch.inference_mode()
@@ -133,18 +160,17 @@ def fill_blanks(
     batch_size: int = 64,
     chunk_size: int = 1024,
     device: torch.device = torch.device("cpu"),
-) -> Iterator[ClozeAnswer]:
+) -> Iterator[Answer]:
     """Answer queries lazily, ``chunk_size`` at a time, in input order."""
     model, words = loaded.model, loaded.vocabs.words
-    iterator = iter(queries)
-    while chunk := list(itertools.islice(iterator, chunk_size)):
+    for chunk in chunked(queries, chunk_size):
         usable = [q for q in chunk if q.error is None]
         encoded = []
         for query in usable:
             sentence = encode_words(query.tokens, loaded.vocabs, loaded.config)
             sentence.words[query.blanks] = words.unk_id  # blanks are unknown words to the context
             encoded.append(sentence)
-        answers: dict[int, list[list[dict]]] = {}
+        answers: dict[int, list[Blank]] = {}
         for batch in iterate_batches(encoded, batch_size):
             mask = torch.zeros_like(batch.mask)
             for row, index in enumerate(batch.indices):
@@ -154,31 +180,32 @@ def fill_blanks(
             position = 0
             for row, index in enumerate(batch.indices):  # mask order is row-major: row by row, left to right
                 query = usable[index]
-                answers[id(query)] = [_rank(log_probs[position + j], query, loaded, top_k) for j in range(len(query.blanks))]
+                answers[id(query)] = [
+                    Blank(p, _rank(log_probs[position + j], query, loaded, top_k)) for j, p in enumerate(query.blanks)
+                ]
                 position += len(query.blanks)
         for query in chunk:
-            yield ClozeAnswer(query, answers.get(id(query), []))
+            blanks = answers.get(id(query), [])
+            yield Answer(query.line, query.text, query.tokens, blanks, query.choices, query.error)
 
 
-def filled_text(answer: ClozeAnswer, blank: str) -> str:
-    """The input line with each blank replaced by its best candidate."""
-    best = iter([candidates[0]["word"] if candidates else blank for candidates in answer.candidates])
-    return re.sub(f"{re.escape(blank)}|{re.escape(MASK)}", lambda _: next(best, blank), answer.query.text)
-
-
-def format_answer(answer: ClozeAnswer, output_format: str, blank: str) -> str:
+def format_answer(answer: Answer, output_format: str, blank: str) -> str:
     """One answer as a JSON line, or as the filled-in text line."""
-    query = answer.query
     if output_format == "text":
-        return (query.text if query.error else filled_text(answer, blank)) + "\n"
-    if query.error:
-        return json.dumps({"line": query.line, "text": query.text, "error": query.error}, ensure_ascii=False) + "\n"
+        return (answer.text if answer.error else answer.filled(blank)) + "\n"
+    if answer.error:
+        return json.dumps({"line": answer.line, "text": answer.text, "error": answer.error}, ensure_ascii=False) + "\n"
+    # Ranked choices say whether each word is in the vocabulary; top-k candidates always are.
+    fields = ("word", "prob", "in_vocabulary") if answer.choices is not None else ("word", "prob")
     record = {
-        "line": query.line,
-        "text": query.text,
-        "tokens": query.tokens,
-        "blanks": [{"position": p, "candidates": c} for p, c in zip(query.blanks, answer.candidates)],
-        "filled": filled_text(answer, blank),
+        "line": answer.line,
+        "text": answer.text,
+        "tokens": answer.tokens,
+        "blanks": [
+            {"position": b.position, "candidates": [{f: getattr(c, f) for f in fields} for c in b.candidates]}
+            for b in answer.blanks
+        ],
+        "filled": answer.filled(blank),
     }
     return json.dumps(record, ensure_ascii=False) + "\n"
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from birnn_tag.errors import ConfigError, short_repr
+from birnn_tag.errors import ConfigError, first_line, short_repr
 
 Scheme = Literal["IOB2", "BIOES"]
 Precision = Literal["fp32", "bf16", "auto"]
@@ -38,9 +38,20 @@ MAX_SIZE = 2**16  # dimensions, layers, threads, kernel and word lengths
 MAX_COUNT = 2**31 - 1  # epochs, batch sizes, sentence lengths, vocabulary sizes
 
 
-def _bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
-    """A dataclass field whose numeric value must lie in [min, max]."""
-    return field(default=default, metadata={"min": min, "max": max})
+def _bounded(default: Any, *, min: float | None = None, max: float | None = None, task: str | None = None) -> Any:
+    """A dataclass field whose numeric value must lie in [min, max]; ``task``: the only task it
+    applies to (see :func:`_check_task_keys`)."""
+    return field(default=default, metadata={"min": min, "max": max, "task": task})
+
+
+def _tagging(default: Any, **bounds: Any) -> Any:
+    """A model setting that only taggers use."""
+    return _bounded(default, task="tagging", **bounds)
+
+
+def _cloze(default: Any, **bounds: Any) -> Any:
+    """A model setting that only cloze models use."""
+    return _bounded(default, task="cloze", **bounds)
 
 
 @dataclass(frozen=True)
@@ -88,29 +99,33 @@ class EncodingConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Embeddings → optional character CNN → stacked BiLSTM → output head."""
+    """Embeddings → optional character CNN → stacked BiLSTM → output head (tagging), or word
+    embeddings → directional LSTM stacks → a distribution over words (cloze).
+
+    Settings of one task only are refused in the other's config unless they hold their default
+    (saved configs list every key)."""
 
     word_dim: int = _bounded(100, min=1, max=MAX_SIZE)
     # Pretrained vectors (GloVe / word2vec / fastText text, .gz ok); word_dim must match their size.
-    embeddings: str | None = None
-    freeze_embeddings: bool = False
-    word_dropout: float = _bounded(0.0, min=0.0, max=0.9)
-    casing_dim: int = _bounded(0, min=0, max=MAX_SIZE)  # word-shape feature embedding; 0 = off
-    char_encoder: Literal["none", "cnn", "lstm"] = "cnn"
-    char_dim: int = _bounded(30, min=1, max=MAX_SIZE)
-    char_filters: int = _bounded(50, min=1, max=MAX_SIZE)
-    char_kernel_size: int = _bounded(3, min=1, max=MAX_SIZE)
-    char_hidden_size: int = _bounded(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
+    embeddings: str | None = _tagging(None)
+    freeze_embeddings: bool = _tagging(False)
+    word_dropout: float = _tagging(0.0, min=0.0, max=0.9)
+    casing_dim: int = _tagging(0, min=0, max=MAX_SIZE)  # word-shape feature embedding; 0 = off
+    char_encoder: Literal["none", "cnn", "lstm"] = _tagging("cnn")
+    char_dim: int = _tagging(30, min=1, max=MAX_SIZE)
+    char_filters: int = _tagging(50, min=1, max=MAX_SIZE)
+    char_kernel_size: int = _tagging(3, min=1, max=MAX_SIZE)
+    char_hidden_size: int = _tagging(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
     hidden_size: int = _bounded(200, min=1, max=MAX_SIZE)
     num_layers: int = _bounded(1, min=1, max=MAX_SIZE)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)
-    head: Literal["softmax", "crf"] = "softmax"
+    head: Literal["softmax", "crf"] = _tagging("softmax")
     # Decode only tag sequences the scheme allows (no O → I-X), for both heads.
-    constrained: bool = True
-    # Cloze only: which context the prediction at t sees (x_<t, x_>t or both), and the output layer.
-    direction: Literal["both", "forward", "backward"] = "both"
-    output_layer: Literal["auto", "softmax", "adaptive"] = "auto"
-    adaptive_cutoffs: list[int] | None = None
+    constrained: bool = _tagging(True)
+    # Which context the prediction at t sees (x_<t, x_>t or both), and the output layer.
+    direction: Literal["both", "forward", "backward"] = _cloze("both")
+    output_layer: Literal["auto", "softmax", "adaptive"] = _cloze("auto")
+    adaptive_cutoffs: list[int] | None = _cloze(None)
 
 
 @dataclass(frozen=True)
@@ -272,13 +287,22 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     return cls(**values)
 
 
+def _check_task_keys(config: Config) -> None:
+    """Refuse a model setting of another task than ``config.task`` that is not at its default:
+    it would be silently ignored."""
+    for setting in dataclasses.fields(ModelConfig):
+        task = setting.metadata.get("task")
+        if task not in (None, config.task) and getattr(config.model, setting.name) != setting.default:
+            raise ConfigError(f"model.{setting.name}: applies to {task} models; this is a {config.task} config")
+
+
 def _parse_yaml(text: str | bytes, what: str) -> Any:
     """``yaml.safe_load(text)``; any way it fails is a :class:`ConfigError` starting with ``what``."""
     try:
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as error:
         # ValueError: an integer longer than Python converts from text (4300 digits), or a bad date.
-        raise ConfigError(f"{what}: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"{what}: {first_line(error)}") from None
     except RecursionError:  # PyYAML reads nested collections recursively
         raise ConfigError(f"{what}: nested too deeply") from None
 
@@ -316,12 +340,16 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, An
     return result
 
 
-def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+def config_from_dict(raw: dict[str, Any], source: str = "config", *, saved: bool = False) -> Config:
     """Validate a nested dict (from YAML or a checkpoint) into a :class:`Config`; errors are
-    prefixed with ``source``."""
+    prefixed with ``source``. A ``saved`` config (a checkpoint's) may hold model settings of the
+    other task: runs trained before they were refused must still load."""
     try:
         _check_size(raw)
-        return _build(Config, raw, "")
+        config = _build(Config, raw, "")
+        if not saved:
+            _check_task_keys(config)
+        return config
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 

@@ -8,12 +8,16 @@ from birnn_tag.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA without one is an error."""
+    """``auto`` picks CUDA when available; asking for CUDA without one is an error, and so is a
+    name torch does not know."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("training.device: 'cuda' requested but no CUDA device is available")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device: unknown device {name!r}; expected auto, cpu, cuda or e.g. cuda:1") from None
 
 
 def has_native_bf16(device: torch.device) -> bool:

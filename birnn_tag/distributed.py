@@ -57,16 +57,18 @@ def shard(indices: list[int], context: Context) -> list[int]:
     return indices[context.rank :: context.world_size]
 
 
-def wrap(model: torch.nn.Module, context: Context, device: torch.device) -> torch.nn.Module:
+def wrap(
+    model: torch.nn.Module, context: Context, device: torch.device, *, find_unused_parameters: bool = False
+) -> torch.nn.Module:
     """The model in DistributedDataParallel when there are several processes; as it is otherwise.
 
-    ``find_unused_parameters``: an adaptive softmax uses a tail cluster only when a batch has a
-    target in it, so not every parameter gets a gradient every step.
+    ``find_unused_parameters``: whether some parameters may get no gradient in a step (the task
+    says, see :class:`~birnn_tag.tasks.Task`); looking for them after every backward pass costs time.
     """
     if not context.active:
         return model
     device_ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=find_unused_parameters)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

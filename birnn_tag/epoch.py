@@ -4,11 +4,10 @@ the optimiser and learning-rate schedule it uses."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from birnn_tag import distributed
 from birnn_tag.config import TrainingConfig
@@ -56,26 +55,27 @@ def train_epoch(
     config: TrainingConfig,
     epoch: int,
     device: torch.device,
-    progress: Progress | None,
+    on_steps: Callable[[int, int, float, float], None] | None = None,
     context: distributed.Context = distributed.Context(),
+    *,
+    loss_mean_over: str = "sentences",
 ) -> dict[str, float]:
     """One pass over the training data; returns mean loss, tokens (all ranks) and seconds.
 
+    ``on_steps(step, steps, mean_loss, tokens_per_s)`` is called every 20 steps and after the last.
+
     ``model(batch)`` is the training loss (the form DistributedDataParallel needs). With several
     ranks each takes its share of every global batch, and its loss is rescaled by its share of
-    the batch's sentences (or tokens, for a model whose ``loss_per`` is ``"token"``) so that the
+    the batch's sentences (or tokens, when ``loss_mean_over`` is ``"tokens"``) so that the
     averaged gradient equals the single-process gradient of the whole batch.
     """
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
     plan = bucketed_batches([len(s) for s in sentences], config.batch_size, generator=generator)
-    task = progress.add_task(f"epoch {epoch}", total=len(plan), loss=0.0, speed=0.0) if progress else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     total_loss = torch.zeros((), device=device)
     tokens, sentences_seen, started = 0, 0, time.perf_counter()
-    size = len if getattr(distributed.unwrap(model), "loss_per", "sentence") == "sentence" else (
-        lambda part: sum(len(sentences[i]) for i in part)  # the loss is a mean over tokens
-    )
+    size = len if loss_mean_over == "sentences" else lambda part: sum(len(sentences[i]) for i in part)
     for step, indices in enumerate(plan, start=1):
         local = distributed.shard(indices, context)
         weight = size(local) * context.world_size / size(indices) if context.active else 1.0
@@ -92,27 +92,10 @@ def train_epoch(
         total_loss += loss.detach()
         tokens += batch.num_tokens if weight else 0
         sentences_seen += len(local) if weight else 0
-        if task is not None and (step % 20 == 0 or step == len(plan)):
+        if on_steps is not None and (step % 20 == 0 or step == len(plan)):
             # .item() syncs with the GPU: only on progress refreshes, not every step.
-            progress.update(task, completed=step, loss=total_loss.item() / step, speed=tokens / (time.perf_counter() - started))
-    if task is not None:
-        progress.remove_task(task)
+            on_steps(step, len(plan), total_loss.item() / step, tokens / (time.perf_counter() - started))
     seconds = time.perf_counter() - started
     loss_sum, tokens, sentences_seen = distributed.sum_across([total_loss.item(), tokens, sentences_seen], context, device)
     mean_loss = loss_sum / context.world_size / max(1, len(plan))
     return {"train_loss": mean_loss, "train_sentences": int(sentences_seen), "train_tokens": int(tokens), "train_seconds": seconds}
-
-
-def progress_bar(console: Console, enabled: bool) -> Progress | None:
-    """A transient progress bar with loss, tokens/s and time left; None when disabled."""
-    if not enabled:
-        return None
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("{task.fields[speed]:,.0f} tok/s"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )

@@ -55,3 +55,10 @@ def short_repr(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to at most ``limit`` characters, without building the full repr."""
     text = _SHORT_REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its type's name: messages from libraries
+    (PyYAML, torch, datasets) can be pages long."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 
@@ -23,12 +24,10 @@ def decode_sentences(
 ) -> tuple[list[list[int]], list[list[float]] | None]:
     """Predicted tag ids and (if asked) confidences for every sentence, in the order given;
     ``precision`` is one of :data:`~birnn_tag.precision.PRECISIONS`."""
-    was_training = model.training
-    model.eval()
     tag_ids: list[list[int]] = [[] for _ in sentences]
     scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
     # One autocast region for all batches: it keeps the weights' bf16 copies from batch to batch.
-    with inference_autocast(precision, device):
+    with evaluating(model), inference_autocast(precision, device):
         for batch in iterate_batches(sentences, batch_size):
             best, confidence = model.decode(batch.to(device), confidences)
             best = best.cpu().tolist()
@@ -37,5 +36,16 @@ def decode_sentences(
                 tag_ids[index] = best[row][:length]
                 if scores is not None:
                     scores[index] = confidence[row][:length]
-    model.train(was_training)
     return tag_ids, scores
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode for the block, then back in its mode before, even if the block fails
+    (a model scored on the dev set mid-training must go on training with dropout)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)

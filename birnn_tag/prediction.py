@@ -7,20 +7,22 @@ written, and dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import itertools
 import json
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 import torch
 
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data import schemes
+from birnn_tag.data.batching import chunked
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.encoding import TokenEncoder
+from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.inference import decode_sentences
 
@@ -50,19 +52,52 @@ class InputSentence:
         return cls(" ".join(tokens), tokens, offsets)
 
 
-@dataclass
-class Prediction:
-    """Tags and (when asked for) per-token confidences for one input sentence; entity spans on demand."""
+@dataclass(frozen=True)
+class Span:
+    """An entity: its ``type``, character offsets ``start:end`` into the sentence's text and that
+    ``text``, token offsets ``token_start:token_end``, and ``confidence`` (the product of its
+    tokens' confidences; None when the prediction has none)."""
 
-    sentence: InputSentence
+    type: str
+    start: int
+    end: int
+    text: str
+    token_start: int
+    token_end: int
+    confidence: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The span as ``predict --format jsonl`` writes it (confidence to 4 decimals, if any)."""
+        record = dataclasses.asdict(self)
+        if self.confidence is None:
+            del record["confidence"]
+        else:
+            record["confidence"] = round(self.confidence, 4)
+        return record
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's ``tokens`` (``offsets``: each one's ``(start, end)`` in ``text``), ``tags``
+    in the run's ``scheme``, per-token ``confidences`` (the chosen tag's probability, or its CRF
+    marginal; None when not asked for) and entity ``spans``, worked out on first use."""
+
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]] = field(repr=False)
     tags: list[str]
     confidences: list[float] | None
-    scheme: str
+    scheme: str = field(repr=False)
 
     @functools.cached_property
-    def spans(self) -> list[dict]:
-        """Entity spans with character offsets, type and confidence (see :func:`_spans`)."""
-        return _spans(self.sentence, self.tags, self.confidences, self.scheme)
+    def spans(self) -> list[Span]:
+        """The entities the tags mark (CoNLL output never asks, so it never pays for them)."""
+        spans = []
+        for kind, start, end in schemes.to_spans(self.tags, self.scheme):
+            char_start, char_end = self.offsets[start][0], self.offsets[end - 1][1]
+            confidence = None if self.confidences is None else math.prod(self.confidences[start:end])
+            spans.append(Span(kind, char_start, char_end, self.text[char_start:char_end], start, end, confidence))
+        return spans
 
 
 def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: int = 0) -> Iterator[InputSentence]:
@@ -77,14 +112,17 @@ def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: in
         for sentence in iter_conll(lines, name, columns):
             yield InputSentence.from_tokens(sentence.tokens)
         return
-    split = tokenize if input_format == "text" else whitespace_tokenize
     for _, line in lines:
-        tokens, offsets = split(line)
-        yield InputSentence(line, tokens, offsets)
+        yield input_sentence(line, pretokenized=input_format == "pretokenized")
 
 
-def _pieces(tokens: list[str], max_length: int) -> list[list[str]]:
-    return [tokens[start : start + max_length] for start in range(0, len(tokens), max_length)]
+def input_sentence(item: str | Sequence[str], pretokenized: bool = False) -> InputSentence:
+    """A line of text (tokenized as ``predict`` does: CoNLL/PTB-style, or on whitespace when
+    ``pretokenized``) or a list of tokens (its text is the tokens joined by spaces)."""
+    if isinstance(item, str):
+        tokens, offsets = (whitespace_tokenize if pretokenized else tokenize)(item)
+        return InputSentence(item, tokens, offsets)
+    return InputSentence.from_tokens(list(item))
 
 
 def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]]]:
@@ -99,25 +137,6 @@ def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]
         tokens += len(piece)
     if group:
         yield group
-
-
-def _spans(sentence: InputSentence, tags: list[str], confidences: list[float] | None, scheme: str) -> list[dict]:
-    spans = []
-    for kind, start, end in schemes.to_spans(tags, scheme):
-        char_start, char_end = sentence.offsets[start][0], sentence.offsets[end - 1][1]
-        span = {
-            "type": kind,
-            "start": char_start,
-            "end": char_end,
-            "text": sentence.text[char_start:char_end],
-            "token_start": start,
-            "token_end": end,
-        }
-        if confidences is not None:
-            # Product of the tokens' confidences (softmax probabilities or CRF marginals).
-            span["confidence"] = round(math.prod(confidences[start:end]), 4)
-        spans.append(span)
-    return spans
 
 
 def predict_stream(
@@ -141,12 +160,11 @@ def predict_stream(
     config, vocabs = loaded.config, loaded.vocabs
     precision = precision or config.training.eval_precision
     encode = TokenEncoder(vocabs, config.encoding)
-    iterator = iter(inputs)
-    while chunk := list(itertools.islice(iterator, chunk_size)):
+    for chunk in chunked(inputs, chunk_size):
         pieces: list[list[str]] = []
         counts = []  # pieces per sentence
         for sentence in chunk:
-            parts = _pieces(sentence.tokens, config.data.max_length)
+            parts = [sentence.tokens[start:end] for start, end in piece_bounds(len(sentence.tokens), config.data.max_length)]
             counts.append(len(parts))
             pieces.extend(parts)
         tag_ids: list[list[int]] = []
@@ -163,17 +181,17 @@ def predict_stream(
             scores = None if chunk_scores is None else [c for row in chunk_scores[position : position + count] for c in row]
             position += count
             tags = [vocabs.labels.items[i] for i in ids]
-            yield Prediction(sentence, tags, scores, config.data.scheme)
+            yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme)
 
 
 def format_prediction(prediction: Prediction, output_format: str) -> str:
     """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line
     (with confidences when the prediction has them)."""
     if output_format == "conll":
-        rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.sentence.tokens, prediction.tags))
+        rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.tokens, prediction.tags))
         return rows + "\n"
-    record = {"text": prediction.sentence.text, "tokens": prediction.sentence.tokens, "tags": prediction.tags}
+    record: dict[str, Any] = {"text": prediction.text, "tokens": prediction.tokens, "tags": prediction.tags}
     if prediction.confidences is not None:
         record["confidences"] = [round(c, 4) for c in prediction.confidences]
-    record["spans"] = prediction.spans
+    record["spans"] = [span.to_dict() for span in prediction.spans]
     return json.dumps(record, ensure_ascii=False) + "\n"

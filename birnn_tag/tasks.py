@@ -1,18 +1,19 @@
-"""What differs between tasks — loading splits, building and initialising the model, scoring a
-split — in one place.
+"""The task registry: what differs between tasks — loading splits, building and initialising the
+model, how its loss averages, scoring a split, and the public model that tags or fills (which
+evaluates files and predicts lines) — in one place.
 
-The training loop, checkpoints and the CLI look the task up here and stay task-agnostic.
+The training loop, model loading, the API and the CLI look the task up here and stay task-agnostic.
 
 Only model building is imported up front. Reading data (``datasets``), scoring (``seqeval``, which
-imports scikit-learn and SciPy) and pretrained vectors are imported by the steps that use them:
-``birnn-tag predict`` only builds a model, and those imports were 1.5 s of its 3 s start-up.
+imports scikit-learn and SciPy) and pretrained vectors are imported by the steps that use them,
+as ``birnn-tag predict`` only builds a model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
@@ -24,9 +25,12 @@ from birnn_tag.model.cloze import build_cloze_model
 from birnn_tag.model.tagger import build_tagger
 
 if TYPE_CHECKING:
+    from birnn_tag.checkpoint import LoadedModel
     from birnn_tag.cloze_evaluation import ClozeReport
-    from birnn_tag.data.pipeline import Split
+    from birnn_tag.cloze_model import ClozeModel
+    from birnn_tag.data.split import Split
     from birnn_tag.evaluation import Report
+    from birnn_tag.tagging_model import TaggingModel
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,13 @@ class Task:
     score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device], Report | ClozeReport]
     # Fresh (not resumed, not loaded) models only: e.g. pretrained vectors. Returns a log line or None.
     initialize: Callable[[nn.Module, Config, Vocabularies], str | None]
+    # The public model around a loaded one, on its device, at an inference precision (None: the run's).
+    open: Callable[[LoadedModel, torch.device, str | None], TaggingModel | ClozeModel]
+    # What the loss is a mean over: several processes weight their shares of a batch by it.
+    loss_mean_over: Literal["sentences", "tokens"]
+    # Whether some parameters can go without a gradient in a step (DistributedDataParallel must
+    # then look for them after every backward pass, which costs time).
+    may_skip_parameters: Callable[[nn.Module], bool]
 
 
 def _build_tagger(config: Config, vocabs: Vocabularies) -> nn.Module:
@@ -91,9 +102,32 @@ def _build_cloze(config: Config, vocabs: Vocabularies) -> nn.Module:
     return build_cloze_model(config.model, len(vocabs.words))
 
 
+def _open_tagger(loaded: LoadedModel, device: torch.device, precision: str | None) -> TaggingModel:
+    from birnn_tag.tagging_model import TaggingModel
+
+    return TaggingModel(loaded, device, precision)
+
+
+def _open_cloze(loaded: LoadedModel, device: torch.device, precision: str | None) -> ClozeModel:
+    from birnn_tag.cloze_model import ClozeModel
+
+    return ClozeModel(loaded, device, precision)
+
+
+def _uses_adaptive_softmax(model: nn.Module) -> bool:
+    """An adaptive softmax uses a tail cluster only when a batch has a target in it."""
+    return model.output.adaptive is not None
+
+
 TASKS = {
-    "tagging": Task(_load_tagging_splits, _build_tagger, _score_tagger, _initialize_tagger),
-    "cloze": Task(_load_cloze_splits, _build_cloze, _score_cloze, _no_initialization),
+    "tagging": Task(
+        _load_tagging_splits, _build_tagger, _score_tagger, _initialize_tagger, _open_tagger,
+        loss_mean_over="sentences", may_skip_parameters=lambda model: False,
+    ),
+    "cloze": Task(
+        _load_cloze_splits, _build_cloze, _score_cloze, _no_initialization, _open_cloze,
+        loss_mean_over="tokens", may_skip_parameters=_uses_adaptive_softmax,
+    ),
 }
 
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from contextlib import nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from rich.console import Console
 
 from birnn_tag import distributed
 from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
 from birnn_tag.config import Config, config_from_dict, save_config
 from birnn_tag.devices import resolve_device
-from birnn_tag.data.pipeline import Split
+from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.epoch import learning_rate, make_optimizer, progress_bar, train_epoch
+from birnn_tag.epoch import learning_rate, make_optimizer, train_epoch
 from birnn_tag.errors import CheckpointError
+from birnn_tag.events import EpochDone, Listener, Message, ReportDone, StepsDone, ignore
 from birnn_tag.files import append_line, write_atomic
 from birnn_tag.run_folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
@@ -47,7 +47,7 @@ class Session:
     device: torch.device
     state: TrainState
     run_dir: Path
-    console: Console
+    emit: Listener
     context: distributed.Context
     # Whether the run folder holds this run's files yet (a new run writes them with its first
     # checkpoint, so that stopping before then leaves an old run being overwritten intact).
@@ -70,22 +70,22 @@ def _inputs(config: Config) -> list[str]:
     return [name for name in named if name]
 
 
-def train(config: Config, *, resume: bool = False, console: Console | None = None) -> Path:
+def train(config: Config, *, resume: bool = False, on_event: Listener | None = None) -> Path:
     """Train a model as configured; returns the run folder.
 
     The run folder holds ``config.yaml``, ``vocab.json``, ``metrics.jsonl``, ``best.pt``,
     ``last.pt`` and ``report.{txt,json}`` (test split, or validation when there is no test).
-    Under torchrun every rank trains its share; only rank 0 writes.
+    Under torchrun every rank trains its share; only rank 0 writes, and only rank 0 reports
+    progress to ``on_event`` (:mod:`birnn_tag.events`).
     """
     run_dir = Path(config.output.dir)
     check_run_dir(run_dir, overwrite=config.output.overwrite, resume=resume, inputs=_inputs(config))
     context, device = distributed.setup(resolve_device(config.training.device))
-    console = console or Console(stderr=True)
-    console.quiet = console.quiet or not context.is_main
+    emit = on_event if on_event is not None and context.is_main else ignore
     lock = None
     try:
         lock = RunLock(run_dir) if context.is_main else None
-        session = _start(config, run_dir, resume, device, console, context)
+        session = _start(config, run_dir, resume, device, emit, context)
         _run_epochs(session)
         if context.is_main:
             _final_reports(session)
@@ -97,18 +97,18 @@ def train(config: Config, *, resume: bool = False, console: Console | None = Non
     return run_dir
 
 
-def _start(config, run_dir, resume, device, console, context) -> Session:
+def _start(config, run_dir, resume, device, emit, context) -> Session:
     """Load data, build (or restore) the model and optimizer; rank 0 creates the run folder."""
     saved = read_checkpoint(run_dir / "last.pt") if resume else None
     if saved is not None and not {"optimizer", "state"} <= saved.keys():
         raise CheckpointError(f"{run_dir / 'last.pt'}: has no optimizer state to resume from (a copied best.pt?)")
     if saved is not None:
         # Continue with the run's own settings; only the epoch budget may be extended.
-        saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)")
+        saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)", saved=True)
         resumed = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
         ignored = [key for key in _differing_keys(config.to_dict(), resumed.to_dict()) if not key.startswith("output.")]
         if ignored:
-            console.print(f"[yellow]warning:[/] --resume keeps the run's own settings; ignoring {', '.join(ignored)}")
+            emit(Message(f"--resume keeps the run's own settings; ignoring {', '.join(ignored)}", "warning"))
         config = resumed
     # Never more threads than the cores other processes leave free: each parallel region waits for
     # its slowest thread, and a thread sharing a busy core stalls them all.
@@ -131,17 +131,17 @@ def _start(config, run_dir, resume, device, console, context) -> Session:
     else:
         note = task.initialize(model, config, vocabs)
         if note:
-            console.print(note)
+            emit(Message(note))
     sizes = [f"{len(vocabs.words):,} words"]
     sizes += [f"{len(vocabs.chars):,} chars"] if len(vocabs.chars) > 2 else []
     sizes += [f"{len(vocabs.labels)} labels"] if len(vocabs.labels) else []
     processes = f" × {context.world_size} processes" if context.active else ""
-    console.print(
-        f"[bold]{run_dir}[/]: {len(splits['train'].sentences):,} training sentences, {', '.join(sizes)}, "
+    emit(Message(
+        f"{run_dir}: {len(splits['train'].sentences):,} training sentences, {', '.join(sizes)}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}{processes}"
-    )
-    wrapped = distributed.wrap(model, context, device)
-    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, console, context, written=resume)
+    ))
+    wrapped = distributed.wrap(model, context, device, find_unused_parameters=task.may_skip_parameters(model))
+    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, emit, context, written=resume)
 
 
 def _drop_records_after(path: Path, epoch: int) -> None:
@@ -189,52 +189,47 @@ def _run_epochs(session: Session) -> None:
     config, state, context = session.config, session.state, session.context
     training, model = config.training, distributed.unwrap(session.model)
     has_dev = "validation" in session.splits
-    progress = progress_bar(session.console, training.progress and context.is_main)
-    with progress or nullcontext():
-        for epoch in range(state.epoch + 1, training.epochs + 1):
-            torch.manual_seed(epoch_seed(training.seed, epoch, context.rank))
-            for group in session.optimizer.param_groups:
-                group["lr"] = learning_rate(training, epoch)
-            stats = train_epoch(
-                session.model, session.splits["train"].sentences, session.optimizer, training, epoch,
-                session.device, progress, context,
-            )
-            record = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"], **stats}
-            record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
-            if has_dev:
-                # Every rank scores the whole dev set (identical weights); rank 0's score decides.
-                report = task_for(config).score(model, session.splits["validation"], session.vocabs, config, session.device)
-                record.update({f"dev_{key}": value for key, value in report.summary().items()})
-            score = distributed.from_main(report.score, context, session.device) if has_dev else 0.0
-            improved = not has_dev or score > state.best_score
-            state.epoch = epoch
-            if improved:
-                state.best_score = score
-                state.best_epoch, state.bad_epochs = epoch, 0
-            else:
-                state.bad_epochs += 1
-            record["best"] = improved
-            if context.is_main:
-                _save_epoch(session, improved, record)
-            session.console.print(_epoch_line(record))
-            if training.patience and state.bad_epochs >= training.patience:
-                session.console.print(
-                    f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})"
-                )
-                break
+    for epoch in range(state.epoch + 1, training.epochs + 1):
+        torch.manual_seed(epoch_seed(training.seed, epoch, context.rank))
+        for group in session.optimizer.param_groups:
+            group["lr"] = learning_rate(training, epoch)
+        stats = train_epoch(
+            session.model, session.splits["train"].sentences, session.optimizer, training, epoch,
+            session.device, _steps_listener(session, epoch), context, loss_mean_over=task_for(config).loss_mean_over,
+        )
+        record = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"], **stats}
+        record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
+        if has_dev:
+            # Every rank scores the whole dev set (identical weights); rank 0's score decides.
+            report = task_for(config).score(model, session.splits["validation"], session.vocabs, config, session.device)
+            record.update({f"dev_{key}": value for key, value in report.summary().items()})
+        score = distributed.from_main(report.score, context, session.device) if has_dev else 0.0
+        improved = not has_dev or score > state.best_score
+        state.epoch = epoch
+        if improved:
+            state.best_score = score
+            state.best_epoch, state.bad_epochs = epoch, 0
+        else:
+            state.bad_epochs += 1
+        record["best"] = improved
+        if context.is_main:
+            _save_epoch(session, improved, record)
+        session.emit(EpochDone(record))
+        if training.patience and state.bad_epochs >= training.patience:
+            session.emit(Message(f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})"))
+            break
 
 
-def _epoch_line(record: dict) -> str:
-    dev = "".join(
-        f"  {key[4:]} {100 * value:6.2f}" if value <= 1 else f"  {key[4:]} {value:.2f}"
-        for key, value in record.items()
-        if key.startswith("dev_")
-    )
-    star = "  *" if record["best"] and dev else ""
-    return (
-        f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  lr {record['lr']:.5f}  "
-        f"{record['train_tokens_per_s']:8,.0f} tok/s  {record['train_seconds']:6.1f}s{dev}{star}"
-    )
+def _steps_listener(session: Session, epoch: int) -> Callable[[int, int, float, float], None] | None:
+    """``train_epoch``'s progress callback, sending :class:`StepsDone` events; None when
+    ``training.progress`` is off or nobody listens, which spares reading the loss off the device."""
+    if not session.config.training.progress or session.emit is ignore:
+        return None
+
+    def on_steps(step: int, steps: int, loss: float, tokens_per_s: float) -> None:
+        session.emit(StepsDone(epoch, step, steps, loss, tokens_per_s))
+
+    return on_steps
 
 
 def _save_epoch(session: Session, improved: bool, record: dict) -> None:
@@ -270,7 +265,7 @@ def _final_reports(session: Session) -> None:
             continue
         report = task_for(session.config).score(model, session.splits[name], session.vocabs, session.config, session.device)
         report.save(run_dir / f"report-{name}")
-        session.console.print(report.table(f"{name} ({run_dir / 'best.pt'})"))
+        session.emit(ReportDone(name, run_dir / "best.pt", report))
     headline = "test" if "test" in session.splits else "validation" if "validation" in session.splits else None
     if headline:
         for suffix in (".txt", ".json"):

@@ -156,7 +156,7 @@ def gc_freeze(run: str, test: Path, repeats: int) -> None:
 GC_WORKER = """
 import gc, time, torch
 from pathlib import Path
-from birnn_tag.checkpoint import load_model
+from birnn_tag.loading import load_model
 from birnn_tag.prediction import format_prediction, predict_stream, read_inputs
 torch.set_num_threads(2)
 loaded = load_model(Path({run!r}), torch.device("cpu"))

@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from birnn_tag.checkpoint import load_model
-from birnn_tag.evaluation import evaluate_checkpoint
 from birnn_tag.devices import has_native_bf16
+from birnn_tag.evaluation import evaluate_checkpoint
+from birnn_tag.loading import load_model
 
 SPLITS = ("validation", "test")
 PRECISIONS = ("fp32", "bf16")

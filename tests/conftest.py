@@ -9,6 +9,12 @@ import pytest
 import yaml
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The cloze run's text: three sentences, memorised by the model.
+SENTENCES = [
+    "joe likes eggs , especially fried , scrambled or poached .",
+    "anna drives old cars and repairs their engines .",
+    "tom writes down ideas about music in a notebook .",
+]
 
 
 @pytest.fixture
@@ -51,3 +57,27 @@ def trained_run(tmp_path_factory) -> Path:
     shutil.copy(FIXTURES / "tiny.conll", data)
     config = config_from_dict(tiny_config_dict(data, folder / "run"))
     return train(config)
+
+
+@pytest.fixture(scope="session")
+def cloze_run(tmp_path_factory) -> Path:
+    """A folder holding ``text.txt`` (:data:`SENTENCES`) and a cloze run ``run`` trained on it
+    through the CLI, once per test session."""
+    from typer.testing import CliRunner
+
+    from birnn_tag.cli import app
+
+    folder = tmp_path_factory.mktemp("cloze")
+    (folder / "text.txt").write_text("\n".join(SENTENCES * 30) + "\n\n")
+    config = {
+        "task": "cloze",
+        "data": {"train": str(folder / "text.txt"), "validation": str(folder / "text.txt"), "test": str(folder / "text.txt")},
+        "model": {"word_dim": 16, "hidden_size": 24, "dropout": 0.0},
+        "training": {"epochs": 12, "batch_size": 8, "optimizer": "adam", "lr": 0.02, "lr_decay": 0.0,
+                     "patience": None, "progress": False, "device": "cpu"},
+        "output": {"dir": str(folder / "run")},
+    }
+    (folder / "cloze.yaml").write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["train", str(folder / "cloze.yaml")])
+    assert result.exit_code == 0, result.output
+    return folder

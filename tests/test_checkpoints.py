@@ -10,10 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from birnn_tag.checkpoint import load_model, read_checkpoint
+from birnn_tag.checkpoint import read_checkpoint
 from birnn_tag.cli import app
 from birnn_tag.config import config_from_dict
 from birnn_tag.errors import BirnnTagError, CheckpointError
+from birnn_tag.loading import load_model
 from birnn_tag.training import train
 
 from conftest import tiny_config_dict

@@ -18,6 +18,14 @@ def invoke(*args, input=None):
     return runner.invoke(app, [str(a) for a in args], input=input)
 
 
+def refused_choice(result, option, value, choices):
+    """Typer refuses a value outside an option's choices before anything runs: usage error 2,
+    naming the option, the value and the choices."""
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.replace("│", " ").split())  # the message's box wraps lines
+    assert f"Invalid value for '{option}'" in text and f"{value!r} is not one of {choices}" in text, text
+
+
 def one_line_error(result, pattern):
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
@@ -146,7 +154,7 @@ def test_bf16_precision_tags_like_fp32(tmp_path, trained_run):
     assert bf16.stdout == fp32.stdout and "Tom\tB-PER" in bf16.stdout
     result = invoke("evaluate", trained_run, "--split", "validation", "--device", "cpu", "--precision", "bf16")
     assert result.exit_code == 0 and "micro avg" in result.output, result.output
-    one_line_error(invoke("predict", trained_run, text, "--precision", "fp16"), "--precision: unknown value 'fp16'")
+    refused_choice(invoke("predict", trained_run, text, "--precision", "fp16"), "--precision", "fp16", "'fp32', 'bf16', 'auto'")
 
 
 def test_predict_starts_without_importing_data_loading_or_scoring_libraries(tmp_path, trained_run):
@@ -183,4 +191,17 @@ def test_predict_bad_input_keeps_partial_output(tmp_path, trained_run):
     one_line_error(result, "in.txt:5001: not valid UTF-8")
     assert out.read_text() == "old results\n"
     assert (tmp_path / "out.conll.partial").read_text().count("Tom\t") == 4096  # first chunk was written
-    one_line_error(invoke("predict", trained_run, text, "--format", "xml"), "--format: unknown value 'xml'")
+    refused_choice(invoke("predict", trained_run, text, "--format", "xml"), "--format", "xml", "'conll', 'jsonl', 'text'")
+
+
+def test_help_lists_each_options_choices_and_offers_shell_completion(trained_run, tmp_path):
+    text = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "300"}).output  # no wrapping
+    for choices in ("<conll|jsonl|text>", "<text|pretokenized|conll|jsonl>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
+        assert choices in text, text
+    assert "--install-completion" in invoke("--help").output
+    source = tmp_path / "in.txt"
+    source.write_text("Tom flew .\n")
+    # A value of the other task's choices is refused before anything is written.
+    one_line_error(invoke("predict", trained_run, source, "--format", "text", "-o", tmp_path / "out"),
+                   "--format: 'text' does not apply to tagging models; expected one of conll, jsonl")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-import yaml
 from typer.testing import CliRunner
 
 from birnn_tag.cli import app
@@ -12,12 +11,9 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.model.cloze import build_cloze_model
 from birnn_tag.model.recurrent import gather_steps, reversal_index
 
+from conftest import SENTENCES
+
 runner = CliRunner()
-SENTENCES = [
-    "joe likes eggs , especially fried , scrambled or poached .",
-    "anna drives old cars and repairs their engines .",
-    "tom writes down ideas about music in a notebook .",
-]
 
 
 def model(direction="both", num_layers=2, output_layer="softmax", vocab=40):
@@ -83,24 +79,6 @@ def test_padding_invariance_and_probabilities(output_layer):
     assert torch.allclose(alone, together[13:17], atol=1e-5)
     probs = alone.exp()
     assert torch.allclose(probs.sum(dim=1), torch.ones(4), atol=1e-4)
-
-
-@pytest.fixture(scope="module")
-def cloze_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cloze")
-    (folder / "text.txt").write_text("\n".join(SENTENCES * 30) + "\n\n")
-    config = {
-        "task": "cloze",
-        "data": {"train": str(folder / "text.txt"), "validation": str(folder / "text.txt"), "test": str(folder / "text.txt")},
-        "model": {"word_dim": 16, "hidden_size": 24, "dropout": 0.0},
-        "training": {"epochs": 12, "batch_size": 8, "optimizer": "adam", "lr": 0.02, "lr_decay": 0.0,
-                     "patience": None, "progress": False, "device": "cpu"},
-        "output": {"dir": str(folder / "run")},
-    }
-    (folder / "cloze.yaml").write_text(yaml.safe_dump(config))
-    result = runner.invoke(app, ["train", str(folder / "cloze.yaml")])
-    assert result.exit_code == 0, result.output
-    return folder
 
 
 def test_memorised_blank_is_recovered_and_choices_ranked(cloze_run):

@@ -84,3 +84,23 @@ def test_saved_config_round_trips(tmp_path):
     assert load_config(tmp_path / "saved.yaml") == config
     assert config_from_dict(config.to_dict()) == config
     assert isinstance(config, Config)
+
+
+@pytest.mark.parametrize(
+    "task,key,value,message",
+    [
+        ("cloze", "head", "crf", "model.head: applies to tagging models; this is a cloze config"),
+        ("cloze", "casing_dim", 8, "model.casing_dim: applies to tagging models; this is a cloze config"),
+        ("tagging", "direction", "forward", "model.direction: applies to cloze models; this is a tagging config"),
+    ],
+)
+def test_a_model_key_of_the_other_task_is_refused(task, key, value, message):
+    with pytest.raises(ConfigError, match=f"^config: {message}$"):
+        config_from_dict({"task": task, "model": {key: value}})
+    # Saved configs list every key at its default: those load.
+    assert config_from_dict(Config(task=task).to_dict()).task == task
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.yaml")))
+def test_shipped_configs_load(name):
+    load_config(Path(__file__).parent.parent / "configs" / name)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from birnn_tag import prediction
-from birnn_tag.checkpoint import load_model
 from birnn_tag.data.batching import MAX_BATCH_TOKENS, sorted_batches
+from birnn_tag.loading import load_model
 from birnn_tag.prediction import InputSentence, predict_stream
 
 

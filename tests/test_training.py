@@ -6,14 +6,15 @@ import torch
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from birnn_tag.checkpoint import load_model
 from birnn_tag.config import config_from_dict
 from birnn_tag.data.encoding import encode_split
 from birnn_tag.data.preparation import prepare_split
 from birnn_tag.data.sources import load_corpus
 from birnn_tag.epoch import clip_gradients
 from birnn_tag.evaluation import evaluate_tags
+from birnn_tag.events import Message
 from birnn_tag.inference import decode_sentences
+from birnn_tag.loading import load_model
 from birnn_tag.training import train
 
 from conftest import tiny_config_dict
@@ -57,14 +58,13 @@ def test_resume_continues_to_the_same_weights(tmp_path, tiny_conll):
 
 
 def test_resume_warns_about_ignored_overrides(tmp_path, tiny_conll):
-    from rich.console import Console
-
     train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "run", epochs=1)))
-    console = Console(record=True, width=200)
+    events = []
     changed = tiny_config_dict(tiny_conll, tmp_path / "run", epochs=2)
     changed["model"]["hidden_size"] = 32
-    train(config_from_dict(changed), resume=True, console=console)
-    assert "ignoring model.hidden_size" in console.export_text()
+    train(config_from_dict(changed), resume=True, on_event=events.append)
+    warnings = [event.text for event in events if isinstance(event, Message) and event.level == "warning"]
+    assert len(warnings) == 1 and "ignoring model.hidden_size" in warnings[0]
 
 
 def test_report_matches_seqeval():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
@@ -13,6 +15,15 @@ from birnn_tag.data.encoding import EncodedSentence
 # for 256 pieces of 250 tokens at hidden size 200, the peak of tagging one 5 MB line. News text
 # (256 × ~14 tokens) never reaches this cap.
 MAX_BATCH_TOKENS = 16_384
+
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), read lazily from ``items``."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 @dataclass

@@ -101,7 +101,7 @@ class TokenEncoder:
     def encode_sentences(self, sentences: Sequence[list[str]]) -> list[EncodedSentence]:
         """Untagged sentences as tensors, the same as :meth:`ids` gives for each, built together:
         each distinct token is looked up once, and the per-sentence tensors are slices of a few
-        whole-batch tensors (one ``torch.tensor`` per sentence and field took a tenth of
+        whole-batch tensors (one ``torch.tensor`` per sentence and field was a large share of
         prediction time)."""
         slots: dict[str, int] = {}  # distinct token → its row in the tables below
         slot_of_token = [slots.setdefault(token, len(slots)) for tokens in sentences for token in tokens]

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import datasets
 
 from birnn_tag.config import Config
-from birnn_tag.data.encoding import EncodedSentence, encode_split
+from birnn_tag.data.encoding import encode_split
 from birnn_tag.data.preparation import clean_split, cut_sentences
 from birnn_tag.data.sources import load_corpus
 from birnn_tag.data.pretrained import pretrained_words
+from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import ConfigError
-
-
-@dataclass
-class Split:
-    """An encoded split: the pieces the model sees (sentences cut to ``data.max_length``) and,
-    when it has tags, each whole sentence's gold tags (in the training scheme) and the number of
-    consecutive pieces it was cut into, so that scores count the sentences as written."""
-
-    sentences: list[EncodedSentence]
-    tags: list[list[str]] | None = None
-    pieces: list[int] | None = None
 
 
 def tagging_split(sentences: datasets.Dataset, pieces: datasets.Dataset, vocabs: Vocabularies, config: Config) -> Split:

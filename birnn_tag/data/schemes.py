@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 SCHEMES = ("IOB1", "IOB2", "BIOES")
+TRAINING_SCHEMES = ("IOB2", "BIOES")  # the schemes a tagger is trained and decodes in
 _PREFIXES = {"IOB1": "BI", "IOB2": "BI", "BIOES": "BIES"}
 _TAG = re.compile(r"^([BIES])-(.+)$")
 
@@ -31,7 +32,7 @@ def check_tag(tag: str, scheme: str) -> None:
     """Raise ValueError if ``tag`` is malformed or uses a prefix the scheme does not have."""
     prefix, _ = split_tag(tag)
     if prefix != "O" and prefix not in _PREFIXES[scheme]:
-        raise ValueError(f"invalid tag {tag!r} for scheme {scheme}")
+        raise ValueError(f"invalid tag {tag!r} for scheme {scheme}: expected O or {'/'.join(_PREFIXES[scheme])}-TYPE")
 
 
 def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:

@@ -16,7 +16,7 @@ from datasets.fingerprint import generate_random_fingerprint
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data.conll import ColumnFormat, read_conll
-from birnn_tag.errors import DataError
+from birnn_tag.errors import DataError, first_line
 
 SPLITS = ("train", "validation", "test")
 _TABLE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -78,7 +78,7 @@ def read_file(
     try:
         table = load_fresh(kind, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps parser errors in several exception types
-        raise DataError(f"{path}: cannot read as {kind}: {error_summary(error)}") from None
+        raise DataError(f"{path}: cannot read as {kind}: {first_line(error)}") from None
     return standardize(table, config, str(path), with_tags=with_tags)
 
 
@@ -110,12 +110,6 @@ def _int_column(value: int | str | None, default: int, name: str) -> int:
     if not isinstance(value, int):
         raise DataError(f"data.{name}: CoNLL files need a column index, got {value!r}")
     return value
-
-
-def error_summary(error: Exception) -> str:
-    """The first line of an exception's message (library errors can be pages long)."""
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 def _pick_field(dataset: datasets.Dataset, configured, candidates, origin: str, name: str) -> str:
@@ -218,7 +212,7 @@ def carve_validation(train: datasets.Dataset, config: DataConfig) -> tuple[datas
     try:
         parts = train.train_test_split(test_size=config.validation_fraction, seed=0)
     except ValueError as error:
-        raise DataError(f"data.validation_fraction={config.validation_fraction}: {error_summary(error)}") from None
+        raise DataError(f"data.validation_fraction={config.validation_fraction}: {first_line(error)}") from None
     return parts["train"], parts["test"]
 
 
@@ -228,7 +222,7 @@ def _load_hub(config: DataConfig) -> datasets.DatasetDict:
     try:
         return load(config.hub, name=config.hub_config)
     except Exception as error:  # offline, unknown id, missing config name...
-        raise DataError(f"data.hub={config.hub!r}: cannot load: {error_summary(error)}") from None
+        raise DataError(f"data.hub={config.hub!r}: cannot load: {first_line(error)}") from None
 
 
 def _load_disk(folder: str) -> datasets.DatasetDict:
@@ -237,7 +231,7 @@ def _load_disk(folder: str) -> datasets.DatasetDict:
     try:
         loaded = datasets.load_from_disk(folder)
     except Exception as error:
-        raise DataError(f"{folder}: not a save_to_disk folder: {error_summary(error)}") from None
+        raise DataError(f"{folder}: not a save_to_disk folder: {first_line(error)}") from None
     if isinstance(loaded, datasets.Dataset):
         loaded = datasets.DatasetDict({"train": loaded})
     return loaded

@@ -16,13 +16,13 @@ import torch
 from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pieces import piece_bounds
-from birnn_tag.data.pipeline import Split
 from birnn_tag.data.sources import (
-    SPLITS, carve_validation, check_file, error_summary, file_format, load_fresh, load_split_dict, map_batched,
+    SPLITS, carve_validation, check_file, file_format, load_fresh, load_split_dict, map_batched,
 )
+from birnn_tag.data.split import Split
 from birnn_tag.data.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
-from birnn_tag.errors import DataError
+from birnn_tag.errors import DataError, first_line
 
 
 def tokenize_text(text: str, config: DataConfig) -> list[str]:
@@ -38,7 +38,7 @@ def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
     try:
         table = load_fresh(builder, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps decode and parse errors in several types
-        raise DataError(f"{path}: cannot read as {builder}: {error_summary(error)}") from None
+        raise DataError(f"{path}: cannot read as {builder}: {first_line(error)}") from None
     return table
 
 

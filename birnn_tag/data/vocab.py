@@ -12,6 +12,8 @@ from pathlib import Path
 from birnn_tag.config import EncodingConfig
 
 PAD, UNK = "<pad>", "<unk>"
+# Their ids in word and character vocabularies; padding in batches and embeddings is PAD_ID too.
+PAD_ID, UNK_ID = 0, 1
 _DIGIT = re.compile(r"\d")
 
 
@@ -23,7 +25,7 @@ class Vocab:
             item for item in items if not specials or item not in (PAD, UNK)
         ]
         self.index = {item: i for i, item in enumerate(self.items)}
-        self.unk_id = 1 if specials else None
+        self.unk_id = UNK_ID if specials else None
 
     def __len__(self) -> int:
         return len(self.items)

@@ -20,6 +20,7 @@ from torch import nn
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
+from birnn_tag.data.vocab import PAD_ID
 from birnn_tag.errors import ConfigError
 from birnn_tag.model.dropout import Dropout
 from birnn_tag.model.recurrent import gather_steps, reversal_index, zero_padding
@@ -75,15 +76,13 @@ class ClozeOutput(nn.Module):
         return self.linear(features).log_softmax(dim=-1)
 
 
-class ClozeModel(nn.Module):
+class ClozeNetwork(nn.Module):
     """Word embedding → forward and/or backward stacks → shifted concatenation → output layer."""
-
-    loss_per = "token"  # the loss is a mean over a batch's words
 
     def __init__(self, num_words: int, config: ModelConfig, adaptive_cutoffs: list[int] | None) -> None:
         super().__init__()
         self.direction = config.direction
-        self.embedding = nn.Embedding(num_words, config.word_dim, padding_idx=0)
+        self.embedding = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
         self.boundary = nn.Parameter(torch.randn(2, config.word_dim) * 0.1)  # BOS, EOS input vectors
         self.dropout = Dropout(config.dropout)
         stack = lambda reverse: DirectionalStack(  # noqa: E731
@@ -125,7 +124,7 @@ class ClozeModel(nn.Module):
         return self.output.log_probs(self.features(word_ids, lengths)[mask])
 
 
-def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeModel:
+def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeNetwork:
     """An untrained cloze model; ``output_layer: auto`` goes adaptive above 20,000 words."""
     adaptive = config.output_layer == "adaptive" or (config.output_layer == "auto" and num_words > ADAPTIVE_ABOVE)
     cutoffs = None
@@ -136,4 +135,4 @@ def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeModel:
                 f"model.adaptive_cutoffs: {cutoffs} must increase strictly within 1..{num_words - 2} "
                 f"(the vocabulary has {num_words} words)"
             )
-    return ClozeModel(num_words, config, cutoffs)
+    return ClozeNetwork(num_words, config, cutoffs)

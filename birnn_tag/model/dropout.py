@@ -1,8 +1,7 @@
 """Inverted dropout that is fast on CPU.
 
-``nn.Dropout`` draws its mask with ``bernoulli_``, which on CPU took 6.2 ms for a 32×40×400
-batch of LSTM outputs against 1.8 ms for a uniform draw and a comparison (docs/benchmarks.md):
-a tenth of a training step. On CUDA the fused kernel is faster, so it is used there.
+``nn.Dropout`` draws its mask with ``bernoulli_``, which on CPU is several times slower than a
+uniform draw and a comparison (docs/benchmarks.md); on CUDA its fused kernel is faster, so it is used there.
 """
 
 from __future__ import annotations

@@ -8,10 +8,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from birnn_tag.data.vocab import PAD_ID, UNK_ID
 from birnn_tag.model.dropout import Dropout
 from birnn_tag.model.shapes import padded_size
-
-UNK_ID = 1  # the vocabularies' <unk> id, used by word dropout
 
 
 class CharCNN(nn.Module):
@@ -25,7 +24,7 @@ class CharCNN(nn.Module):
 
     def __init__(self, num_chars: int, char_dim: int, num_filters: int, kernel_size: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
         self.conv = nn.Conv1d(char_dim, num_filters, kernel_size, padding=kernel_size // 2)
         self.output_dim = num_filters
 
@@ -58,7 +57,7 @@ class CharLSTM(nn.Module):
 
     def __init__(self, num_chars: int, char_dim: int, hidden_size: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
         self.lstm = nn.LSTM(char_dim, hidden_size, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden_size
 

@@ -8,6 +8,7 @@ from torch import nn
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.data.encoding import CASINGS
+from birnn_tag.data.vocab import PAD_ID
 from birnn_tag.model.crf import CRFHead
 from birnn_tag.model.embeddings import CharCNN, CharLSTM, TokenEmbedder
 from birnn_tag.model.encoder import BiLSTMEncoder
@@ -17,8 +18,6 @@ from birnn_tag.model.transitions import allowed_transitions
 
 class Tagger(nn.Module):
     """Composes the parts; a batch goes in, features, a loss or decoded tags come out."""
-
-    loss_per = "sentence"  # the loss is a mean over a batch's sentences
 
     def __init__(self, embedder: TokenEmbedder, encoder: BiLSTMEncoder, head: SoftmaxHead | CRFHead) -> None:
         super().__init__()
@@ -62,9 +61,9 @@ def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: li
         chars = CharCNN(num_chars, config.char_dim, config.char_filters, config.char_kernel_size)
     elif config.char_encoder == "lstm":
         chars = CharLSTM(num_chars, config.char_dim, config.char_hidden_size)
-    words = nn.Embedding(num_words, config.word_dim, padding_idx=0)
+    words = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
     words.weight.requires_grad_(not config.freeze_embeddings)
-    casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0) if config.casing_dim else None
+    casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=PAD_ID) if config.casing_dim else None
     embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout)
     encoder = BiLSTMEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout)
     allowed = allowed_transitions(scheme, labels) if config.constrained else None

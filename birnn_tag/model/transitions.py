@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from birnn_tag.data.schemes import split_tag
-
-# The schemes a tagger is trained in; each allows only its own prefixes (plus O).
-_PREFIXES = {"IOB2": "BI", "BIOES": "BIES"}
+from birnn_tag.data.schemes import TRAINING_SCHEMES, check_tag, split_tag
 
 
 def allowed_transitions(
@@ -32,13 +29,11 @@ def allowed_transitions(
         ValueError: for an unknown scheme, or a label that is malformed or uses a prefix the
             scheme does not have (``E-PER`` in IOB2).
     """
-    if scheme not in _PREFIXES:
-        raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(_PREFIXES)}")
+    if scheme not in TRAINING_SCHEMES:
+        raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(TRAINING_SCHEMES)}")
+    for label in labels:
+        check_tag(label, scheme)
     parsed = [split_tag(label) for label in labels]  # [(prefix, type or None)]
-    for label, (prefix, _) in zip(labels, parsed):
-        if prefix != "O" and prefix not in _PREFIXES[scheme]:
-            choices = "/".join(_PREFIXES[scheme])
-            raise ValueError(f"invalid tag {label!r} for scheme {scheme}: expected O or {choices}-TYPE")
     follows = _follows_iob2 if scheme == "IOB2" else _follows_bioes
     transitions = torch.tensor(
         [[follows(before, after) for after in parsed] for before in parsed], dtype=torch.bool

@@ -1,0 +1,18 @@
+"""An encoded split, the unit training and scoring work on for every task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from birnn_tag.data.encoding import EncodedSentence
+
+
+@dataclass
+class Split:
+    """An encoded split: the pieces the model sees (sentences cut to ``data.max_length``) and,
+    when it has tags, each whole sentence's gold tags (in the training scheme) and the number of
+    consecutive pieces it was cut into, so that scores count the sentences as written."""
+
+    sentences: list[EncodedSentence]
+    tags: list[list[str]] | None = None
+    pieces: list[int] | None = None

@@ -1,0 +1,70 @@
+"""The choices and options of the ``evaluate`` and ``predict`` commands, shared by the CLI (which
+offers the enums as choices) and the task models (which check the options that apply to them)."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from enum import Enum
+
+from birnn_tag.config import Precision as PrecisionName
+from birnn_tag.config import TrainingConfig
+from birnn_tag.errors import BirnnTagError
+
+
+def _choices(name: str, literal: typing.Any) -> type[Enum]:
+    """A string enum of a config ``Literal``'s values, so the schema stays their one source."""
+    return Enum(name, [(value, value) for value in typing.get_args(literal)], type=str)
+
+
+# Where a model runs (``auto``: CUDA when there is one), and tagging inference's precision
+# (``auto``: bf16 on hardware that multiplies it natively).
+Device = _choices("Device", typing.get_type_hints(TrainingConfig)["device"])
+Precision = _choices("Precision", PrecisionName)
+
+
+class InputFormat(str, Enum):
+    """What ``predict`` reads. Tagging: text, pretokenized, conll. Cloze: text, jsonl."""
+
+    text = "text"
+    pretokenized = "pretokenized"
+    conll = "conll"
+    jsonl = "jsonl"
+
+
+class OutputFormat(str, Enum):
+    """What ``predict`` writes. Tagging: conll, jsonl. Cloze: jsonl, text."""
+
+    conll = "conll"
+    jsonl = "jsonl"
+    text = "text"
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """Everything ``predict`` was asked for; each task uses the fields that apply to it.
+
+    ``output_format`` ``None`` is the task's default (tagging: conll, cloze: jsonl).
+    """
+
+    input_format: InputFormat = InputFormat.text
+    output_format: OutputFormat | None = None
+    batch_size: int = 256
+    top_k: int = 10
+    choices: str | None = None
+    blank: str = "___"
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """``evaluate``'s task-specific settings (cloze: a fraction of positions, ``<unk>`` targets)."""
+
+    fraction: float = 1.0
+    count_unk: bool = False
+
+
+def check_format(option: str, value: Enum, accepted: tuple[str, ...], task: str) -> str:
+    """``value``'s string if this task accepts it; otherwise an error naming the task's values."""
+    if value.value not in accepted:
+        raise BirnnTagError(f"{option}: {value.value!r} does not apply to {task} models; expected one of {', '.join(accepted)}")
+    return value.value
