@@ -105,6 +105,7 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
     if saved is not None:
         # Continue with the run's own settings; only the epoch budget may be extended.
         saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)", saved=True)
+        saved_epochs = saved_config.training.epochs
         resumed = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
         ignored = [key for key in _differing_keys(config.to_dict(), resumed.to_dict()) if not key.startswith("output.")]
         if ignored:
@@ -126,8 +127,8 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
         if context.is_main:
             _drop_records_after(run_dir / "metrics.jsonl", state.epoch)
             _check_best(run_dir / "best.pt", state, config.training.epochs)
-        if config.training.patience and state.bad_epochs >= config.training.patience:
-            state.bad_epochs = 0  # the run had stopped early: resuming asks for more epochs anyway
+        if _stopped_early(state, config) and config.training.epochs > saved_epochs:
+            state.bad_epochs = 0  # a larger epoch budget asks for more epochs after an early stop
     else:
         note = task.initialize(model, config, vocabs)
         if note:
@@ -185,10 +186,16 @@ def _differing_keys(given: dict, saved: dict, prefix: str = "") -> list[str]:
     return keys
 
 
+def _stopped_early(state: TrainState, config: Config) -> bool:
+    return bool(config.training.patience) and state.bad_epochs >= config.training.patience
+
+
 def _run_epochs(session: Session) -> None:
     config, state, context = session.config, session.state, session.context
     training, model = config.training, distributed.unwrap(session.model)
     has_dev = "validation" in session.splits
+    if _stopped_early(state, config):
+        return  # a resumed run that had stopped early (killed during its final reports, say)
     for epoch in range(state.epoch + 1, training.epochs + 1):
         torch.manual_seed(epoch_seed(training.seed, epoch, context.rank))
         for group in session.optimizer.param_groups:
@@ -215,7 +222,7 @@ def _run_epochs(session: Session) -> None:
         if context.is_main:
             _save_epoch(session, improved, record)
         session.emit(EpochDone(record))
-        if training.patience and state.bad_epochs >= training.patience:
+        if _stopped_early(state, config):
             session.emit(Message(f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})"))
             break
 

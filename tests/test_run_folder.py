@@ -157,3 +157,17 @@ def test_a_crash_at_any_write_point_resumes_to_the_uninterrupted_result(tmp_path
             assert torch.equal(weights[key], value), (point, key)
         assert not list(run.glob("*.tmp")), point
     assert point > 4 * epochs  # every epoch's files were written through the crash points
+
+
+def test_resuming_an_early_stopped_run_only_finishes_it_unless_given_more_epochs(tmp_path, tiny_conll):
+    # A run killed after its early stop (during the final reports) must not train on when resumed.
+    run = train(tiny(tiny_conll, tmp_path / "run", epochs=30, training__patience=1))
+    stopped = snapshot(run)
+    epochs = len((run / "metrics.jsonl").read_text().splitlines())
+    assert epochs < 30
+    train(tiny(tiny_conll, run, epochs=30, training__patience=1), resume=True)
+    assert {name: snapshot(run)[name] for name in ("last.pt", "best.pt", "metrics.jsonl")} == {
+        name: stopped[name] for name in ("last.pt", "best.pt", "metrics.jsonl")
+    }
+    train(tiny(tiny_conll, run, epochs=40, training__patience=1), resume=True)
+    assert len((run / "metrics.jsonl").read_text().splitlines()) > epochs
