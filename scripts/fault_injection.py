@@ -93,10 +93,13 @@ def differences(expected: dict, actual: dict) -> list[str]:
 
 def left_behind(run: Path) -> str:
     """Which checkpoints a killed run left, after checking that each of them loads."""
-    present = [name for name in ("best.pt", "last.pt") if (run / name).is_file()]
-    for name in present:
-        read_checkpoint(run / name)  # raises on a torn or truncated file
-    return ",".join(present) or "none"
+    present = []
+    for name in ("best.pt", "last.pt"):
+        if (run / name).is_file():
+            epoch = read_checkpoint(run / name)["state"]["epoch"]  # raises on a torn or truncated file
+            present.append(f"{name} (epoch {epoch})")
+    temporary = [path.name for path in run.glob("*.tmp")]
+    return ", ".join(present + temporary) or "none"
 
 
 def main() -> None:
