@@ -4,9 +4,10 @@
     python scripts/fault_injection.py --config configs/sample.yaml --tries 50 --set training.epochs=4 --seed 1
 
 One uninterrupted run is the reference; the moments its epochs ended are noted. Each try starts
-the same training in a fresh folder, kills it (``kill -9``) at a moment drawn uniformly from the
-start of the reference's first epoch to its end (start-up, before any file is written, is left
-out: a kill there only leaves an empty folder), checks that
+the same training in a fresh folder and picks a phase at random: the first epoch, one of the
+later ones, or the final reports. It waits until the try has written the epochs before that
+phase (so a busier or quieter machine does not shift the kills out of the run), then kills it
+(``kill -9``) at a moment drawn uniformly over the phase's length in the reference, checks that
 every checkpoint left behind loads, then finishes the run with ``--resume`` (or starts it again
 with ``--overwrite`` when no epoch was saved yet) and compares with the reference: the final
 ``best.pt`` and ``last.pt`` weights bit for bit, ``metrics.jsonl`` (timings aside) and
@@ -55,21 +56,36 @@ def wait_for_lock(process: subprocess.Popen, run: Path) -> float:
     return time.perf_counter()
 
 
-def reference_run(config: str, run: Path, sets: list[str]) -> tuple[float, float]:
-    """Train the reference; returns when its first epoch started (estimated as the first epoch's
-    end less the mean epoch time) and when it ended, in seconds from its lock."""
+def epochs_written(run: Path) -> int:
+    metrics = run / "metrics.jsonl"
+    return len(metrics.read_text().splitlines()) if metrics.is_file() else 0
+
+
+def reference_run(config: str, run: Path, sets: list[str]) -> tuple[float, list[float]]:
+    """Train the reference; returns when its first epoch started (the first epoch's end less the
+    mean epoch time, in seconds after the lock) and the lengths of its phases: each epoch, then
+    the final reports."""
     process = train(config, run, sets)
     started = wait_for_lock(process, run)
     ends: list[float] = []
     while process.poll() is None:
-        metrics = run / "metrics.jsonl"
-        lines = len(metrics.read_text().splitlines()) if metrics.is_file() else 0
-        ends += [time.perf_counter() - started] * (lines - len(ends))
-        time.sleep(0.01)
+        ends += [time.perf_counter() - started] * (epochs_written(run) - len(ends))
+        time.sleep(0.005)
     finish(process)
     duration = time.perf_counter() - started
-    epoch = (ends[-1] - ends[0]) / (len(ends) - 1) if len(ends) > 1 else duration / 2
-    return max(0.0, ends[0] - epoch if ends else 0.0), duration
+    later = [after - before for before, after in zip(ends, ends[1:])]
+    first = sum(later) / len(later) if later else ends[0]
+    return max(0.0, ends[0] - first), [first, *later, duration - ends[-1]]
+
+
+def kill_during(process: subprocess.Popen, run: Path, phase: int, delay: float) -> None:
+    """SIGKILL ``delay`` seconds into ``phase``, which starts when epoch ``phase`` has written
+    its metrics line (phase 0, the first epoch: ``delay`` is counted from the lock)."""
+    while process.poll() is None and epochs_written(run) < phase:
+        time.sleep(0.002)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
 
 
 def outcome(run: Path) -> dict:
@@ -116,20 +132,21 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     print(f"{cpu}, torch {torch.__version__}, {args.config} {' '.join(args.sets)}, runs in {folder}")
 
-    first_epoch, duration = reference_run(args.config, folder / "reference", args.sets)
+    start, phases = reference_run(args.config, folder / "reference", args.sets)
     expected = outcome(folder / "reference")
-    print(f"reference run: {duration:.1f} s after taking its lock, epochs from {first_epoch:.1f} s\n")
-    print("| try | killed at (s after lock) | left behind | resumed with | result |\n|---|---|---|---|---|")
+    print(f"reference: {len(phases) - 1} epochs from {start:.1f} s after its lock, "
+          f"{sum(phases[:-1]) / (len(phases) - 1):.2f} s each, then {phases[-1]:.1f} s of final reports\n")
+    print("| try | kill aimed at | left behind (each file loads) | resumed with | result |\n|---|---|---|---|---|")
     failures = 0
     for attempt in range(1, args.tries + 1):
         run = folder / f"try-{attempt}"
-        moment = draw.uniform(first_epoch, duration)
+        phase = draw.randrange(len(phases))
+        delay = draw.uniform(0, phases[phase])
         process = train(args.config, run, args.sets)
         wait_for_lock(process, run)
-        time.sleep(moment)
-        process.send_signal(signal.SIGKILL)
-        process.communicate()
-        killed = "finished first" if process.returncode == 0 else f"{moment:.2f}"
+        kill_during(process, run, phase, delay + (start if phase == 0 else 0.0))
+        where = f"epoch {phase + 1}" if phase < len(phases) - 1 else "final reports"
+        killed = "finished first" if process.returncode == 0 else f"{where}, +{delay:.2f} s"
         left = left_behind(run) if run.exists() else "no folder"
         how = "--resume" if (run / "last.pt").is_file() else "--overwrite"
         finish(train(args.config, run, args.sets, how))
