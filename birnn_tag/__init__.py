@@ -16,13 +16,13 @@ from birnn_tag.version import __version__
 _API = {
     "load": "birnn_tag.api",
     "train": "birnn_tag.api",
-    "TaggingModel": "birnn_tag.tagging_model",
-    "ClozeModel": "birnn_tag.cloze_model",
-    "Prediction": "birnn_tag.prediction",
-    "Span": "birnn_tag.prediction",
-    "Answer": "birnn_tag.cloze_prediction",
-    "Blank": "birnn_tag.cloze_prediction",
-    "Candidate": "birnn_tag.cloze_prediction",
+    "TaggingModel": "birnn_tag.tagging.tagging_model",
+    "ClozeModel": "birnn_tag.cloze.cloze_model",
+    "Prediction": "birnn_tag.tagging.prediction",
+    "Span": "birnn_tag.tagging.prediction",
+    "Answer": "birnn_tag.cloze.prediction",
+    "Blank": "birnn_tag.cloze.prediction",
+    "Candidate": "birnn_tag.cloze.prediction",
     "BirnnTagError": "birnn_tag.errors",
 }
 __all__ = ["__version__", *_API]

@@ -22,13 +22,13 @@ from birnn_tag.loading import load_model
 from birnn_tag.tasks import task_for
 
 if TYPE_CHECKING:  # each task's model is imported by the registry when a run of it is loaded
-    from birnn_tag.cloze_model import ClozeModel
-    from birnn_tag.tagging_model import TaggingModel
+    from birnn_tag.cloze.cloze_model import ClozeModel
+    from birnn_tag.tagging.tagging_model import TaggingModel
 
 
 def load(path: str | Path, device: str | torch.device = "auto", precision: str | None = None) -> TaggingModel | ClozeModel:
     """The trained model of a run folder (its ``best.pt``) or a checkpoint file: a
-    :class:`~birnn_tag.tagging_model.TaggingModel` or a :class:`~birnn_tag.cloze_model.ClozeModel`,
+    :class:`~birnn_tag.tagging.tagging_model.TaggingModel` or a :class:`~birnn_tag.cloze.cloze_model.ClozeModel`,
     by the run's task.
 
     ``device``: ``cpu``, ``cuda``, ``auto`` (CUDA when available) or a ``torch.device``; the model

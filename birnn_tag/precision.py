@@ -4,7 +4,7 @@ On hardware that multiplies bfloat16 natively (CPUs with AVX512-BF16 or AMX, rec
 LSTM's kernels run 1.8× as fast in bf16 on this project's CPU, and tagging CoNLL-2003's test set
 1.5–1.7× as fast, with the same F1 as fp32 on the 17 runs compared (docs/benchmarks.md).
 Elsewhere bf16 is emulated and slower, which is why ``auto`` checks the hardware. The output head always runs in fp32
-(:meth:`~birnn_tag.model.tagger.Tagger.decode`).
+(:meth:`~birnn_tag.tagging.tagger.Tagger.decode`).
 """
 
 from __future__ import annotations

@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import nn
 
+from birnn_tag.cloze.model import build_cloze_model
 from birnn_tag.config import Config
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import ConfigError
-from birnn_tag.model.cloze import build_cloze_model
-from birnn_tag.model.tagger import build_tagger
+from birnn_tag.tagging.tagger import build_tagger
 
 if TYPE_CHECKING:
     from birnn_tag.checkpoint import LoadedModel
-    from birnn_tag.cloze_evaluation import ClozeReport
-    from birnn_tag.cloze_model import ClozeModel
+    from birnn_tag.cloze.cloze_model import ClozeModel
+    from birnn_tag.cloze.evaluation import ClozeReport
     from birnn_tag.data.split import Split
-    from birnn_tag.evaluation import Report
-    from birnn_tag.tagging_model import TaggingModel
+    from birnn_tag.tagging.evaluation import Report
+    from birnn_tag.tagging.tagging_model import TaggingModel
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,13 @@ def _build_tagger(config: Config, vocabs: Vocabularies) -> nn.Module:
 
 
 def _load_tagging_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
-    from birnn_tag.data.pipeline import load_tagging_splits
+    from birnn_tag.tagging.pipeline import load_tagging_splits
 
     return load_tagging_splits(config, vocabs)
 
 
 def _load_cloze_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
-    from birnn_tag.data.text import load_cloze_splits
+    from birnn_tag.cloze.text import load_cloze_splits
 
     return load_cloze_splits(config, vocabs)
 
@@ -87,13 +87,13 @@ def _no_initialization(model: nn.Module, config: Config, vocabs: Vocabularies) -
 
 
 def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:
-    from birnn_tag.evaluation import score_model
+    from birnn_tag.tagging.evaluation import score_model
 
     return score_model(model, split, vocabs, config, device)
 
 
 def _score_cloze(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> ClozeReport:
-    from birnn_tag.cloze_evaluation import score_cloze
+    from birnn_tag.cloze.evaluation import score_cloze
 
     return score_cloze(model, split, vocabs, config, device)
 
@@ -103,13 +103,13 @@ def _build_cloze(config: Config, vocabs: Vocabularies) -> nn.Module:
 
 
 def _open_tagger(loaded: LoadedModel, device: torch.device, precision: str | None) -> TaggingModel:
-    from birnn_tag.tagging_model import TaggingModel
+    from birnn_tag.tagging.tagging_model import TaggingModel
 
     return TaggingModel(loaded, device, precision)
 
 
 def _open_cloze(loaded: LoadedModel, device: torch.device, precision: str | None) -> ClozeModel:
-    from birnn_tag.cloze_model import ClozeModel
+    from birnn_tag.cloze.cloze_model import ClozeModel
 
     return ClozeModel(loaded, device, precision)
 

@@ -31,8 +31,8 @@ import torch
 
 from birnn_tag.data.batching import bucketed_batches, sorted_batches
 from birnn_tag.data.conll import ColumnFormat, read_conll
-from birnn_tag.model.encoder import BiLSTMEncoder
-from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction
+from birnn_tag.nn.encoder import BiLSTMEncoder
+from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction
 
 
 def sentence_lengths(path: Path) -> list[int]:
@@ -157,7 +157,7 @@ GC_WORKER = """
 import gc, time, torch
 from pathlib import Path
 from birnn_tag.loading import load_model
-from birnn_tag.prediction import format_prediction, predict_stream, read_inputs
+from birnn_tag.tagging.prediction import format_prediction, predict_stream, read_inputs
 torch.set_num_threads(2)
 loaded = load_model(Path({run!r}), torch.device("cpu"))
 if {freeze}:

@@ -34,7 +34,7 @@ FORMATS = ("conll", "jsonl")
 def worker(run: str, test: str, passes: int, threads: int) -> None:
     """Runs in the child process: prints {variant: [seconds per pass]} as JSON."""
     from birnn_tag.loading import load_model
-    from birnn_tag.prediction import format_prediction, predict_stream, read_inputs
+    from birnn_tag.tagging.prediction import format_prediction, predict_stream, read_inputs
 
     torch.set_num_threads(threads)
     loaded = load_model(Path(run), torch.device("cpu"))

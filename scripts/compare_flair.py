@@ -197,10 +197,10 @@ def birnn_tag_worker(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]
 
     from birnn_tag.checkpoint import LoadedModel
     from birnn_tag.config import load_config
-    from birnn_tag.data.pipeline import load_tagging_splits
     from birnn_tag.data.sources import read_file
     from birnn_tag.epoch import make_optimizer, train_epoch
-    from birnn_tag.prediction import InputSentence, predict_stream
+    from birnn_tag.tagging.pipeline import load_tagging_splits
+    from birnn_tag.tagging.prediction import InputSentence, predict_stream
     from birnn_tag.tasks import task_for
 
     config = load_config(ROOT / "configs/conll2003.yaml", birnn_tag_overrides(data_dir, args.batch_size, args.threads))

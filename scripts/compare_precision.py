@@ -17,8 +17,8 @@ import time
 import torch
 
 from birnn_tag.devices import has_native_bf16
-from birnn_tag.evaluation import evaluate_checkpoint
 from birnn_tag.loading import load_model
+from birnn_tag.tagging.evaluation import evaluate_checkpoint
 
 SPLITS = ("validation", "test")
 PRECISIONS = ("fp32", "bf16")

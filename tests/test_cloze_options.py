@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from birnn_tag.cloze_prediction import parse_choices, read_queries
+from birnn_tag.cloze.prediction import parse_choices, read_queries
 from birnn_tag.errors import BirnnTagError
 
 

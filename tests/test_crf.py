@@ -11,8 +11,8 @@ import itertools
 import pytest
 import torch
 
-from birnn_tag.model.crf import DISALLOWED, CRFHead, mask_scores, viterbi
-from birnn_tag.model.transitions import allowed_transitions
+from birnn_tag.tagging.crf import DISALLOWED, CRFHead, mask_scores, viterbi
+from birnn_tag.tagging.transitions import allowed_transitions
 
 INPUT_DIM = 6
 LENGTHS = [4, 1, 3, 2]  # padded to 4 tokens; includes a one-token sentence

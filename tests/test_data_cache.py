@@ -9,9 +9,9 @@ from pathlib import Path
 import datasets
 import pytest
 
+from birnn_tag.cloze.text import read_text_file
 from birnn_tag.config import DataConfig
 from birnn_tag.data.sources import load_corpus
-from birnn_tag.data.text import read_text_file
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ def imported(tree: ast.Module, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            # `from birnn_tag.data import schemes` imports the submodule, else the module itself.
+            # `from birnn_tag.tagging import schemes` imports the submodule, else the module itself.
             names.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names)
     return {name for name in names if name in known}
 
@@ -72,3 +72,23 @@ def test_the_library_prints_nothing():
                 assert called not in ("print", "Console"), f"{name}:{node.lineno}: {called}() outside the CLI"
             if isinstance(node, ast.Attribute) and node.attr == "stderr":
                 raise AssertionError(f"{name}:{node.lineno}: writes to stderr outside the CLI")
+
+
+# The task packages, and the modules allowed to reach into them: the registry and the public API.
+TASK_PACKAGES = ("birnn_tag.tagging", "birnn_tag.cloze")
+TASK_AWARE = {"birnn_tag", "birnn_tag.api", "birnn_tag.tasks"}
+
+
+def task_of(name: str) -> str | None:
+    return next((package for package in TASK_PACKAGES if name == package or name.startswith(package + ".")), None)
+
+
+def test_each_task_keeps_to_its_package():
+    trees = modules()
+    for name, tree in trees.items():
+        if name in TASK_AWARE:
+            continue
+        own = task_of(name)
+        for target in imported(tree, set(trees)):
+            other = task_of(target)
+            assert other is None or other == own, f"{name} imports {target}: shared code and other tasks stay out"

@@ -7,10 +7,10 @@ import random
 import pytest
 import torch
 
-from birnn_tag import prediction
 from birnn_tag.data.batching import MAX_BATCH_TOKENS, sorted_batches
 from birnn_tag.loading import load_model
-from birnn_tag.prediction import InputSentence, predict_stream
+from birnn_tag.tagging import prediction
+from birnn_tag.tagging.prediction import InputSentence, predict_stream
 
 
 def random_sentences(count: int, seed: int) -> list[InputSentence]:

@@ -7,10 +7,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate, sorted_batches
 from birnn_tag.data.encoding import EncodedSentence
-from birnn_tag.data.schemes import first_invalid
-from birnn_tag.model.embeddings import CharCNN, distinct_rows
-from birnn_tag.model.encoder import BiLSTMEncoder
-from birnn_tag.model.tagger import build_tagger
+from birnn_tag.nn.embeddings import CharCNN, distinct_rows
+from birnn_tag.nn.encoder import BiLSTMEncoder
+from birnn_tag.tagging.schemes import first_invalid
+from birnn_tag.tagging.tagger import build_tagger
 
 
 def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6) -> EncodedSentence:

@@ -1,1 +1,1 @@
-"""Data layer: sources → prepared splits → vocabularies → encoded tensors → batches."""
+"""Shared data layer: sources and readers → vocabularies → encoded sentences → batches."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from birnn_tag.model.shapes import padded_size
+from birnn_tag.nn.shapes import padded_size
 
 
 def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
@@ -58,7 +58,7 @@ def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor
     batch, steps, _ = inputs.shape
     if inputs.device.type == "cpu" and not lstm.training:
         # Inference batches come in endless (batch, time) shapes and oneDNN keeps a kernel for
-        # each (model/shapes.py); extra rows and trailing steps never reach the real ones.
+        # each (nn/shapes.py); extra rows and trailing steps never reach the real ones.
         # Training batches (batch_size rows, at most data.max_length steps) are few shapes already.
         inputs = nn.functional.pad(inputs, (0, 0, 0, padded_size(steps) - steps, 0, padded_size(batch) - batch))
     zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)

@@ -13,12 +13,12 @@ from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format
 from birnn_tag.precision import PRECISIONS
-from birnn_tag.prediction import (
+from birnn_tag.tagging.prediction import (
     INPUT_FORMATS, OUTPUT_FORMATS, InputSentence, Prediction, format_prediction, input_sentence, predict_stream, read_inputs,
 )
 
 if TYPE_CHECKING:  # scoring imports seqeval and datasets, which `predict` never needs
-    from birnn_tag.evaluation import Report
+    from birnn_tag.tagging.evaluation import Report
 
 
 class TaggingModel:
@@ -43,7 +43,7 @@ class TaggingModel:
 
     def tag(self, texts: Sequence[str], *, pretokenized: bool = False, batch_size: int = 256) -> list[Prediction]:
         """Tag lines of text, tokenized as ``birnn-tag predict`` does (CoNLL/PTB-style; on
-        whitespace when ``pretokenized``); one :class:`~birnn_tag.prediction.Prediction` per text."""
+        whitespace when ``pretokenized``); one :class:`~birnn_tag.tagging.prediction.Prediction` per text."""
         return list(self.tag_stream(texts, pretokenized=pretokenized, batch_size=batch_size))
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 256) -> list[Prediction]:
@@ -76,7 +76,7 @@ class TaggingModel:
         """Entity scores (seqeval strict mode) on a split of the run's data (``source`` a name:
         ``"test"``, ``"validation"``...) or on a file read like it (``source`` a ``Path``); the
         report's ``f1`` is the headline number."""
-        from birnn_tag.evaluation import evaluate_checkpoint
+        from birnn_tag.tagging.evaluation import evaluate_checkpoint
 
         split, data_file = (source, None) if isinstance(source, str) else ("test", str(source))
         return evaluate_checkpoint(self.loaded, split=split, data_file=data_file, device=self.device, precision=self.precision)

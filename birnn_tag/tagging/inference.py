@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.encoding import EncodedSentence
-from birnn_tag.model.tagger import Tagger
+from birnn_tag.nn.modes import evaluating
 from birnn_tag.precision import inference_autocast
+from birnn_tag.tagging.tagger import Tagger
 
 
 @torch.inference_mode()
@@ -37,15 +37,3 @@ def decode_sentences(
                 if scores is not None:
                     scores[index] = confidence[row][:length]
     return tag_ids, scores
-
-
-@contextmanager
-def evaluating(model: torch.nn.Module) -> Iterator[None]:
-    """``model`` in eval mode for the block, then back in its mode before, even if the block fails
-    (a model scored on the dev set mid-training must go on training with dropout)."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)

@@ -22,15 +22,15 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.data.vocab import PAD_ID
 from birnn_tag.errors import ConfigError
-from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.recurrent import gather_steps, reversal_index, zero_padding
+from birnn_tag.nn.dropout import Dropout
+from birnn_tag.nn.recurrent import gather_steps, reversal_index, zero_padding
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
 
 
 class DirectionalStack(nn.Module):
     """A stacked unidirectional LSTM reading left-to-right or right-to-left, with the results of
-    packed sequences (see :mod:`birnn_tag.model.recurrent`)."""
+    packed sequences (see :mod:`birnn_tag.nn.recurrent`)."""
 
     def __init__(self, input_dim: int, hidden_size: int, num_layers: int, dropout: float, reverse: bool) -> None:
         super().__init__()
@@ -79,18 +79,25 @@ class ClozeOutput(nn.Module):
 class ClozeNetwork(nn.Module):
     """Word embedding → forward and/or backward stacks → shifted concatenation → output layer."""
 
-    def __init__(self, num_words: int, config: ModelConfig, adaptive_cutoffs: list[int] | None) -> None:
+    def __init__(
+        self,
+        num_words: int,
+        word_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        direction: str,
+        adaptive_cutoffs: list[int] | None,
+    ) -> None:
         super().__init__()
-        self.direction = config.direction
-        self.embedding = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
-        self.boundary = nn.Parameter(torch.randn(2, config.word_dim) * 0.1)  # BOS, EOS input vectors
-        self.dropout = Dropout(config.dropout)
-        stack = lambda reverse: DirectionalStack(  # noqa: E731
-            config.word_dim, config.hidden_size, config.num_layers, config.dropout, reverse
-        )
+        self.direction = direction
+        self.embedding = nn.Embedding(num_words, word_dim, padding_idx=PAD_ID)
+        self.boundary = nn.Parameter(torch.randn(2, word_dim) * 0.1)  # BOS, EOS input vectors
+        self.dropout = Dropout(dropout)
+        stack = lambda reverse: DirectionalStack(word_dim, hidden_size, num_layers, dropout, reverse)  # noqa: E731
         self.forward_stack = stack(False) if self.direction in ("both", "forward") else None
         self.backward_stack = stack(True) if self.direction in ("both", "backward") else None
-        width = config.hidden_size * (2 if self.direction == "both" else 1)
+        width = hidden_size * (2 if self.direction == "both" else 1)
         self.output = ClozeOutput(width, num_words, adaptive_cutoffs)
 
     def features(self, word_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -135,4 +142,6 @@ def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeNetwork:
                 f"model.adaptive_cutoffs: {cutoffs} must increase strictly within 1..{num_words - 2} "
                 f"(the vocabulary has {num_words} words)"
             )
-    return ClozeNetwork(num_words, config, cutoffs)
+    return ClozeNetwork(
+        num_words, config.word_dim, config.hidden_size, config.num_layers, config.dropout, config.direction, cutoffs
+    )

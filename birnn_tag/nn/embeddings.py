@@ -8,9 +8,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from birnn_tag.data.vocab import PAD_ID, UNK_ID
-from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.shapes import padded_size
+from birnn_tag.nn.dropout import Dropout
+from birnn_tag.nn.shapes import padded_size
 
 
 class CharCNN(nn.Module):
@@ -24,7 +23,7 @@ class CharCNN(nn.Module):
 
     def __init__(self, num_chars: int, char_dim: int, num_filters: int, kernel_size: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)  # ids are 0-padded, as forward() assumes
         self.conv = nn.Conv1d(char_dim, num_filters, kernel_size, padding=kernel_size // 2)
         self.output_dim = num_filters
 
@@ -44,7 +43,7 @@ class CharCNN(nn.Module):
         windows = line.unfold(0, kernel, 1)[positions - gap].flatten(1)  # (chars, dim * kernel)
         weight = self.conv.weight.flatten(1)  # (filters, dim * kernel), the same (dim, kernel) order
         # Zero rows up to a grid size: under bf16 autocast oneDNN keeps a kernel per row count
-        # (model/shapes.py), and a batch's character count is almost never seen twice.
+        # (nn/shapes.py), and a batch's character count is almost never seen twice.
         count = windows.shape[0]
         windows = nn.functional.pad(windows, (0, 0, 0, padded_size(count) - count))
         features = torch.addmm(self.conv.bias, windows, weight.t())[:count]  # (chars, filters)
@@ -57,14 +56,14 @@ class CharLSTM(nn.Module):
 
     def __init__(self, num_chars: int, char_dim: int, hidden_size: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)  # ids are 0-padded, as forward() assumes
         self.lstm = nn.LSTM(char_dim, hidden_size, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden_size
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
         """char_ids (words, chars), 0-padded, every word non-empty → (words, 2 * hidden_size)."""
         lengths = (char_ids != 0).sum(dim=1).cpu()  # (words,)
-        # Packed, unlike the word BiLSTM (model/recurrent.py): words of 1 to 20+ characters and 25
+        # Packed, unlike the word BiLSTM (nn/recurrent.py): words of 1 to 20+ characters and 25
         # hidden units leave oneDNN's dense kernel mostly padding; for 1,500 words it trained in
         # 28-39 ms packed against 63-66 ms dense (docs/benchmarks.md).
         packed = pack_padded_sequence(self.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
@@ -109,6 +108,8 @@ class TokenEmbedder(nn.Module):
         casing: nn.Embedding | None,
         dropout: float,
         word_dropout: float = 0.0,
+        *,
+        unk_id: int,
     ) -> None:
         super().__init__()
         self.words = words
@@ -116,6 +117,7 @@ class TokenEmbedder(nn.Module):
         self.casing = casing
         self.dropout = Dropout(dropout)
         self.word_dropout = word_dropout
+        self.unk_id = unk_id  # the word id a dropped word becomes
         self.output_dim = (
             words.embedding_dim
             + (chars.output_dim if chars is not None else 0)
@@ -133,7 +135,7 @@ class TokenEmbedder(nn.Module):
         → (batch, time, output_dim)."""
         if self.training and self.word_dropout > 0:
             dropped = (torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout) & mask
-            word_ids = word_ids.masked_fill(dropped, UNK_ID)
+            word_ids = word_ids.masked_fill(dropped, self.unk_id)
         parts = [self.words(word_ids)]  # (batch, time, word_dim)
         if self.chars is not None:
             # Only real tokens go through the character encoder, and each distinct spelling once:

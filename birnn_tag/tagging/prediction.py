@@ -18,13 +18,13 @@ from typing import Any, BinaryIO
 import torch
 
 from birnn_tag.checkpoint import LoadedModel
-from birnn_tag.data import schemes
 from birnn_tag.data.batching import chunked
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.encoding import TokenEncoder
 from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
-from birnn_tag.inference import decode_sentences
+from birnn_tag.tagging import schemes
+from birnn_tag.tagging.inference import decode_sentences
 
 INPUT_FORMATS = ("text", "pretokenized", "conll")
 OUTPUT_FORMATS = ("conll", "jsonl")

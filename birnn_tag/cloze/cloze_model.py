@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import torch
 
 from birnn_tag.checkpoint import LoadedModel
-from birnn_tag.cloze_prediction import (
+from birnn_tag.cloze.prediction import (
     INPUT_FORMATS, OUTPUT_FORMATS, Answer, check_blank, fill_blanks, format_answer, make_query, parse_choices,
     read_queries, tokenizer_for,
 )
@@ -18,7 +18,7 @@ from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format
 
 if TYPE_CHECKING:
-    from birnn_tag.cloze_evaluation import ClozeReport
+    from birnn_tag.cloze.evaluation import ClozeReport
 
 
 class ClozeModel:
@@ -64,7 +64,7 @@ class ClozeModel:
         """Top-1/5/10 accuracy and perplexity on a split of the run's text (``source`` a name) or
         on a text file (``source`` a ``Path``): every position, or a random ``fraction``;
         ``<unk>`` targets only if ``count_unk``."""
-        from birnn_tag.cloze_evaluation import evaluate_cloze_checkpoint
+        from birnn_tag.cloze.evaluation import evaluate_cloze_checkpoint
 
         split, data_file = (source, None) if isinstance(source, str) else ("test", str(source))
         return evaluate_cloze_checkpoint(

@@ -6,17 +6,17 @@ import datasets
 
 from birnn_tag.config import Config
 from birnn_tag.data.encoding import encode_split
-from birnn_tag.data.preparation import clean_split, cut_sentences
-from birnn_tag.data.sources import load_corpus
 from birnn_tag.data.pretrained import pretrained_words
+from birnn_tag.data.sources import load_corpus
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import ConfigError
+from birnn_tag.tagging.preparation import clean_split, cut_sentences
 
 
 def tagging_split(sentences: datasets.Dataset, pieces: datasets.Dataset, vocabs: Vocabularies, config: Config) -> Split:
-    """The :class:`Split` of a :func:`~birnn_tag.data.preparation.clean_split` and its
-    :func:`~birnn_tag.data.preparation.cut_sentences`."""
+    """The :class:`Split` of a :func:`~birnn_tag.tagging.preparation.clean_split` and its
+    :func:`~birnn_tag.tagging.preparation.cut_sentences`."""
     counts = [0] * len(sentences)
     for row in pieces["sentence"]:
         counts[row] += 1

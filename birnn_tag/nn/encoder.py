@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from birnn_tag.model.dropout import Dropout
-from birnn_tag.model.recurrent import gather_steps, reversal_index, run_direction, zero_padding
+from birnn_tag.nn.dropout import Dropout
+from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction, zero_padding
 
 
 class BiLSTMEncoder(nn.Module):
@@ -17,7 +17,7 @@ class BiLSTMEncoder(nn.Module):
     tokens 0..t and ``out[..., hidden_size:]`` has read tokens t..len-1, and it is zero past each
     length. On CUDA the batch is packed (cuDNN runs packed sequences natively, on the flattened
     weights ``nn.LSTM`` keeps). On CPU the layers run over the padded batch, each direction as a
-    dense oneDNN LSTM (:mod:`birnn_tag.model.recurrent`): twice as fast, the same outputs (a test
+    dense oneDNN LSTM (:mod:`birnn_tag.nn.recurrent`): twice as fast, the same outputs (a test
     compares the two paths).
     """
 

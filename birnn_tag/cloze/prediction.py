@@ -16,9 +16,9 @@ from typing import BinaryIO
 import torch
 
 from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.cloze.text import encode_words, tokenize_text
 from birnn_tag.data.batching import chunked, iterate_batches
 from birnn_tag.data.conll import decode_lines
-from birnn_tag.data.text import encode_words, tokenize_text
 from birnn_tag.data.vocab import normalize_word
 from birnn_tag.errors import BirnnTagError, DataError
 

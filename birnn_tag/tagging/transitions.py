@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from birnn_tag.data.schemes import TRAINING_SCHEMES, check_tag, split_tag
+from birnn_tag.tagging.schemes import TRAINING_SCHEMES, check_tag, split_tag
 
 
 def allowed_transitions(

@@ -16,15 +16,15 @@ from seqeval.scheme import IOB2, IOBES
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.config import Config
 from birnn_tag.data.pieces import join_pieces
-from birnn_tag.data.pipeline import tagging_split
-from birnn_tag.data.preparation import clean_split, cut_sentences
-from birnn_tag.data.schemes import seqeval_scheme
 from birnn_tag.data.sources import Corpus, load_corpus, read_file
 from birnn_tag.data.split import Split
-from birnn_tag.errors import DataError
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.inference import decode_sentences
-from birnn_tag.model.tagger import Tagger
+from birnn_tag.errors import DataError
+from birnn_tag.tagging.inference import decode_sentences
+from birnn_tag.tagging.pipeline import tagging_split
+from birnn_tag.tagging.preparation import clean_split, cut_sentences
+from birnn_tag.tagging.schemes import seqeval_scheme
+from birnn_tag.tagging.tagger import Tagger
 
 _SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
 AVERAGES = ("micro avg", "macro avg", "weighted avg")

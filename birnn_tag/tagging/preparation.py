@@ -7,10 +7,10 @@ import logging
 import datasets
 
 from birnn_tag.config import DataConfig
-from birnn_tag.data import schemes
 from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.sources import Corpus, map_batched
 from birnn_tag.errors import DataError
+from birnn_tag.tagging import schemes
 
 logger = logging.getLogger(__name__)
 

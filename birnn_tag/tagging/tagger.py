@@ -8,12 +8,12 @@ from torch import nn
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.data.encoding import CASINGS
-from birnn_tag.data.vocab import PAD_ID
-from birnn_tag.model.crf import CRFHead
-from birnn_tag.model.embeddings import CharCNN, CharLSTM, TokenEmbedder
-from birnn_tag.model.encoder import BiLSTMEncoder
-from birnn_tag.model.heads import SoftmaxHead
-from birnn_tag.model.transitions import allowed_transitions
+from birnn_tag.data.vocab import PAD_ID, UNK_ID
+from birnn_tag.nn.embeddings import CharCNN, CharLSTM, TokenEmbedder
+from birnn_tag.nn.encoder import BiLSTMEncoder
+from birnn_tag.tagging.crf import CRFHead
+from birnn_tag.tagging.heads import SoftmaxHead
+from birnn_tag.tagging.transitions import allowed_transitions
 
 
 class Tagger(nn.Module):
@@ -64,7 +64,7 @@ def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: li
     words = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
     words.weight.requires_grad_(not config.freeze_embeddings)
     casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=PAD_ID) if config.casing_dim else None
-    embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout)
+    embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout, unk_id=UNK_ID)
     encoder = BiLSTMEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout)
     allowed = allowed_transitions(scheme, labels) if config.constrained else None
     head_type = CRFHead if config.head == "crf" else SoftmaxHead

@@ -2,7 +2,7 @@
 
 A head is a pluggable component with ``loss(features, tag_ids, mask)`` and
 ``decode(features, mask)``; the tagger never knows which one it has. The CRF head lives in
-:mod:`birnn_tag.model.crf`.
+:mod:`birnn_tag.tagging.crf`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from birnn_tag.model.crf import allow_all, mask_scores, viterbi
+from birnn_tag.tagging.crf import allow_all, mask_scores, viterbi
 
 
 class SoftmaxHead(nn.Module):
     """Independent per-token softmax over tags, trained with masked cross-entropy.
 
-    With ``allowed`` masks (from :func:`~birnn_tag.model.transitions.allowed_transitions`),
+    With ``allowed`` masks (from :func:`~birnn_tag.tagging.transitions.allowed_transitions`),
     decoding is a Viterbi search over the per-token log-probabilities restricted to the moves the
     tag scheme allows, so the output is always a valid tag sequence.
     """

@@ -16,13 +16,13 @@ import torch
 from rich.table import Table
 
 from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.cloze.text import chunk_tokens, encode_words, load_cloze_splits, read_text_file
 from birnn_tag.config import Config
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.split import Split
-from birnn_tag.data.text import chunk_tokens, encode_words, load_cloze_splits, read_text_file
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
-from birnn_tag.inference import evaluating
+from birnn_tag.nn.modes import evaluating
 
 TOP_K = (1, 5, 10)
 _ROWS_PER_STEP = 2048  # positions scored at once: bounds the (positions, vocabulary) log-prob matrix

@@ -186,8 +186,8 @@ def _forward_backward_scores(
 class CRFHead(nn.Module):
     """Linear-chain CRF over tag emissions, trained with the sentence negative log-likelihood.
 
-    Same interface as :class:`~birnn_tag.model.heads.SoftmaxHead`; ``allowed`` (from
-    :func:`~birnn_tag.model.transitions.allowed_transitions`) keeps the moves a tag scheme
+    Same interface as :class:`~birnn_tag.tagging.heads.SoftmaxHead`; ``allowed`` (from
+    :func:`~birnn_tag.tagging.transitions.allowed_transitions`) keeps the moves a tag scheme
     forbids at :data:`DISALLOWED` in training and decoding alike.
     """
 

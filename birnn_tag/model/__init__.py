@@ -1,1 +1,0 @@
-"""Model layer: token embedder → BiLSTM encoder → output head. No file I/O, no printing."""
