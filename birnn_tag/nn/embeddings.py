@@ -42,10 +42,12 @@ class CharCNN(nn.Module):
         # window p - gap. Gathering the windows first keeps the gaps out of the product.
         windows = line.unfold(0, kernel, 1)[positions - gap].flatten(1)  # (chars, dim * kernel)
         weight = self.conv.weight.flatten(1)  # (filters, dim * kernel), the same (dim, kernel) order
-        # Zero rows up to a grid size: under bf16 autocast oneDNN keeps a kernel per row count
-        # (nn/shapes.py), and a batch's character count is almost never seen twice.
         count = windows.shape[0]
-        windows = nn.functional.pad(windows, (0, 0, 0, padded_size(count) - count))
+        if not self.training:
+            # Zero rows up to a grid size: under bf16 autocast oneDNN keeps a kernel per row count
+            # (nn/shapes.py), and a batch's character count is almost never seen twice. Training
+            # runs in fp32 on CPU, which keeps no such kernels, so it is spared the copy.
+            windows = nn.functional.pad(windows, (0, 0, 0, padded_size(count) - count))
         features = torch.addmm(self.conv.bias, windows, weight.t())[:count]  # (chars, filters)
         pooled = features.new_full((*char_ids.shape, self.output_dim), float("-inf"))
         return pooled.index_put((real,), features).max(dim=1).values  # (words, filters)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 
 def padded_size(size: int) -> int:
-    """``size`` rounded up to the grid: exact below 16, then 8 steps per power of two, so the
-    padding is under 1/8 of ``size``::
+    """``size`` rounded up to the grid: exact below 32, then 16 steps per power of two, so the
+    padding is under 1/16 of ``size``::
 
-        1 2 … 15 16 18 20 … 30 32 36 40 … 60 64 72 80 … 120 128 144 …
+        1 2 … 31 32 34 36 … 62 64 68 72 … 124 128 136 144 …
     """
-    step = 1 << max(0, size.bit_length() - 4)
+    step = 1 << max(0, size.bit_length() - 5)
     return -(-size // step) * step
