@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.nn.dropout import Dropout
-from birnn_tag.nn.shapes import padded_size
+from birnn_tag.nn.shapes import pad_to_grid
 
 
 class CharCNN(nn.Module):
@@ -47,7 +47,7 @@ class CharCNN(nn.Module):
             # Zero rows up to a grid size: under bf16 autocast oneDNN keeps a kernel per row count
             # (nn/shapes.py), and a batch's character count is almost never seen twice. Training
             # runs in fp32 on CPU, which keeps no such kernels, so it is spared the copy.
-            windows = nn.functional.pad(windows, (0, 0, 0, padded_size(count) - count))
+            windows = pad_to_grid(windows, 0)
         features = torch.addmm(self.conv.bias, windows, weight.t())[:count]  # (chars, filters)
         pooled = features.new_full((*char_ids.shape, self.output_dim), float("-inf"))
         return pooled.index_put((real,), features).max(dim=1).values  # (words, filters)

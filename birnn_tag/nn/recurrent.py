@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from birnn_tag.nn.shapes import padded_size
+from birnn_tag.nn.shapes import pad_to_grid
 
 
 def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
@@ -60,7 +60,7 @@ def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor
         # Inference batches come in endless (batch, time) shapes and oneDNN keeps a kernel for
         # each (nn/shapes.py); extra rows and trailing steps never reach the real ones.
         # Training batches (batch_size rows, at most data.max_length steps) are few shapes already.
-        inputs = nn.functional.pad(inputs, (0, 0, 0, padded_size(steps) - steps, 0, padded_size(batch) - batch))
+        inputs = pad_to_grid(inputs, 0, 1)
     zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)
     outputs, _, _ = torch.lstm(inputs, (zeros, zeros), params, True, 1, 0.0, lstm.training, False, True)
     return outputs[:batch, :steps]

@@ -9,6 +9,8 @@ memory grew with its input; on the grid the caches hold a few hundred entries at
 
 from __future__ import annotations
 
+import torch
+
 
 def padded_size(size: int) -> int:
     """``size`` rounded up to the grid: exact below 32, then 16 steps per power of two, so the
@@ -18,3 +20,16 @@ def padded_size(size: int) -> int:
     """
     step = 1 << max(0, size.bit_length() - 5)
     return -(-size // step) * step
+
+
+def pad_to_grid(tensor: torch.Tensor, *dims: int) -> torch.Tensor:
+    """``tensor`` with each of ``dims`` zero-padded at its end up to :func:`padded_size`; the
+    tensor itself, not a copy, when those sizes are on the grid already."""
+    sizes = list(tensor.shape)
+    for dim in dims:
+        sizes[dim] = padded_size(sizes[dim])
+    if sizes == list(tensor.shape):
+        return tensor
+    padded = tensor.new_zeros(sizes)
+    padded[tuple(slice(0, size) for size in tensor.shape)] = tensor
+    return padded

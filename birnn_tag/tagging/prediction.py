@@ -21,7 +21,7 @@ from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data.batching import chunked
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.encoding import TokenEncoder
-from birnn_tag.data.pieces import piece_bounds
+from birnn_tag.data.pieces import join_pieces, piece_bounds
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.tagging import schemes
 from birnn_tag.tagging.inference import decode_sentences
@@ -175,11 +175,9 @@ def predict_stream(
             tag_ids += ids
             if chunk_scores is not None:
                 chunk_scores += scores
-        position = 0
-        for sentence, count in zip(chunk, counts):
-            ids = [i for row in tag_ids[position : position + count] for i in row]
-            scores = None if chunk_scores is None else [c for row in chunk_scores[position : position + count] for c in row]
-            position += count
+        sentence_ids = join_pieces(tag_ids, counts)
+        sentence_scores = join_pieces(chunk_scores, counts) if chunk_scores is not None else [None] * len(chunk)
+        for sentence, ids, scores in zip(chunk, sentence_ids, sentence_scores):
             tags = [vocabs.labels.items[i] for i in ids]
             yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme)
 
