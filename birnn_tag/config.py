@@ -146,7 +146,7 @@ class TrainingConfig:
     clip_grad_norm: float | None = _bounded(5.0, min=0.0)
     patience: int | None = _bounded(5, min=1, max=MAX_COUNT)
     # torch.manual_seed takes 64-bit seeds; 32 bits leave room for those derived from this one
-    # (seed * 7919 + rank + epoch in training.py).
+    # (training.epoch_seed: one per epoch and rank).
     seed: int = _bounded(1, min=0, max=2**32 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False
