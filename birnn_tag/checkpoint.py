@@ -78,6 +78,9 @@ def _check_payload(payload: dict[str, Any], path: Path) -> None:
         items = vocab.get(name)
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise CheckpointError(f"{path}: key 'vocab.{name}' is missing or not a list of strings")
+    trained = vocab.get("trained_words")  # absent in runs saved before it was recorded
+    if trained is not None and not (isinstance(trained, int) and 2 <= trained <= len(vocab["words"])):
+        raise CheckpointError(f"{path}: key 'vocab.trained_words' is not a count of the words")
     weights = payload.get("model")
     if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
         raise CheckpointError(f"{path}: key 'model' is missing or not a mapping of tensors")

@@ -113,7 +113,7 @@ def predict(
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
     output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
-    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized or conll. Cloze: text or jsonl.")] = InputFormat.text,
+    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll or conllu. Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
@@ -122,7 +122,7 @@ def predict(
     blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
     precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
 ) -> None:
-    """Tag text, pre-tokenized lines or a CoNLL file; or fill in the blanks (cloze models)."""
+    """Tag text, pre-tokenized lines or a CoNLL / CoNLL-U file; or fill in the blanks (cloze models)."""
     from birnn_tag import api
     from birnn_tag.files import open_output
 

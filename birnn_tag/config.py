@@ -24,7 +24,9 @@ import yaml
 
 from birnn_tag.errors import ConfigError, first_line, short_repr
 
-Scheme = Literal["IOB2", "BIOES"]
+# The scheme a tagger is trained and scored in: a span scheme (entities, chunks), "none" (token
+# labels as they are: POS tags), or "auto" (none when no tag has a span prefix, else IOB2).
+Scheme = Literal["auto", "IOB2", "BIOES", "none"]
 Precision = Literal["fp32", "bf16", "auto"]
 
 # Keys and values a config may hold, counting a shared sub-structure once per place it is used:
@@ -62,20 +64,21 @@ class DataConfig:
     or per-split files (``train``/``validation``/``test``: CoNLL columns, json, jsonl, csv, parquet).
     """
 
-    format: Literal["auto", "conll", "text", "json", "csv", "parquet"] = "auto"
+    format: Literal["auto", "conll", "conllu", "text", "json", "csv", "parquet"] = "auto"
     train: str | None = None
     validation: str | None = None
     test: str | None = None
     hub: str | None = None
     hub_config: str | None = None
     disk: str | None = None
-    # CoNLL files: column index (0-based, negative counts from the end); tables: field name.
+    # CoNLL files: column index (0-based, negative counts from the end); tables: field name;
+    # CoNLL-U: a column name (form, lemma, upos, xpos, feats, deprel...) or index; tags default to upos.
     token_column: int | str | None = None
     tag_column: int | str | None = None
     separator: Literal["auto", "space", "tab"] = "auto"
     validation_fraction: float = _bounded(0.0, min=0.0, max=0.5)
-    input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES"] = "auto"
-    scheme: Scheme = "IOB2"
+    input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES", "none"] = "auto"
+    scheme: Scheme = "auto"
     invalid_tags: Literal["repair", "error"] = "repair"
     max_length: int = _bounded(250, min=1, max=MAX_COUNT)
     long_sentences: Literal["split", "error"] = "split"
@@ -120,7 +123,8 @@ class ModelConfig:
     num_layers: int = _bounded(1, min=1, max=MAX_SIZE)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)
     head: Literal["softmax", "crf"] = _tagging("softmax")
-    # Decode only tag sequences the scheme allows (no O → I-X), for both heads.
+    # Decode only tag sequences the scheme allows (no O → I-X), for both heads; data.scheme none
+    # allows every sequence, so there is nothing to constrain.
     constrained: bool = _tagging(True)
     # Which context the prediction at t sees (x_<t, x_>t or both), and the output layer.
     direction: Literal["both", "forward", "backward"] = _cloze("both")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import PurePath
 
 from birnn_tag.config import Precision as PrecisionName
 from birnn_tag.config import TrainingConfig
@@ -24,12 +25,19 @@ Precision = _choices("Precision", PrecisionName)
 
 
 class InputFormat(str, Enum):
-    """What ``predict`` reads. Tagging: text, pretokenized, conll. Cloze: text, jsonl."""
+    """What ``predict`` reads. Tagging: text, pretokenized, conll, conllu. Cloze: text, jsonl.
+    ``auto``: by the input file's extension (see :func:`input_format_for`)."""
 
+    auto = "auto"
     text = "text"
     pretokenized = "pretokenized"
     conll = "conll"
+    conllu = "conllu"
     jsonl = "jsonl"
+
+
+# The formats an input file's extension names; any other file (and stdin) is read as text.
+_FORMAT_OF_SUFFIX = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}
 
 
 class OutputFormat(str, Enum):
@@ -47,7 +55,7 @@ class PredictOptions:
     ``output_format`` ``None`` is the task's default (tagging: conll, cloze: jsonl).
     """
 
-    input_format: InputFormat = InputFormat.text
+    input_format: InputFormat = InputFormat.auto
     output_format: OutputFormat | None = None
     batch_size: int = 256
     top_k: int = 10
@@ -68,3 +76,13 @@ def check_format(option: str, value: Enum, accepted: tuple[str, ...], task: str)
     if value.value not in accepted:
         raise BirnnTagError(f"{option}: {value.value!r} does not apply to {task} models; expected one of {', '.join(accepted)}")
     return value.value
+
+
+def input_format_for(value: InputFormat, name: str, accepted: tuple[str, ...], task: str) -> str:
+    """The format to read input ``name`` in: ``value``, if this task accepts it; for ``auto``,
+    the one its extension names (``.conll``, ``.conllu``, ``.jsonl``) when the task reads it,
+    else text."""
+    if value is InputFormat.auto:
+        guess = _FORMAT_OF_SUFFIX.get(PurePath(name).suffix.lower(), "text")
+        return guess if guess in accepted else "text"
+    return check_format("--input-format", value, accepted, task)

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 class Task:
     """A task's varying steps. ``score`` returns a report whose ``score`` is higher-is-better."""
 
-    load_splits: Callable[[Config, Vocabularies | None], tuple[Vocabularies, dict[str, Split]]]
+    # Returns the config as the data resolved it (tagging: ``data.scheme: auto``), the
+    # vocabularies (built from train unless given) and the encoded splits.
+    load_splits: Callable[[Config, Vocabularies | None], tuple[Config, Vocabularies, dict[str, Split]]]
     build_model: Callable[[Config, Vocabularies], nn.Module]
     score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device], Report | ClozeReport]
     # Fresh (not resumed, not loaded) models only: e.g. pretrained vectors. Returns a log line or None.
@@ -55,16 +57,16 @@ def _build_tagger(config: Config, vocabs: Vocabularies) -> nn.Module:
     return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), vocabs.labels.items, config.data.scheme)
 
 
-def _load_tagging_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
+def _load_tagging_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
     from birnn_tag.tagging.pipeline import load_tagging_splits
 
     return load_tagging_splits(config, vocabs)
 
 
-def _load_cloze_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
+def _load_cloze_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
     from birnn_tag.cloze.text import load_cloze_splits
 
-    return load_cloze_splits(config, vocabs)
+    return (config, *load_cloze_splits(config, vocabs))
 
 
 def _initialize_tagger(model: nn.Module, config: Config, vocabs: Vocabularies) -> str | None:

@@ -107,7 +107,12 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
         saved_config = config_from_dict(saved["config"], f"{run_dir / 'last.pt'} (saved config)", saved=True)
         saved_epochs = saved_config.training.epochs
         resumed = replace(saved_config, training=replace(saved_config.training, epochs=config.training.epochs))
-        ignored = [key for key in _differing_keys(config.to_dict(), resumed.to_dict()) if not key.startswith("output.")]
+        differing = _differing_keys(config.to_dict(), resumed.to_dict())
+        # data.scheme: auto was resolved when the run started; the saved value is what auto meant.
+        ignored = [
+            key for key in differing
+            if not key.startswith("output.") and not (key == "data.scheme" and config.data.scheme == "auto")
+        ]
         if ignored:
             emit(Message(f"--resume keeps the run's own settings; ignoring {', '.join(ignored)}", "warning"))
         config = resumed
@@ -116,7 +121,7 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
     torch.set_num_threads(thread_count(config.training.threads))
     torch.manual_seed(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
-    vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
+    config, vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
     model = task.build_model(config, vocabs).to(device)
     optimizer = make_optimizer(model, config.training)
     state = TrainState()

@@ -48,7 +48,8 @@ def worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config, args.overrides)
-    vocabs, splits = load_tagging_splits(config)
+    *resolved, vocabs, splits = load_tagging_splits(config)  # newer trees also return the resolved config
+    config = resolved[0] if resolved else config
     torch.manual_seed(0)
     model = task_for(config).build_model(config, vocabs)
     sentences = splits["train"].sentences[: args.sentences]

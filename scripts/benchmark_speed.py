@@ -120,7 +120,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     config = load_config(args.config, args.overrides)
-    vocabs, splits = load_tagging_splits(config)
+    config, vocabs, splits = load_tagging_splits(config)
     torch.manual_seed(0)
     model = task_for(config).build_model(config, vocabs).to(device)
     optimizer = make_optimizer(model, config.training)

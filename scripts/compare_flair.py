@@ -205,7 +205,7 @@ def birnn_tag_worker(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]
 
     config = load_config(ROOT / "configs/conll2003.yaml", birnn_tag_overrides(data_dir, args.batch_size, args.threads))
     device = torch.device("cpu")
-    vocabs, splits = load_tagging_splits(config)
+    config, vocabs, splits = load_tagging_splits(config)
     torch.manual_seed(config.training.seed)
     model = task_for(config).build_model(config, vocabs)
     optimizer = make_optimizer(model, config.training)

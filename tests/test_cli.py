@@ -68,7 +68,7 @@ def test_run_folder_exists(tmp_path, tiny_config):
         (b"a O\nb NN O\n", "bad.txt:2: expected 2 columns, found 3"),
         (b"a O\nb\tO\n", "bad.txt:2: mixed separators"),
         (b"a O\nb\xe9 O\n", "bad.txt:2: not valid UTF-8"),
-        (b"a O\nb PER\n", "bad.txt:1: invalid tag 'PER'"),
+        (b"a B-PER\nb PER\n", "bad.txt:1 token 2: tag 'PER' has none; set data.scheme: none"),
         (b"", "bad.txt: file is empty"),
     ],
 )
@@ -95,10 +95,15 @@ def test_evaluate_other_file_keeps_its_full_name(tmp_path, trained_run):
     assert (trained_run / "report-data-eng.testb.conll.txt").is_file()
 
 
-def test_unknown_label_at_evaluation(tmp_path, trained_run):
+def test_unknown_label_at_evaluation(tmp_path, trained_run, caplog):
+    """A type the model never learned is scored as always missed, with a warning naming it."""
     data = tmp_path / "new.conll"
     data.write_text("Anna I-PER\n\nBerlin I-CITY\n")
-    one_line_error(invoke("evaluate", trained_run, "--data", data), f"{data}:3: label 'B-CITY' was not seen in training")
+    result = invoke("evaluate", trained_run, "--data", data)
+    assert result.exit_code == 0, result.output
+    assert f"{data}: entity types not seen in training (always wrong): CITY" in caplog.text
+    scores = json.loads((trained_run / "report-data-new.conll.json").read_text())["scores"]
+    assert scores["CITY"]["recall"] == 0.0 and scores["CITY"]["support"] == 1
 
 
 def test_corrupt_and_foreign_checkpoints(tmp_path, trained_run):
@@ -196,7 +201,7 @@ def test_predict_bad_input_keeps_partial_output(tmp_path, trained_run):
 
 def test_help_lists_each_options_choices_and_offers_shell_completion(trained_run, tmp_path):
     text = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "300"}).output  # no wrapping
-    for choices in ("<conll|jsonl|text>", "<text|pretokenized|conll|jsonl>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
+    for choices in ("<conll|jsonl|text>", "<auto|text|pretokenized|conll|conllu|jsonl>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
         assert choices in text, text
     assert "--install-completion" in invoke("--help").output
     source = tmp_path / "in.txt"

@@ -17,7 +17,7 @@ def test_defaults_and_sections(tmp_path):
     config = load_config(write(tmp_path, {"model": {"hidden_size": 64}}))
     assert config.model.hidden_size == 64
     assert config.training.optimizer == "sgd"
-    assert config.data.scheme == "IOB2"
+    assert config.data.scheme == "auto"
 
 
 def test_misspelled_key_names_path_and_suggests(tmp_path):
@@ -36,7 +36,7 @@ def test_wrong_type_names_key_and_expected_type(tmp_path):
 
 
 def test_choice_lists_valid_values(tmp_path):
-    with pytest.raises(ConfigError, match=r"data.scheme: expected one of 'IOB2', 'BIOES', got 'BIOX'"):
+    with pytest.raises(ConfigError, match=r"data.scheme: expected one of 'auto', 'IOB2', 'BIOES', 'none', got 'BIOX'"):
         load_config(write(tmp_path, {"data": {"scheme": "BIOX"}}))
 
 

@@ -77,7 +77,7 @@ def test_long_values_are_abbreviated_in_messages(tmp_path):
     path = write(tmp_path, "data:\n  scheme: " + "x" * 10_000 + "\n")
     with pytest.raises(ConfigError) as error:
         load_config(path)
-    assert str(error.value) == f"{path}: data.scheme: expected one of 'IOB2', 'BIOES', got '{'x' * 17}...{'x' * 18}'"
+    assert str(error.value) == f"{path}: data.scheme: expected one of 'auto', 'IOB2', 'BIOES', 'none', got '{'x' * 17}...{'x' * 18}'"
     with pytest.raises(ConfigError, match=r"training.epochs: expected int, got \[0, 1, 2, \.\.\.\]$"):
         load_config(write(tmp_path, f"training:\n  epochs: {list(range(5000))}\n"))
 

@@ -72,8 +72,10 @@ def test_iob1_is_converted_to_iob2_and_bioes(tiny_conll):
 def test_invalid_tag_and_transitions(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("a B-PER\nb X-PER\n")
-    with pytest.raises(DataError, match=r"bad.txt:1: invalid tag 'X-PER'"):
+    with pytest.raises(DataError, match=r"bad.txt:1 token 2: tag 'X-PER' has none; set data.scheme: none"):
         prepare_split(load_corpus(DataConfig(train=str(bad))), "train", DataConfig())
+    with pytest.raises(DataError, match=r"bad.txt:1: invalid tag 'X-PER'"):
+        prepare_split(load_corpus(DataConfig(train=str(bad))), "train", DataConfig(input_scheme="IOB2"))
     broken = tmp_path / "broken.txt"
     broken.write_text("a B-PER\n\nb O\nc I-LOC\n")
     config = DataConfig(train=str(broken), input_scheme="IOB2", invalid_tags="error")

@@ -60,7 +60,7 @@ def test_long_sentences_error_still_refuses(long_conll):
 def test_split_gold_is_each_whole_sentence_in_the_training_scheme(tmp_path, long_conll, scheme):
     raw = tiny_config_dict(long_conll, tmp_path / "run")
     raw["data"] |= {"max_length": 4, "scheme": scheme}
-    _, splits = load_tagging_splits(config_from_dict(raw))
+    _, _, splits = load_tagging_splits(config_from_dict(raw))
     written = [[tag for _, tag in sentence] for sentence in SENTENCES]
     for name in ("train", "test"):
         assert splits[name].tags == [schemes.convert(tags, "IOB2", scheme) for tags in written]

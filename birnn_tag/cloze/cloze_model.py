@@ -15,7 +15,7 @@ from birnn_tag.cloze.prediction import (
     read_queries, tokenizer_for,
 )
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format
+from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format, input_format_for
 
 if TYPE_CHECKING:
     from birnn_tag.cloze.evaluation import ClozeReport
@@ -81,7 +81,7 @@ class ClozeModel:
         """``birnn-tag predict``: checks the options now (before any output is opened), and
         returns a function from an input stream to formatted answers; each unusable line is
         passed to ``warn`` as ``name:line: why``."""
-        input_format = check_format("--input-format", options.input_format, INPUT_FORMATS, self.task)
+        input_format = input_format_for(options.input_format, name, INPUT_FORMATS, self.task)
         output_format = check_format("--format", options.output_format or OutputFormat.jsonl, OUTPUT_FORMATS, self.task)
         choices = parse_choices(options.choices)
         check_blank(options.blank)

@@ -57,23 +57,38 @@ def _split(line: str, separator: str, name: str, number: int) -> list[str]:
     return line.split()
 
 
+def group_sentences(words: Iterable[tuple[int, str, str | None] | None], with_tags: bool) -> Iterator[ColumnSentence]:
+    """Sentences from a reader's ``(line, token, tag)`` words; None (a blank line) ends a sentence."""
+    current: ColumnSentence | None = None
+    for word in words:
+        if word is None:
+            if current is not None:
+                yield current
+            current = None
+            continue
+        number, token, tag = word
+        if current is None:
+            current = ColumnSentence(number, [], [] if with_tags else None)
+        current.tokens.append(token)
+        if current.tags is not None:
+            current.tags.append(tag)
+    if current is not None:
+        yield current
+
+
 def iter_conll(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFormat) -> Iterator[ColumnSentence]:
     """Sentences from numbered lines; ``-DOCSTART-`` lines and repeated blank lines are skipped.
 
     All lines must have the same number of columns as the first one.
     """
+    return group_sentences(_conll_words(lines, name, columns), columns.tag_column is not None)
+
+
+def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFormat) -> Iterator[tuple[int, str, str | None] | None]:
     separator, width = columns.separator, None
-    current: ColumnSentence | None = None
     for number, line in lines:
-        if not line.strip():
-            if current is not None:
-                yield current
-            current = None
-            continue
-        if line.split()[0] == DOCSTART:
-            if current is not None:
-                yield current
-            current = None
+        if not line.strip() or line.split()[0] == DOCSTART:
+            yield None
             continue
         if separator == "auto":
             separator = "tab" if "\t" in line else "space"
@@ -85,13 +100,7 @@ def iter_conll(lines: Iterable[tuple[int, str]], name: str, columns: ColumnForma
             raise DataError(f"{name}:{number}: expected {width} columns, found {len(fields)}")
         if not fields[columns.token_column].strip():
             raise DataError(f"{name}:{number}: empty token")
-        if current is None:
-            current = ColumnSentence(number, [], [] if columns.tag_column is not None else None)
-        current.tokens.append(fields[columns.token_column])
-        if current.tags is not None:
-            current.tags.append(fields[columns.tag_column])
-    if current is not None:
-        yield current
+        yield number, fields[columns.token_column], None if columns.tag_column is None else fields[columns.tag_column]
 
 
 def read_conll(path: str | Path, columns: ColumnFormat) -> dict[str, list]:
@@ -99,15 +108,20 @@ def read_conll(path: str | Path, columns: ColumnFormat) -> dict[str, list]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    out: dict[str, list] = {"tokens": [], "tags": [], "line": []}
     with path.open("rb") as handle:
-        for sentence in iter_conll(decode_lines(handle, str(path)), str(path), columns):
-            out["tokens"].append(sentence.tokens)
-            out["tags"].append(sentence.tags)
-            out["line"].append(sentence.line)
+        return sentence_columns(iter_conll(decode_lines(handle, str(path)), str(path), columns), path)
+
+
+def sentence_columns(sentences: Iterable[ColumnSentence], path: Path) -> dict[str, list]:
+    """A file's sentences as columns ``tokens``, ``tags`` (when they have tags) and ``line``."""
+    out: dict[str, list] = {"tokens": [], "tags": [], "line": []}
+    for sentence in sentences:
+        out["tokens"].append(sentence.tokens)
+        out["tags"].append(sentence.tags)
+        out["line"].append(sentence.line)
     if not out["tokens"]:
         raise DataError(f"{path}: no sentences found (empty file?)")
-    if columns.tag_column is None:
+    if out["tags"][0] is None:
         del out["tags"]
     return out
 

@@ -15,11 +15,13 @@ import datasets
 from datasets.fingerprint import generate_random_fingerprint
 
 from birnn_tag.config import DataConfig
+from birnn_tag.data import conllu
 from birnn_tag.data.conll import ColumnFormat, read_conll
 from birnn_tag.errors import DataError, first_line
 
 SPLITS = ("train", "validation", "test")
 _TABLE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+_COLUMN_FORMATS = {".conllu": "conllu"}
 _TOKEN_FIELDS = ("tokens", "words")
 _TAG_FIELDS = ("ner_tags", "tags", "labels")
 
@@ -56,10 +58,11 @@ class Corpus:
 
 
 def file_format(path: str | Path, configured: str = "auto") -> str:
-    """``conll`` or a ``datasets`` builder name, from the config or the file extension."""
+    """``conll``, ``conllu`` or a ``datasets`` builder name, from the config or the file extension."""
     if configured != "auto":
         return configured
-    return _TABLE_BUILDERS.get(Path(path).suffix.lower(), "conll")
+    suffix = Path(path).suffix.lower()
+    return _COLUMN_FORMATS.get(suffix) or _TABLE_BUILDERS.get(suffix, "conll")
 
 
 def read_file(
@@ -75,6 +78,10 @@ def read_file(
             separator=config.separator,
         )
         return datasets.Dataset.from_dict(read_conll(path, columns))
+    if kind == "conllu":
+        token_column = conllu.column_index(config.token_column, conllu.TOKEN_COLUMN, "token_column", str(path))
+        tag_column = conllu.column_index(config.tag_column, conllu.TAG_COLUMN, "tag_column", str(path)) if with_tags else None
+        return datasets.Dataset.from_dict(conllu.read_conllu(path, token_column, tag_column))
     try:
         table = load_fresh(kind, data_files=str(path), split="train")
     except Exception as error:  # datasets wraps parser errors in several exception types

@@ -60,11 +60,26 @@ def normalize_word(token: str, config: EncodingConfig) -> str:
 
 @dataclass
 class Vocabularies:
-    """Everything needed to turn sentences into ids and predicted ids back into tags."""
+    """Everything needed to turn sentences into ids and predicted ids back into tags.
+
+    ``trained_words``: how many of the first word ids (PAD and UNK included) came from the
+    training split; the rest are pretrained-only words (``encoding.include_pretrained``) that the
+    model never saw in a training sentence.
+    """
 
     words: Vocab
     chars: Vocab
     labels: Vocab
+    trained_words: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.trained_words is None:  # runs saved before it was recorded: every word counts
+            self.trained_words = len(self.words)
+
+    def seen_in_training(self, word_id: int) -> bool:
+        """Whether a word id stands for a word of the training split (not PAD, UNK or a
+        pretrained-only word)."""
+        return UNK_ID < word_id < self.trained_words
 
     @classmethod
     def build(
@@ -85,20 +100,21 @@ class Vocabularies:
         label_set = {tag for row in tags for tag in row}
         # "O" first, then types grouped: stable ids make checkpoints and reports easy to read.
         labels = sorted(label_set, key=lambda tag: (tag != "O", tag[2:], tag))
-        words = Vocab.from_counts(word_counts, config.min_freq, config.max_size)
-        words = Vocab(words.items + sorted(set(extra_words) - set(words.items)))
-        return cls(
-            words,
-            Vocab.from_counts(char_counts),
-            Vocab(labels, specials=False),
-        )
+        trained = Vocab.from_counts(word_counts, config.min_freq, config.max_size)
+        words = Vocab(trained.items + sorted(set(extra_words) - set(trained.items)))
+        return cls(words, Vocab.from_counts(char_counts), Vocab(labels, specials=False), len(trained))
 
-    def to_dict(self) -> dict[str, list[str]]:
-        return {"words": self.words.items, "chars": self.chars.items, "labels": self.labels.items}
+    def to_dict(self) -> dict[str, list[str] | int]:
+        return {
+            "words": self.words.items, "chars": self.chars.items, "labels": self.labels.items,
+            "trained_words": self.trained_words,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[str]]) -> Vocabularies:
-        return cls(Vocab(data["words"]), Vocab(data["chars"]), Vocab(data["labels"], specials=False))
+    def from_dict(cls, data: dict[str, list[str] | int]) -> Vocabularies:
+        return cls(
+            Vocab(data["words"]), Vocab(data["chars"]), Vocab(data["labels"], specials=False), data.get("trained_words")
+        )
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")

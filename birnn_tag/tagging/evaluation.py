@@ -1,17 +1,12 @@
-"""Entity-level scores with seqeval (strict mode, the training scheme) plus token accuracy."""
+"""Score a tagger: decode a split, join its pieces back into sentences, and compare with the
+gold tags by the run's scheme (entity F1 for span schemes, token accuracy for labels without spans)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import datasets
 import torch
-from rich.table import Table
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2, IOBES
 
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.config import Config
@@ -21,104 +16,28 @@ from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
 from birnn_tag.tagging.inference import decode_sentences
-from birnn_tag.tagging.pipeline import tagging_split
+from birnn_tag.tagging.label_scores import LabelReport, score_labels
+from birnn_tag.tagging.pipeline import tagging_split, warn_unknown_labels
 from birnn_tag.tagging.preparation import clean_split, cut_sentences
-from birnn_tag.tagging.schemes import seqeval_scheme
+from birnn_tag.tagging.schemes import NO_SPANS
+from birnn_tag.tagging.span_scores import SpanReport, score_spans
 from birnn_tag.tagging.tagger import Tagger
 
-_SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
-AVERAGES = ("micro avg", "macro avg", "weighted avg")
+Report = SpanReport | LabelReport
 
 
-@dataclass
-class Report:
-    """seqeval's strict-mode per-type and averaged scores (the headline), the conlleval-compatible
-    micro scores (seqeval's default mode), token accuracy, and the scheme they were computed in.
-
-    The two modes differ only on invalid tag sequences: conlleval reads ``O I-PER`` as an entity,
-    strict mode does not. With constrained decoding (the default) predictions are always valid.
-    """
-
-    scores: dict[str, dict[str, float]]
-    conlleval: dict[str, float]
-    token_accuracy: float
-    scheme: str
-    text: str
-
-    @property
-    def f1(self) -> float:
-        """Micro-averaged entity F1 (the headline number), in [0, 1]."""
-        return self.scores["micro avg"]["f1-score"]
-
-    @property
-    def score(self) -> float:
-        """What early stopping maximises: micro F1."""
-        return self.f1
-
-    def summary(self) -> dict[str, float]:
-        """The numbers logged per epoch in metrics.jsonl."""
-        return {"f1": self.f1, "conlleval_f1": self.conlleval["f1-score"], "token_accuracy": self.token_accuracy}
-
-    def table(self, title: str) -> Table:
-        """The report as a rich table: one row per entity type, then the averages."""
-        return report_table(self, title)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scheme": self.scheme,
-            "mode": "strict",
-            "headline": "strict micro F1",
-            "token_accuracy": self.token_accuracy,
-            "scores": self.scores,
-            "conlleval_micro": self.conlleval,
-        }
-
-    def save(self, stem: Path) -> None:
-        """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
-        stem.with_name(stem.name + ".txt").write_text(
-            f"strict {self.scheme} entity scores (seqeval mode='strict'; the headline)\n\n{self.text}\n"
-            f"conlleval-compatible micro F1 (seqeval default mode): {self.conlleval['f1-score']:.4f}\n"
-            f"token accuracy: {self.token_accuracy:.4f}\n",
-            encoding="utf-8",
-        )
-        stem.with_name(stem.name + ".json").write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-
-
-def evaluate_tags(gold: list[list[str]], predicted: list[list[str]], scheme: str) -> Report:
-    """Score predicted tag sequences against gold ones (both in ``scheme``: IOB2 or BIOES)."""
-    mode = _SEQEVAL_SCHEMES[seqeval_scheme(scheme)]
-    kwargs = {"mode": "strict", "scheme": mode, "zero_division": 0}
-    scores = classification_report(gold, predicted, output_dict=True, **kwargs)
-    text = classification_report(gold, predicted, digits=4, **kwargs)
-    lenient = classification_report(gold, predicted, output_dict=True, zero_division=0)["micro avg"]
-    total = sum(len(row) for row in gold)
-    correct = sum(g == p for gold_row, pred_row in zip(gold, predicted) for g, p in zip(gold_row, pred_row))
-    scores = {name: {key: float(value) for key, value in row.items()} for name, row in scores.items()}
-    conlleval = {key: float(value) for key, value in lenient.items()}
-    return Report(scores, conlleval, correct / total if total else 0.0, scheme, text)
-
-
-def report_table(report: Report, title: str) -> Table:
-    """The report as a rich table: one row per entity type, then the averages."""
-    table = Table(title=title)
-    for column in ("type", "precision", "recall", "F1", "support"):
-        table.add_column(column, justify="left" if column == "type" else "right")
-    types = sorted(name for name in report.scores if name not in AVERAGES)
-    for index, name in enumerate(types + [a for a in AVERAGES if a in report.scores]):
-        row = report.scores[name]
-        table.add_row(
-            name,
-            f"{100 * row['precision']:.2f}",
-            f"{100 * row['recall']:.2f}",
-            f"{100 * row['f1-score']:.2f}",
-            str(int(row["support"])),
-            end_section=index == len(types) - 1,
-        )
-    table.caption = (
-        f"strict {report.scheme} entity scores (seqeval, the headline); conlleval-compatible "
-        f"micro F1 {100 * report.conlleval['f1-score']:.2f}; token accuracy {100 * report.token_accuracy:.2f}%"
-    )
-    return table
+def evaluate_tags(
+    gold: Sequence[Sequence[str]],
+    predicted: Sequence[Sequence[str]],
+    scheme: str,
+    seen: Sequence[Sequence[bool]] | None = None,
+) -> Report:
+    """Score predicted tag sequences against gold ones, both in ``scheme``: entity scores for
+    IOB2 / BIOES, token scores for ``none`` (with accuracy on seen and unseen words when
+    ``seen`` marks the tokens whose word was in training)."""
+    if scheme == NO_SPANS:
+        return score_labels(gold, predicted, seen)
+    return score_spans(gold, predicted, scheme)
 
 
 def evaluate_checkpoint(
@@ -141,6 +60,7 @@ def evaluate_checkpoint(
     sentences = clean_split(corpus, split, config.data)
     if "tags" not in sentences.column_names:
         raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")
+    warn_unknown_labels(corpus.origins[split], sentences, loaded.vocabs, config.data.scheme)
     pieces = cut_sentences(sentences, config.data, keep_entities=False)
     tagged = tagging_split(sentences, pieces, loaded.vocabs, config)
     return score_model(loaded.model, tagged, loaded.vocabs, config, device, precision)
@@ -160,4 +80,8 @@ def score_model(
     precision = precision or training.eval_precision
     tag_ids, _ = decode_sentences(model, split.sentences, training.eval_batch_size, device, False, precision)
     predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
-    return evaluate_tags(split.tags, predicted, config.data.scheme)
+    seen = None
+    if config.data.scheme == NO_SPANS:
+        words = [[vocabs.seen_in_training(i) for i in piece.words.tolist()] for piece in split.sentences]
+        seen = join_pieces(words, split.pieces)
+    return evaluate_tags(split.tags, predicted, config.data.scheme, seen)

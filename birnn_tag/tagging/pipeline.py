@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 import datasets
 
 from birnn_tag.config import Config
@@ -11,15 +14,27 @@ from birnn_tag.data.sources import load_corpus
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import ConfigError
-from birnn_tag.tagging.preparation import clean_split, cut_sentences
+from birnn_tag.tagging import schemes
+from birnn_tag.tagging.preparation import clean_split, cut_sentences, resolve_scheme
+
+logger = logging.getLogger(__name__)
 
 
-def tagging_split(sentences: datasets.Dataset, pieces: datasets.Dataset, vocabs: Vocabularies, config: Config) -> Split:
+def tagging_split(
+    sentences: datasets.Dataset, pieces: datasets.Dataset, vocabs: Vocabularies, config: Config, *, train: bool = False
+) -> Split:
     """The :class:`Split` of a :func:`~birnn_tag.tagging.preparation.clean_split` and its
-    :func:`~birnn_tag.tagging.preparation.cut_sentences`."""
+    :func:`~birnn_tag.tagging.preparation.cut_sentences`.
+
+    Only the ``train`` split's tags become label ids (the loss needs them). Other splits keep
+    their gold tags as strings to score against: a label the model never learned (a dev ``I-PRT``
+    where training has only one-word ``B-PRT`` chunks) is an error to count, not a reason to stop.
+    """
     counts = [0] * len(sentences)
     for row in pieces["sentence"]:
         counts[row] += 1
+    if not train and "tags" in pieces.column_names:
+        pieces = pieces.remove_columns("tags")
     return Split(encode_split(pieces, vocabs, config.encoding), sentences["tags"], counts)
 
 
@@ -42,9 +57,16 @@ def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[
     return found
 
 
-def load_tagging_splits(config: Config, vocabs: Vocabularies | None = None) -> tuple[Vocabularies, dict[str, Split]]:
-    """Load, clean and encode every configured split; build vocabularies from train unless given."""
+def load_tagging_splits(
+    config: Config, vocabs: Vocabularies | None = None
+) -> tuple[Config, Vocabularies, dict[str, Split]]:
+    """Load, clean and encode every configured split; build vocabularies from train unless given.
+
+    Returns the config with ``data.scheme: auto`` resolved from the training tags (none or IOB2),
+    the vocabularies and the splits.
+    """
     corpus = load_corpus(config.data)
+    config = dataclasses.replace(config, data=resolve_scheme(corpus, "train", config.data))
     sentences = {name: clean_split(corpus, name, config.data) for name in corpus.splits}
     pieces = datasets.DatasetDict(
         {name: cut_sentences(dataset, config.data, keep_entities=name == "train") for name, dataset in sentences.items()}
@@ -53,4 +75,26 @@ def load_tagging_splits(config: Config, vocabs: Vocabularies | None = None) -> t
         extra = pretrained_in_splits(pieces, config) if config.encoding.include_pretrained else set()
         # From the pieces: a cut entity adds its parts' tags (e.g. BIOES S-X) to the labels.
         vocabs = Vocabularies.build(pieces["train"]["tokens"], pieces["train"]["tags"], config.encoding, extra)
-    return vocabs, {name: tagging_split(sentences[name], pieces[name], vocabs, config) for name in pieces}
+    for name in sentences:
+        if name != "train":
+            warn_unknown_labels(corpus.origins[name], sentences[name], vocabs, config.data.scheme)
+    splits = {name: tagging_split(sentences[name], pieces[name], vocabs, config, train=name == "train") for name in pieces}
+    return config, vocabs, splits
+
+
+def warn_unknown_labels(origin: str, sentences: datasets.Dataset, vocabs: Vocabularies, scheme: str) -> None:
+    """Log the gold labels (span types, for span schemes) of a cleaned split that training never
+    had: the model cannot predict them, so each of their tokens or entities counts as an error."""
+    if "tags" not in sentences.column_names:
+        return
+
+    def kinds(tags) -> set[str]:
+        if scheme == schemes.NO_SPANS:
+            return set(tags)
+        return {schemes.split_tag(tag)[1] for tag in tags} - {None}
+
+    known = kinds(vocabs.labels.items)
+    unknown = set().union(*map(kinds, sentences["tags"])) - known
+    if unknown:
+        what = "labels" if scheme == schemes.NO_SPANS else "entity types"
+        logger.warning("%s: %s not seen in training (always wrong): %s", origin, what, ", ".join(sorted(unknown)))

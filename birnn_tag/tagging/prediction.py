@@ -20,13 +20,14 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data.batching import chunked
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
+from birnn_tag.data.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
 from birnn_tag.data.encoding import TokenEncoder
 from birnn_tag.data.pieces import join_pieces, piece_bounds
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.tagging import schemes
 from birnn_tag.tagging.inference import decode_sentences
 
-INPUT_FORMATS = ("text", "pretokenized", "conll")
+INPUT_FORMATS = ("text", "pretokenized", "conll", "conllu")
 OUTPUT_FORMATS = ("conll", "jsonl")
 # Tokens encoded and tagged together: a chunk of 4,096 news sentences (~57k tokens) is one group,
 # while one 5 MB line (a million tokens) is tagged a group at a time; encoded all at once it held
@@ -91,7 +92,10 @@ class Prediction:
 
     @functools.cached_property
     def spans(self) -> list[Span]:
-        """The entities the tags mark (CoNLL output never asks, so it never pays for them)."""
+        """The entities the tags mark (CoNLL output never asks, so it never pays for them);
+        none for labels without spans (``data.scheme: none``)."""
+        if self.scheme == schemes.NO_SPANS:
+            return []
         spans = []
         for kind, start, end in schemes.to_spans(self.tags, self.scheme):
             char_start, char_end = self.offsets[start][0], self.offsets[end - 1][1]
@@ -100,16 +104,23 @@ class Prediction:
         return spans
 
 
-def read_inputs(handle: BinaryIO, name: str, input_format: str, token_column: int = 0) -> Iterator[InputSentence]:
+def read_inputs(
+    handle: BinaryIO, name: str, input_format: str, token_column: int | None = None
+) -> Iterator[InputSentence]:
     """Sentences from a stream: ``text`` (one per line, tokenized), ``pretokenized``
-    (whitespace-separated tokens, one sentence per line) or ``conll`` (token column, blank-line breaks).
+    (whitespace-separated tokens, one sentence per line), ``conll`` (token column, blank-line
+    breaks) or ``conllu`` (its words). ``token_column`` None: the format's default (0; FORM).
 
     Blank lines in line-based input give empty sentences, so output lines stay aligned with input.
     """
     lines = decode_lines(handle, name)
-    if input_format == "conll":
-        columns = ColumnFormat(token_column=token_column, tag_column=None)
-        for sentence in iter_conll(lines, name, columns):
+    if input_format in ("conll", "conllu"):
+        if input_format == "conll":
+            sentences = iter_conll(lines, name, ColumnFormat(token_column=token_column or 0, tag_column=None))
+        else:
+            column = COLUMNS.index(TOKEN_COLUMN) if token_column is None else token_column
+            sentences = iter_conllu(lines, name, column, tag_column=None)
+        for sentence in sentences:
             yield InputSentence.from_tokens(sentence.tokens)
         return
     for _, line in lines:
@@ -184,12 +195,13 @@ def predict_stream(
 
 def format_prediction(prediction: Prediction, output_format: str) -> str:
     """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line
-    (with confidences when the prediction has them)."""
+    (with confidences when the prediction has them, and spans unless its labels have none)."""
     if output_format == "conll":
         rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.tokens, prediction.tags))
         return rows + "\n"
     record: dict[str, Any] = {"text": prediction.text, "tokens": prediction.tokens, "tags": prediction.tags}
     if prediction.confidences is not None:
         record["confidences"] = [round(c, 4) for c in prediction.confidences]
-    record["spans"] = [span.to_dict() for span in prediction.spans]
+    if prediction.scheme != schemes.NO_SPANS:
+        record["spans"] = [span.to_dict() for span in prediction.spans]
     return json.dumps(record, ensure_ascii=False) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import datasets
@@ -16,30 +17,72 @@ logger = logging.getLogger(__name__)
 
 
 def input_scheme(corpus: Corpus, split: str, config: DataConfig) -> str:
-    """The scheme the split's tags are written in (configured, or detected from the split)."""
+    """The scheme the split's tags are written in: configured, or detected from the split
+    (``none`` when no tag has a span prefix). A split that mixes prefixed tags with plain labels
+    is an error naming one of each, since neither reading fits the whole file."""
     if config.input_scheme != "auto":
         return config.input_scheme
-    try:
-        return schemes.detect_scheme(corpus.splits[split]["tags"])
-    except ValueError:
-        return "IOB2"  # a malformed tag; _convert_tags reports it with its location
+    tags = corpus.splits[split]["tags"]
+    prefixed, plain = schemes.first_of_each_kind(tags)
+    if prefixed is None and plain is not None:
+        return schemes.NO_SPANS
+    if prefixed is not None and plain is not None:
+        raise DataError(
+            f"{_tag_at(corpus, split, *prefixed)} has a span prefix but {_tag_at(corpus, split, *plain)} "
+            "has none; set data.scheme: none to take every tag as a plain label, or fix the tags"
+        )
+    return schemes.detect_scheme(tags)
+
+
+def training_scheme(corpus: Corpus, config: DataConfig, split: str = "train") -> str:
+    """``data.scheme``, or for ``auto`` what the tags of ``split`` (the training split) call for:
+    ``none`` when none of them has a span prefix (POS tags), IOB2 otherwise."""
+    if config.scheme != "auto":
+        return config.scheme
+    return schemes.NO_SPANS if input_scheme(corpus, split, config) == schemes.NO_SPANS else "IOB2"
+
+
+def resolve_scheme(corpus: Corpus, split: str, config: DataConfig) -> DataConfig:
+    """``config`` with ``scheme: auto`` resolved by the training split (or by ``split`` itself
+    when the corpus has no training split)."""
+    if config.scheme != "auto" or "tags" not in corpus.splits[split].column_names:
+        return config
+    source = "train" if "train" in corpus.splits else split
+    return dataclasses.replace(config, scheme=training_scheme(corpus, config, source))
+
+
+def _tag_at(corpus: Corpus, split: str, row: int, position: int) -> str:
+    """Where a tag is, for messages: its sentence's ``file:line`` (or table row) and token number."""
+    dataset = corpus.splits[split]
+    line = dataset[row]["line"] if "line" in dataset.column_names else None
+    return f"{corpus.where(split, row, line)} token {position + 1}: tag {dataset[row]['tags'][position]!r}"
 
 
 def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
     """The pieces of one split that the model sees: :func:`clean_split`, then :func:`cut_sentences`
     (between entities for the training split, as ``predict`` cuts for the others)."""
+    config = resolve_scheme(corpus, split, config)
     return cut_sentences(clean_split(corpus, split, config), config, keep_entities=split == "train")
 
 
 def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
     """Validated, scheme-converted version of one split, one row per sentence as written.
 
-    Columns: ``tokens``, ``tags`` (when the split has tags) and ``where`` (``file:line`` of the
+    ``scheme: auto`` is resolved by :func:`resolve_scheme`. Columns: ``tokens``, ``tags`` (when the split has tags) and ``where`` (``file:line`` of the
     sentence, so that later errors such as an unknown label can point at it).
     """
     dataset = corpus.splits[split]
     has_tags = "tags" in dataset.column_names
-    source = input_scheme(corpus, split, config) if has_tags else None
+    config = resolve_scheme(corpus, split, config)
+    spans = config.scheme != schemes.NO_SPANS
+    source = input_scheme(corpus, split, config) if has_tags and spans else None
+    if source == schemes.NO_SPANS:
+        _, plain = schemes.first_of_each_kind(dataset["tags"])
+        what = f"{_tag_at(corpus, split, *plain)} and the split's other tags have" if plain else f"{corpus.origins[split]} has"
+        raise DataError(
+            f"{what} no span prefix (B-, I-, E-, S-), but data.scheme is {config.scheme}; "
+            "set data.scheme: none (or auto) for labels without spans, such as POS tags"
+        )
     repaired: list[str] = []
 
     def clean(batch: dict, indices: list[int]) -> dict:
@@ -65,7 +108,8 @@ def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Data
 
 
 def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entities: bool) -> datasets.Dataset:
-    """Cut the sentences of a :func:`clean_split` into pieces of at most ``data.max_length`` tokens.
+    """Cut the sentences of a :func:`clean_split` into pieces of at most ``data.max_length`` tokens;
+    ``config.scheme`` is the one they were cleaned into (resolved, not ``auto``).
 
     With ``keep_entities`` (training data) cuts fall between gold entities where possible.
     Otherwise (data to score) they fall where ``predict`` cuts, every ``max_length`` tokens, since
@@ -75,6 +119,7 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
     plus ``sentence``, the row of the sentence the piece was cut from.
     """
     has_tags = "tags" in sentences.column_names
+    by_span = config.scheme != schemes.NO_SPANS
 
     def cut_batch(batch: dict, indices: list[int]) -> dict:
         out: dict[str, list] = {"tokens": [], "where": [], "sentence": []} | ({"tags": []} if has_tags else {})
@@ -85,15 +130,17 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
                     f"{where}: sentence of {len(tokens)} tokens is longer than "
                     f"data.max_length={config.max_length} (set data.long_sentences: split)"
                 )
-            spans = schemes.to_spans(batch["tags"][position], config.scheme) if has_tags else []
+            spans = schemes.to_spans(batch["tags"][position], config.scheme) if has_tags and by_span else []
             # A cut just before one of these tokens would split an entity.
             inside = {token for _, start, end in spans for token in range(start + 1, end)} if keep_entities else ()
             for start, end in piece_bounds(len(tokens), config.max_length, inside):
                 out["tokens"].append(tokens[start:end])
                 out["where"].append(where)
                 out["sentence"].append(row)
-                if has_tags:
+                if has_tags and by_span:
                     out["tags"].append(schemes.from_spans(_clip(spans, start, end), end - start, config.scheme))
+                elif has_tags:
+                    out["tags"].append(batch["tags"][position][start:end])
         return out
 
     return map_batched(sentences, cut_batch, with_indices=True, remove_columns=sentences.column_names)
@@ -111,11 +158,14 @@ def _clip(spans: list[schemes.Span], start: int, end: int) -> list[schemes.Span]
 def _convert_tags(tags, tokens, source, config, where: str, repaired) -> list[str]:
     if len(tags) != len(tokens):
         raise DataError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
+    if source is None:  # data.scheme none: the tags are the labels
+        return tags
     for tag in tags:
         try:
             schemes.check_tag(tag, source)
         except ValueError as error:
-            raise DataError(f"{where}: {error}") from None
+            hint = "" if schemes.has_prefix(tag) else "; for labels without spans (POS tags) set data.scheme: none"
+            raise DataError(f"{where}: {error}{hint}") from None
     position = schemes.first_invalid(tags, source)
     if position is not None:
         if config.invalid_tags == "error":

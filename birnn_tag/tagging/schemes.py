@@ -1,6 +1,8 @@
-"""Tag schemes: detect IOB1 / IOB2 / BIOES, convert between them through entity spans.
+"""Tag schemes: detect IOB1 / IOB2 / BIOES (or labels without spans), convert between them through
+entity spans.
 
-Spans are ``(type, start, end)`` with ``end`` exclusive. Conversion reads the source tags into
+Span schemes mark entities (or chunks) with prefixed tags; :data:`NO_SPANS` ("none") takes every
+tag as a label of its own token, as part-of-speech tags are. Spans are ``(type, start, end)`` with ``end`` exclusive. Conversion reads the source tags into
 spans (repairing the usual mistakes the way conlleval does: an ``I-X`` that cannot continue the
 previous entity starts a new one) and writes the spans back in the target scheme.
 """
@@ -11,7 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 SCHEMES = ("IOB1", "IOB2", "BIOES")
-TRAINING_SCHEMES = ("IOB2", "BIOES")  # the schemes a tagger is trained and decodes in
+TRAINING_SCHEMES = ("IOB2", "BIOES")  # the span schemes a tagger is trained and decodes in
+NO_SPANS = "none"  # tags are labels as they are; nothing to convert, constrain or read spans from
 _PREFIXES = {"IOB1": "BI", "IOB2": "BI", "BIOES": "BIES"}
 _TAG = re.compile(r"^([BIES])-(.+)$")
 
@@ -33,6 +36,26 @@ def check_tag(tag: str, scheme: str) -> None:
     prefix, _ = split_tag(tag)
     if prefix != "O" and prefix not in _PREFIXES[scheme]:
         raise ValueError(f"invalid tag {tag!r} for scheme {scheme}: expected O or {'/'.join(_PREFIXES[scheme])}-TYPE")
+
+
+def has_prefix(tag: str) -> bool:
+    """Whether ``tag`` marks part of a span (``B-PER``, ``I-NP``...); ``O`` and ``NOUN`` do not."""
+    return _TAG.match(tag) is not None
+
+
+def first_of_each_kind(sentences: Iterable[Sequence[str]]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """``(row, position)`` of the first tag with a span prefix and of the first tag that is
+    neither ``O`` nor prefixed (a plain label such as ``DET``); None for a kind that is absent."""
+    prefixed = plain = None
+    for row, tags in enumerate(sentences):
+        for position, tag in enumerate(tags):
+            if prefixed is None and has_prefix(tag):
+                prefixed = (row, position)
+            elif plain is None and tag != "O" and not has_prefix(tag):
+                plain = (row, position)
+        if prefixed is not None and plain is not None:
+            break
+    return prefixed, plain
 
 
 def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:

@@ -13,6 +13,7 @@ from birnn_tag.nn.embeddings import CharCNN, CharLSTM, TokenEmbedder
 from birnn_tag.nn.encoder import BiLSTMEncoder
 from birnn_tag.tagging.crf import CRFHead
 from birnn_tag.tagging.heads import SoftmaxHead
+from birnn_tag.tagging.schemes import NO_SPANS
 from birnn_tag.tagging.transitions import allowed_transitions
 
 
@@ -55,7 +56,10 @@ def _full_precision(features: torch.Tensor) -> torch.autocast:
 
 
 def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str) -> Tagger:
-    """Build an untrained tagger for the given vocabulary sizes, label list and tag scheme."""
+    """Build an untrained tagger for the given vocabulary sizes, label list and tag scheme.
+
+    Under ``scheme`` none every label may follow every other: ``config.constrained`` has nothing
+    to forbid, and the CRF learns its transitions unconstrained."""
     chars = None
     if config.char_encoder == "cnn":
         chars = CharCNN(num_chars, config.char_dim, config.char_filters, config.char_kernel_size)
@@ -66,6 +70,6 @@ def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: li
     casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=PAD_ID) if config.casing_dim else None
     embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout, unk_id=UNK_ID)
     encoder = BiLSTMEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout)
-    allowed = allowed_transitions(scheme, labels) if config.constrained else None
+    allowed = allowed_transitions(scheme, labels) if config.constrained and scheme != NO_SPANS else None
     head_type = CRFHead if config.head == "crf" else SoftmaxHead
     return Tagger(embedder, encoder, head_type(encoder.output_dim, len(labels), allowed))

@@ -11,7 +11,8 @@ import torch
 
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format
+from birnn_tag.data.conllu import TOKEN_COLUMN, column_index
+from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format, input_format_for
 from birnn_tag.precision import PRECISIONS
 from birnn_tag.tagging.prediction import (
     INPUT_FORMATS, OUTPUT_FORMATS, InputSentence, Prediction, format_prediction, input_sentence, predict_stream, read_inputs,
@@ -73,9 +74,10 @@ class TaggingModel:
         )
 
     def evaluate(self, source: str | Path = "test") -> Report:
-        """Entity scores (seqeval strict mode) on a split of the run's data (``source`` a name:
-        ``"test"``, ``"validation"``...) or on a file read like it (``source`` a ``Path``); the
-        report's ``f1`` is the headline number."""
+        """Scores on a split of the run's data (``source`` a name: ``"test"``, ``"validation"``...)
+        or on a file read like it (``source`` a ``Path``): entity scores (seqeval strict mode) for
+        span schemes, token accuracy and per-label scores for runs without spans (``data.scheme:
+        none``); the report's ``score`` is the headline number."""
         from birnn_tag.tagging.evaluation import evaluate_checkpoint
 
         split, data_file = (source, None) if isinstance(source, str) else ("test", str(source))
@@ -90,10 +92,9 @@ class TaggingModel:
     ) -> Callable[[BinaryIO], Iterator[str]]:
         """``birnn-tag predict``: checks the options now, and returns a function from an input
         stream (called ``name`` in messages) to formatted results (CoNLL columns or JSON lines)."""
-        input_format = check_format("--input-format", options.input_format, INPUT_FORMATS, self.task)
+        input_format = input_format_for(options.input_format, name, INPUT_FORMATS, self.task)
         output_format = check_format("--format", options.output_format or OutputFormat.conll, OUTPUT_FORMATS, self.task)
-        column = self.loaded.config.data.token_column
-        token_column = column if isinstance(column, int) else 0
+        token_column = self._token_column(input_format)
 
         def run(handle: BinaryIO) -> Iterator[str]:
             inputs = read_inputs(handle, name, input_format, token_column)
@@ -102,3 +103,12 @@ class TaggingModel:
                 yield format_prediction(prediction, output_format)
 
         return run
+
+    def _token_column(self, input_format: str) -> int | None:
+        """Where tokens are in CoNLL / CoNLL-U input: the run's ``data.token_column`` when it
+        names a column of that format (an index; a CoNLL-U column name), else None (the
+        format's default)."""
+        column = self.loaded.config.data.token_column
+        if input_format == "conllu":
+            return column_index(column, TOKEN_COLUMN, "token_column") if isinstance(column, str) else None
+        return column if isinstance(column, int) else None

@@ -1,0 +1,38 @@
+"""What the tagging score reports share: a rich table of per-class precision / recall / F1 /
+support rows followed by their averages, and the ``.txt`` / ``.json`` pair a report is saved as."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+
+def scores_table(
+    title: str, first_column: str, scores: dict[str, dict[str, float]], averages: Sequence[str], caption: str
+) -> Table:
+    """One row per class of ``scores`` (sorted), a rule, then the ``averages`` rows it has."""
+    table = Table(title=title, caption=caption)
+    for column in (first_column, "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == first_column else "right")
+    classes = sorted(name for name in scores if name not in averages)
+    for index, name in enumerate(classes + [name for name in averages if name in scores]):
+        row = scores[name]
+        table.add_row(
+            name,
+            f"{100 * row['precision']:.2f}",
+            f"{100 * row['recall']:.2f}",
+            f"{100 * row['f1-score']:.2f}",
+            str(int(row["support"])),
+            end_section=index == len(classes) - 1,
+        )
+    return table
+
+
+def save_report(stem: Path, text: str, data: dict[str, Any]) -> None:
+    """Write ``<stem>.txt`` (``text``) and ``<stem>.json`` (``data``)."""
+    stem.with_name(stem.name + ".txt").write_text(text, encoding="utf-8")
+    stem.with_name(stem.name + ".json").write_text(json.dumps(data, indent=2), encoding="utf-8")
