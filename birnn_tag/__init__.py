@@ -16,8 +16,10 @@ from birnn_tag.version import __version__
 _API = {
     "load": "birnn_tag.api",
     "train": "birnn_tag.api",
+    "export": "birnn_tag.api",
     "TaggingModel": "birnn_tag.tagging.tagging_model",
     "ClozeModel": "birnn_tag.cloze.cloze_model",
+    "OnnxTaggingModel": "birnn_tag.tagging.onnx_model",
     "Prediction": "birnn_tag.tagging.prediction",
     "Span": "birnn_tag.tagging.prediction",
     "Answer": "birnn_tag.cloze.prediction",

@@ -13,32 +13,68 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from birnn_tag.config import Config, load_config
-from birnn_tag.devices import resolve_device
+from birnn_tag.errors import BirnnTagError
 from birnn_tag.events import Listener
-from birnn_tag.loading import load_model
-from birnn_tag.tasks import task_for
+from birnn_tag.tagging.onnx_model import OnnxTaggingModel, is_export
 
-if TYPE_CHECKING:  # each task's model is imported by the registry when a run of it is loaded
+if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of it is loaded
+    import torch
+
     from birnn_tag.cloze.cloze_model import ClozeModel
+    from birnn_tag.tagging.export import CheckResult
     from birnn_tag.tagging.tagging_model import TaggingModel
 
 
-def load(path: str | Path, device: str | torch.device = "auto", precision: str | None = None) -> TaggingModel | ClozeModel:
-    """The trained model of a run folder (its ``best.pt``) or a checkpoint file: a
-    :class:`~birnn_tag.tagging.tagging_model.TaggingModel` or a :class:`~birnn_tag.cloze.cloze_model.ClozeModel`,
-    by the run's task.
+def load(
+    path: str | Path, device: str | torch.device = "auto", precision: str | None = None
+) -> TaggingModel | ClozeModel | OnnxTaggingModel:
+    """The trained model of a run folder (its ``best.pt``), a checkpoint file or an export folder
+    (``birnn-tag export``): a :class:`~birnn_tag.tagging.tagging_model.TaggingModel` or a
+    :class:`~birnn_tag.cloze.cloze_model.ClozeModel`, by the run's task, or an
+    :class:`~birnn_tag.tagging.onnx_model.OnnxTaggingModel` (onnxruntime on the CPU; PyTorch is
+    not imported).
 
     ``device``: ``cpu``, ``cuda``, ``auto`` (CUDA when available) or a ``torch.device``; the model
     keeps it. ``precision`` (tagging only): ``fp32``, ``bf16`` or ``auto``; None is the run's
     ``training.eval_precision``. Raises :class:`~birnn_tag.errors.BirnnTagError` for a missing,
     damaged or foreign checkpoint.
     """
+    if is_export(path):
+        if str(device) not in ("auto", "cpu") or precision not in (None, "fp32", "auto"):
+            raise BirnnTagError(f"{path}: an export folder runs in fp32 on the CPU (onnxruntime); drop --device/--precision")
+        return OnnxTaggingModel(path)
+    import torch
+
+    from birnn_tag.devices import resolve_device
+    from birnn_tag.loading import load_model
+    from birnn_tag.tasks import task_for
+
     target = device if isinstance(device, torch.device) else resolve_device(str(device))
     loaded = load_model(path, target)
     return task_for(loaded.config).open(loaded, target, precision)
+
+
+def export(
+    run: str | Path, folder: str | Path, *, opset: int | None = None, check_split: str | None = None, check_sentences: int | None = None
+) -> tuple[Path, CheckResult | None]:
+    """Export a tagging run (folder or checkpoint) to an ONNX folder; with ``check_split``, tag
+    that split of the run's data (its first ``check_sentences`` sentences, or all) with PyTorch
+    and with the export, and raise unless the tags are identical and the numbers agree."""
+    from birnn_tag.loading import load_model
+    from birnn_tag.tagging.export import DEFAULT_OPSET, check_export, export_model
+
+    loaded = load_model(run, "cpu")
+    folder = export_model(loaded, folder, opset=opset or DEFAULT_OPSET)
+    if check_split is None:
+        return folder, None
+    from birnn_tag.data.sources import load_corpus
+
+    tokens = load_corpus(loaded.config.data, only=check_split).splits[check_split]["tokens"]
+    result = check_export(loaded, folder, tokens[:check_sentences] if check_sentences else tokens)
+    if not result.passed:
+        raise BirnnTagError(f"{folder}: {result.summary()} (the export is kept for inspection)")
+    return folder, result
 
 
 def train(

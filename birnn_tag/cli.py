@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,6 +145,71 @@ def predict(
                 count += 1
     if output != "-":
         stderr.print(f"wrote {count:,} results → {output}")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file of a tagging run.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The export folder to create.")],
+    export_format: Annotated[str, typer.Option("--format", help="Only onnx.")] = "onnx",
+    opset: Annotated[Optional[int], typer.Option(min=9, help="ONNX opset (default 17).")] = None,
+    check: Annotated[bool, typer.Option(help="Tag a split of the run's data with PyTorch and onnxruntime; fail unless the tags are identical.")] = False,
+    check_split: Annotated[str, typer.Option(help="The split --check tags.")] = "test",
+    check_sentences: Annotated[Optional[int], typer.Option(min=1, help="--check only the first N sentences.")] = None,
+) -> None:
+    """Export a tagger as an ONNX folder (Viterbi inside the graph) that `predict` and
+    `birnn_tag.load` run with onnxruntime alone."""
+    from birnn_tag import api
+
+    _setup_logging()
+    with user_errors():
+        if export_format != "onnx":
+            raise BirnnTagError(f"--format {export_format!r}: the only export format is onnx")
+        folder, result = api.export(
+            run, output, opset=opset, check_split=check_split if check else None, check_sentences=check_sentences
+        )
+    stderr.print(f"exported {run} → {folder}")
+    if result is not None:
+        stderr.print(result.summary(), highlight=False)
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Argument(help="Run folder, checkpoint file or export folder.")],
+    host: Annotated[str, typer.Option(help="Address to bind: loopback by default; there is no authentication.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    max_batch: Annotated[int, typer.Option(min=1, help="Sentences (tagging) or requests (cloze) run together at most.")] = 256,
+    max_wait_ms: Annotated[float, typer.Option(min=0.0, max=10_000.0, help="How long a batch waits for more requests.")] = 5.0,
+    max_texts: Annotated[int, typer.Option(min=1, help="Texts or sentences per request at most (more: 413).")] = 1000,
+    max_chars: Annotated[int, typer.Option(min=1, help="Characters per request at most (more: 413).")] = 1_000_000,
+    device: Annotated[Device, typer.Option(help="Where a run's model runs: auto picks CUDA when available.")] = Device.auto,
+    precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
+) -> None:
+    """Serve a model over HTTP: POST /tag (taggers) or /fill (cloze), GET /health and /info.
+    SIGTERM or Ctrl-C finishes the requests in flight and exits."""
+    from birnn_tag import api
+
+    _setup_logging()
+    with user_errors():
+        try:
+            import uvicorn
+
+            from birnn_tag.service.app import Limits, create_app
+        except ImportError as error:
+            raise BirnnTagError(f"serving needs FastAPI and uvicorn: pip install 'birnn-tag[serve]' ({error})") from None
+        loaded = api.load(model, device.value, precision.value if precision else None)
+        limits = Limits(items=max_texts, chars=max_chars)
+        service = create_app(loaded, max_batch=max_batch, max_wait=max_wait_ms / 1000, limits=limits)
+        stderr.print(f"serving {model} on http://{host}:{port} (no authentication: keep it on loopback or behind a proxy)")
+        # uvicorn finishes the requests in flight on SIGTERM, then delivers the signal again to the
+        # handler it found; this one makes that a clean exit (0) instead of death by signal.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=5, log_level="warning")
+    stderr.print("stopped")
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _warn(message: str) -> None:

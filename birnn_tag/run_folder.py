@@ -11,6 +11,7 @@ the old one as it was.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -121,3 +122,23 @@ def clear_run_folder(path: Path) -> None:
     ``--overwrite`` just before it writes its own first files."""
     for entry in _contents(path):
         entry.unlink()
+
+
+def report_scores(run: Path) -> dict[str, dict[str, float | str]]:
+    """The headline score of each report a run folder holds (``report-validation.json``,
+    ``report-test.json``): ``{split: {"headline": name, "score": value}}``. Missing or damaged
+    reports are left out; reports written before ``score`` was saved give their entity F1."""
+    scores: dict[str, dict[str, float | str]] = {}
+    for split in ("validation", "test"):
+        try:
+            saved = json.loads((run / f"report-{split}.json").read_text(encoding="utf-8"))
+            score = saved["score"] if "score" in saved else saved["scores"]["micro avg"]["f1-score"]
+            scores[split] = {"headline": saved.get("headline", "strict micro F1"), "score": float(score)}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return scores
+
+
+def run_folder_of(path: Path) -> Path:
+    """The run folder of a checkpoint file (the folder it is in), or ``path`` itself."""
+    return path.parent if path.is_file() else path

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-from birnn_tag.data.batching import bucketed_batches, sorted_batches
+from birnn_tag.data.batch_plans import sorted_batches
+from birnn_tag.data.batching import bucketed_batches
 from birnn_tag.data.conll import ColumnFormat, read_conll
 from birnn_tag.nn.encoder import BiLSTMEncoder
 from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from birnn_tag.data.batching import MAX_BATCH_TOKENS, sorted_batches
+from birnn_tag.data.batch_plans import MAX_BATCH_TOKENS, sorted_batches
 from birnn_tag.loading import load_model
 from birnn_tag.tagging import prediction
 from birnn_tag.tagging.prediction import InputSentence, predict_stream

@@ -5,7 +5,8 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.config import ModelConfig
-from birnn_tag.data.batching import collate, sorted_batches
+from birnn_tag.data.batch_plans import sorted_batches
+from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.nn.embeddings import CharCNN, distinct_rows
 from birnn_tag.nn.encoder import BiLSTMEncoder

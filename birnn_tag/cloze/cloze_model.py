@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import torch
 
@@ -16,6 +16,7 @@ from birnn_tag.cloze.prediction import (
 )
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format, input_format_for
+from birnn_tag.run_folder import report_scores, run_folder_of
 
 if TYPE_CHECKING:
     from birnn_tag.cloze.evaluation import ClozeReport
@@ -30,6 +31,13 @@ class ClozeModel:
         if precision is not None:
             raise BirnnTagError(f"--precision: applies to tagging models; this is a {self.task} model")
         self.loaded, self.device = loaded, device
+
+    def describe(self) -> dict[str, Any]:
+        """What the model is, for ``GET /info``: task, vocabulary size, checkpoint, the run's scores."""
+        return {
+            "task": self.task, "vocabulary": len(self.loaded.vocabs.words), "backend": "pytorch",
+            "source": str(self.loaded.path), "metrics": report_scores(run_folder_of(self.loaded.path)),
+        }
 
     def fill(
         self,

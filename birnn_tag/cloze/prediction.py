@@ -11,13 +11,14 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import torch
 
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.cloze.text import encode_words, tokenize_text
-from birnn_tag.data.batching import chunked, iterate_batches
+from birnn_tag.data.batch_plans import chunked
+from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.conll import decode_lines
 from birnn_tag.data.vocab import normalize_word
 from birnn_tag.errors import BirnnTagError, DataError
@@ -74,6 +75,23 @@ class Answer:
         """The line with each blank marker replaced by its best candidate."""
         best = iter([b.candidates[0].word if b.candidates else blank for b in self.blanks])
         return re.sub(f"{re.escape(blank)}|{re.escape(MASK)}", lambda _: next(best, blank), self.text)
+
+    def to_record(self, blank: str = "___") -> dict[str, Any]:
+        """The answer as ``predict --format jsonl`` (and the service) writes it."""
+        if self.error:
+            return {"line": self.line, "text": self.text, "error": self.error}
+        # Ranked choices say whether each word is in the vocabulary; top-k candidates always are.
+        fields = ("word", "prob", "in_vocabulary") if self.choices is not None else ("word", "prob")
+        return {
+            "line": self.line,
+            "text": self.text,
+            "tokens": self.tokens,
+            "blanks": [
+                {"position": b.position, "candidates": [{f: getattr(c, f) for f in fields} for c in b.candidates]}
+                for b in self.blanks
+            ],
+            "filled": self.filled(blank),
+        }
 
 
 def parse_choices(text: str | None) -> list[str] | None:
@@ -193,21 +211,7 @@ def format_answer(answer: Answer, output_format: str, blank: str) -> str:
     """One answer as a JSON line, or as the filled-in text line."""
     if output_format == "text":
         return (answer.text if answer.error else answer.filled(blank)) + "\n"
-    if answer.error:
-        return json.dumps({"line": answer.line, "text": answer.text, "error": answer.error}, ensure_ascii=False) + "\n"
-    # Ranked choices say whether each word is in the vocabulary; top-k candidates always are.
-    fields = ("word", "prob", "in_vocabulary") if answer.choices is not None else ("word", "prob")
-    record = {
-        "line": answer.line,
-        "text": answer.text,
-        "tokens": answer.tokens,
-        "blanks": [
-            {"position": b.position, "candidates": [{f: getattr(c, f) for f in fields} for c in b.candidates]}
-            for b in answer.blanks
-        ],
-        "filled": answer.filled(blank),
-    }
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    return json.dumps(answer.to_record(blank), ensure_ascii=False) + "\n"
 
 
 def tokenizer_for(loaded: LoadedModel):

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from birnn_tag.config import EncodingConfig
-from birnn_tag.data.vocab import Vocabularies, normalize_word
+from birnn_tag.data.token_ids import TokenIds
+from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
 
 if TYPE_CHECKING:  # `predict` encodes without `datasets`, and importing it costs 0.6 s
@@ -33,29 +34,6 @@ class EncodedSentence:
         return self.words.shape[0]
 
 
-CASINGS = ("<pad>", "other", "numeric", "mostly_numeric", "all_lower", "all_upper", "initial_upper", "contains_digit")
-
-
-def casing_id(token: str) -> int:
-    """The word-shape class of a token (an index into :data:`CASINGS`; 0 is padding)."""
-    digits = sum(c.isdigit() for c in token)
-    if token.isdigit():
-        kind = "numeric"
-    elif digits / max(1, len(token)) > 0.5:
-        kind = "mostly_numeric"
-    elif token.islower():
-        kind = "all_lower"
-    elif token.isupper():
-        kind = "all_upper"
-    elif token[:1].isupper():
-        kind = "initial_upper"
-    elif digits:
-        kind = "contains_digit"
-    else:
-        kind = "other"
-    return CASINGS.index(kind)
-
-
 def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
     """Label ids; a label the model was not trained on is an error naming its sentence."""
     try:
@@ -65,38 +43,8 @@ def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
         raise DataError(f"{where}: label {error.args[0]!r} was not seen in training (known: {known})") from None
 
 
-class TokenEncoder:
-    """Token lists → :class:`EncodedSentence`; each distinct token's ids are worked out once.
-
-    Natural text repeats a few thousand tokens most of the time, so a cache of each token's word
-    id, casing id and (truncated) character ids turns per-character Python work into one dict
-    lookup per token. The cache is emptied when it reaches ``cache_size`` entries, which keeps
-    memory flat on endless streams.
-    """
-
-    def __init__(self, vocabs: Vocabularies, config: EncodingConfig, cache_size: int = 200_000) -> None:
-        self.vocabs, self.config, self.cache_size = vocabs, config, cache_size
-        self._cache: dict[str, tuple[int, int, list[int]]] = {}
-
-    def _lookup(self, token: str) -> tuple[int, int, list[int]]:
-        found = self._cache.get(token)
-        if found is None:
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
-            chars = [self.vocabs.chars.id(c) for c in token[: self.config.max_word_length]]
-            found = (self.vocabs.words.id(normalize_word(token, self.config)), casing_id(token), chars)
-            self._cache[token] = found
-        return found
-
-    def ids(self, tokens: list[str]) -> tuple[list[int], list[list[int]], list[int]]:
-        """Word ids, character ids (0-padded to the sentence's longest word) and casing ids."""
-        entries = [self._lookup(token) for token in tokens]
-        width = max((len(chars) for _, _, chars in entries), default=1)
-        return (
-            [word for word, _, _ in entries],
-            [chars + [0] * (width - len(chars)) for _, _, chars in entries],
-            [casing for _, casing, _ in entries],
-        )
+class TokenEncoder(TokenIds):
+    """:class:`~birnn_tag.data.token_ids.TokenIds` that also builds the tensors a model reads."""
 
     def encode_sentences(self, sentences: Sequence[list[str]]) -> list[EncodedSentence]:
         """Untagged sentences as tensors, the same as :meth:`ids` gives for each, built together:

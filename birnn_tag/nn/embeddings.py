@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.nn.dropout import Dropout
+from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction
 from birnn_tag.nn.shapes import pad_to_grid
 
 
@@ -52,6 +53,15 @@ class CharCNN(nn.Module):
         pooled = features.new_full((*char_ids.shape, self.output_dim), float("-inf"))
         return pooled.index_put((real,), features).max(dim=1).values  # (words, filters)
 
+    def dense(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` as a plain convolution over the padded ids, with shapes that follow the
+        input's (an ONNX export's form); padding characters embed to zero, as the gaps between
+        words do, and are left out of the max. A word without characters gives 0."""
+        features = self.conv(self.embedding(char_ids).transpose(1, 2))  # (words, filters, chars)
+        real = (char_ids != 0).unsqueeze(1)  # (words, 1, chars)
+        pooled = features.masked_fill(~real, float("-inf")).amax(dim=2)  # (words, filters)
+        return pooled.masked_fill(~real.any(dim=2), 0.0)
+
 
 class CharLSTM(nn.Module):
     """Character BiLSTM (Lample et al. 2016): a word is its last forward and first backward state."""
@@ -71,6 +81,18 @@ class CharLSTM(nn.Module):
         packed = pack_padded_sequence(self.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n (2, words, hidden): forward end, backward start
         return torch.cat([h_n[0], h_n[1]], dim=-1)  # (words, 2 * hidden)
+
+    def dense(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` over the padded ids, each direction a dense LSTM (an ONNX export's form:
+        no packed sequences); the backward direction reads each word reversed within its length."""
+        lengths = (char_ids != 0).sum(dim=1)  # (words,)
+        embedded = self.embedding(char_ids)  # (words, chars, char_dim)
+        index = reversal_index(lengths, char_ids.shape[1], char_ids.device)
+        forward = run_direction(self.lstm, 0, False, embedded, grid=False)  # (words, chars, hidden)
+        backward = run_direction(self.lstm, 0, True, gather_steps(embedded, index), grid=False)
+        last = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, self.lstm.hidden_size)  # (words, 1, hidden)
+        # The last real step: the forward end, and the backward state at the word's first character.
+        return torch.cat([forward.gather(1, last).squeeze(1), backward.gather(1, last).squeeze(1)], dim=-1)
 
 
 def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,3 +171,17 @@ class TokenEmbedder(nn.Module):
         if self.casing is not None:
             parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)
         return self.dropout(torch.cat(parts, dim=-1))
+
+    def dense(
+        self, word_ids: torch.Tensor, char_ids: torch.Tensor | None, mask: torch.Tensor, casing_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        """:meth:`forward` at inference with every position's characters encoded (no boolean
+        indexing, no distinct spellings: shapes follow the input's, as an ONNX export needs)."""
+        parts = [self.words(word_ids)]  # (batch, time, word_dim)
+        if self.chars is not None:
+            batch, time, width = char_ids.shape
+            chars = self.chars.dense(char_ids.reshape(batch * time, width)).reshape(batch, time, -1)
+            parts.append(chars.masked_fill(~mask.unsqueeze(2), 0.0))  # (batch, time, char features)
+        if self.casing is not None:
+            parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)
+        return torch.cat(parts, dim=-1)

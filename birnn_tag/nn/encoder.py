@@ -46,15 +46,15 @@ class BiLSTMEncoder(nn.Module):
         outputs, _ = self.lstm(packed)
         return pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])[0]
 
-    def padded(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def padded(self, inputs: torch.Tensor, lengths: torch.Tensor, grid: bool = True) -> torch.Tensor:
         """The BiLSTM layer by layer over the padded batch (without the output dropout); between
-        layers, dropout as ``nn.LSTM`` applies it."""
+        layers, dropout as ``nn.LSTM`` applies it. ``grid``: as :func:`run_direction`'s."""
         index = reversal_index(lengths, inputs.shape[1], inputs.device)
         outputs = inputs
         for layer in range(self.lstm.num_layers):
             if layer:
                 outputs = self.dropout(outputs)
-            forward = run_direction(self.lstm, layer, False, outputs)
-            backward = run_direction(self.lstm, layer, True, gather_steps(outputs, index))  # reversed order
+            forward = run_direction(self.lstm, layer, False, outputs, grid)
+            backward = run_direction(self.lstm, layer, True, gather_steps(outputs, index), grid)  # reversed order
             outputs = torch.cat([forward, gather_steps(backward, index)], dim=-1)
         return zero_padding(outputs, lengths)

@@ -29,7 +29,7 @@ def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> t
     positions = torch.arange(steps, device=device)[None, :]  # (1, steps)
     lengths = lengths.to(device)[:, None]  # (batch, 1)
     within = torch.where(positions < lengths, lengths - 1 - positions, positions)  # (batch, steps)
-    return (within + steps * torch.arange(len(lengths), device=device)[:, None]).flatten()
+    return (within + steps * torch.arange(lengths.shape[0], device=device)[:, None]).flatten()  # shape[0]: traced, not a constant
 
 
 def zero_padding(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -49,14 +49,15 @@ def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return inputs.reshape(batch * steps, dim).index_select(0, index).view(batch, steps, dim)
 
 
-def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor) -> torch.Tensor:
+def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor, grid: bool = True) -> torch.Tensor:
     """One direction of one layer of ``lstm`` read left to right over ``inputs`` (batch, time, dim),
     from zero states → (batch, time, hidden_size). ``reverse`` picks the layer's backward weights;
-    the caller has already reversed the sequences."""
+    the caller has already reversed the sequences. ``grid=False`` keeps inference shapes as they
+    are (an ONNX export must not bake one batch's padded sizes into its graph)."""
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
     params = [getattr(lstm, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     batch, steps, _ = inputs.shape
-    if inputs.device.type == "cpu" and not lstm.training:
+    if grid and inputs.device.type == "cpu" and not lstm.training:
         # Inference batches come in endless (batch, time) shapes and oneDNN keeps a kernel for
         # each (nn/shapes.py); extra rows and trailing steps never reach the real ones.
         # Training batches (batch_size rows, at most data.max_length steps) are few shapes already.

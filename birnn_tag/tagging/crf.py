@@ -1,5 +1,8 @@
 """Linear-chain CRF output head, and the Viterbi decoder it shares with constrained softmax decoding.
 
+:func:`viterbi` and :func:`marginals` compile with ``torch.jit.script`` (no tensor unpacking, no
+reversed lists), so an exported model runs them as ONNX loops over any length (tagging/export.py).
+
 A path ``y_1 … y_n`` through a sentence of ``n`` tokens scores
 
     start[y_1] + Σ_t emissions[t, y_t] + Σ_{t>1} transitions[y_{t-1}, y_t] + end[y_n]
@@ -19,6 +22,8 @@ the one at its last real token::
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -133,7 +138,8 @@ def _backtrack(last_states: torch.Tensor, backpointers: list[torch.Tensor], mask
         if t > 0:
             previous = backpointers[t - 1].gather(1, current)  # (batch, paths)
             current = torch.where(mask[:, t, None], previous, current)  # (batch, paths)
-    return torch.stack(states[::-1], dim=2)  # (batch, paths, time)
+    # Stacked, then flipped: a reversed list does not export to ONNX (tagging/export).
+    return torch.stack(states, dim=2).flip(2)  # (batch, paths, time)
 
 
 def _forward_scores(
@@ -175,12 +181,24 @@ def _forward_backward_scores(
         t = time - 1 - step  # backward position: beta at t from beta at t + 1
         states = torch.stack([alpha, emissions[:, t + 1] + beta])  # (2, batch, num_tags)
         shift = states.amax(dim=2, keepdim=True)  # (2, batch, 1)
-        forward, backward = torch.bmm((states - shift).exp(), weights).log() + shift + top  # (batch, num_tags) each
+        steps = torch.bmm((states - shift).exp(), weights).log() + shift + top  # (2, batch, num_tags)
+        forward, backward = steps[0], steps[1]  # (batch, num_tags) each; indexed, as TorchScript unpacks no tensors
         alpha = torch.where(mask[:, step, None], forward + emissions[:, step], alpha)  # padding keeps its state
         beta = torch.where(mask[:, t + 1, None], backward, beta)  # t + 1 on padding → t is last
         alphas.append(alpha)
         betas.append(beta)
-    return torch.stack(alphas, dim=1), torch.stack(betas[::-1], dim=1)  # (batch, time, num_tags) each
+    return torch.stack(alphas, dim=1), torch.stack(betas, dim=1).flip(1)  # (batch, time, num_tags) each
+
+
+def marginals(
+    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+) -> torch.Tensor:
+    """P(tag at t | sentence) (batch, time, num_tags) by forward-backward, 0 on padding; arguments
+    as :func:`viterbi`."""
+    alphas, betas = _forward_backward_scores(emissions, mask, transitions, start, end)  # (batch, time, num_tags) each
+    log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)  # (batch,)
+    probabilities = (alphas + betas - log_z[:, None, None]).exp()  # (batch, time, num_tags)
+    return probabilities.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)
 
 
 class CRFHead(nn.Module):
@@ -261,23 +279,30 @@ class CRFHead(nn.Module):
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""
-        transitions, start, end = self.scores()
-        alphas, betas = _forward_backward_scores(emissions, mask, transitions, start, end)  # (batch, time, num_tags) each
-        log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)  # (batch,)
-        marginals = (alphas + betas - log_z[:, None, None]).exp()  # (batch, time, num_tags)
-        return marginals.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)
+        return marginals(emissions, mask, *self.scores())
 
     def decode(
-        self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True
+        self,
+        features: torch.Tensor,
+        mask: torch.Tensor,
+        confidences: bool = True,
+        *,
+        search: Callable = viterbi,
+        forward_backward: Callable | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Viterbi tags (batch, time) and, if asked, each chosen tag's marginal probability
-        (batch, time); padding 0. The marginals cost a forward-backward pass: skip them when unused."""
+        (batch, time); padding 0. The marginals cost a forward-backward pass: skip them when unused.
+
+        ``search`` / ``forward_backward``: :func:`viterbi` / :func:`marginals` (None; the method of
+        that name shadows it in the class body) or their TorchScript compilations (an export's).
+        """
         emissions = self(features)  # (batch, time, num_tags)
-        tag_ids, _ = viterbi(emissions, mask, *self.scores())  # (batch, time)
+        scores = self.scores()
+        tag_ids, _ = search(emissions, mask, *scores)  # (batch, time)
         if not confidences:
             return tag_ids, None
-        marginals = self.marginals(emissions, mask)  # (batch, time, num_tags), 0 on padding
-        return tag_ids, marginals.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time) each
+        probabilities = (forward_backward or marginals)(emissions, mask, *scores)  # (batch, time, num_tags), 0 on padding
+        return tag_ids, probabilities.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time) each
 
     def k_best(self, features: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` best paths: tag ids (batch, k, time) and scores (batch, k), best first.

@@ -7,6 +7,8 @@ A head is a pluggable component with ``loss(features, tag_ids, mask)`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,12 +50,15 @@ class SoftmaxHead(nn.Module):
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum") / mask.shape[0]
 
     def decode(
-        self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True
+        self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True, *, search: Callable = viterbi
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Best tags (batch, time) and, if asked, each chosen tag's probability (batch, time); padding is 0."""
+        """Best tags (batch, time) and, if asked, each chosen tag's probability (batch, time); padding is 0.
+
+        ``search``: :func:`~birnn_tag.tagging.crf.viterbi` or its TorchScript compilation (an export's).
+        """
         log_probs = self(features).log_softmax(dim=-1)  # (batch, time, num_tags)
         if self.constrained:
-            tag_ids, _ = viterbi(log_probs, mask, self.transitions_scores, self.start_scores, self.end_scores)
+            tag_ids, _ = search(log_probs, mask, self.transitions_scores, self.start_scores, self.end_scores)
         else:
             tag_ids = log_probs.argmax(dim=-1)  # (batch, time)
         tag_ids = tag_ids.masked_fill(~mask, 0)  # (batch, time)

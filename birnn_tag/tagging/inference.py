@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
+from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data.batching import iterate_batches
-from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
 from birnn_tag.nn.modes import evaluating
 from birnn_tag.precision import inference_autocast
 from birnn_tag.tagging.tagger import Tagger
@@ -37,3 +38,18 @@ def decode_sentences(
                 if scores is not None:
                     scores[index] = confidence[row][:length]
     return tag_ids, scores
+
+
+def torch_decoder(
+    loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None
+) -> Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]:
+    """``predict``'s decode step for a PyTorch model: encode a group of token lists, tag them with
+    :func:`decode_sentences` on ``device`` (default CPU) at ``precision`` (default the run's)."""
+    encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
+    device = device or torch.device("cpu")
+    precision = precision or loaded.config.training.eval_precision
+
+    def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
+        return decode_sentences(loaded.model, encode.encode_sentences(pieces), batch_size, device, confidences, precision)
+
+    return decode

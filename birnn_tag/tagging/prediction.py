@@ -1,5 +1,8 @@
 """Streaming prediction: read sentences lazily, tag them in batches, write results in input order.
 
+Torch-free: a backend's :data:`Decode` tags the pieces (PyTorch's in :mod:`~birnn_tag.tagging.inference`,
+an exported model's in :mod:`~birnn_tag.tagging.onnx_model`).
+
 Memory stays flat on any input size: sentences are read ``chunk_size`` at a time, each chunk is
 encoded and decoded in groups of at most :data:`GROUP_TOKENS` tokens (in length-sorted batches),
 written, and dropped.
@@ -11,21 +14,23 @@ import dataclasses
 import functools
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import torch
-
-from birnn_tag.checkpoint import LoadedModel
-from birnn_tag.data.batching import chunked
+from birnn_tag.config import Config
+from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
-from birnn_tag.data.encoding import TokenEncoder
 from birnn_tag.data.pieces import join_pieces, piece_bounds
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
+from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.tagging import schemes
-from birnn_tag.tagging.inference import decode_sentences
+
+if TYPE_CHECKING:  # PyTorch: only predict_stream uses it, and an exported model runs without it
+    import torch
+
+    from birnn_tag.checkpoint import LoadedModel
 
 INPUT_FORMATS = ("text", "pretokenized", "conll", "conllu")
 OUTPUT_FORMATS = ("conll", "jsonl")
@@ -90,6 +95,16 @@ class Prediction:
     confidences: list[float] | None
     scheme: str = field(repr=False)
 
+    def to_record(self) -> dict[str, Any]:
+        """The prediction as ``predict --format jsonl`` (and the service) writes it: text, tokens,
+        tags, confidences to 4 decimals (when it has them), spans (unless its labels have none)."""
+        record: dict[str, Any] = {"text": self.text, "tokens": self.tokens, "tags": self.tags}
+        if self.confidences is not None:
+            record["confidences"] = [round(c, 4) for c in self.confidences]
+        if self.scheme != schemes.NO_SPANS:
+            record["spans"] = [span.to_dict() for span in self.spans]
+        return record
+
     @functools.cached_property
     def spans(self) -> list[Span]:
         """The entities the tags mark (CoNLL output never asks, so it never pays for them);
@@ -150,27 +165,18 @@ def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]
         yield group
 
 
-def predict_stream(
-    loaded: LoadedModel,
-    inputs: Iterable[InputSentence],
-    *,
-    batch_size: int = 256,
-    chunk_size: int = 4096,
-    device: torch.device = torch.device("cpu"),
-    confidences: bool = True,
-    precision: str | None = None,
+# Tags (and, when asked, confidences) for a group of token lists: how a backend (PyTorch, or an
+# exported model's onnxruntime) tags pieces; ``(pieces, confidences) -> (tag ids, scores or None)``.
+Decode = Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]
+
+
+def tag_sentences(
+    config: Config, vocabs: Vocabularies, decode: Decode, inputs: Iterable[InputSentence], *,
+    chunk_size: int = 4096, confidences: bool = True,
 ) -> Iterator[Prediction]:
-    """Tag ``inputs`` lazily; sentences longer than ``data.max_length`` are tagged in pieces.
-
-    ``precision`` (one of :data:`~birnn_tag.precision.PRECISIONS`) defaults to the run's
-    ``training.eval_precision``.
-
-    Without ``confidences`` the predictions carry none (``None``); CRF models then skip the
-    forward-backward pass that computes them.
-    """
-    config, vocabs = loaded.config, loaded.vocabs
-    precision = precision or config.training.eval_precision
-    encode = TokenEncoder(vocabs, config.encoding)
+    """Tag ``inputs`` lazily with ``decode``, ``chunk_size`` sentences at a time; sentences longer
+    than ``data.max_length`` are tagged in pieces and joined. Without ``confidences`` the
+    predictions carry none (``None``)."""
     for chunk in chunked(inputs, chunk_size):
         pieces: list[list[str]] = []
         counts = []  # pieces per sentence
@@ -181,8 +187,7 @@ def predict_stream(
         tag_ids: list[list[int]] = []
         chunk_scores: list[list[float]] | None = [] if confidences else None
         for group in _groups(pieces, GROUP_TOKENS):
-            encoded = encode.encode_sentences(group)
-            ids, scores = decode_sentences(loaded.model, encoded, batch_size, device, confidences, precision)
+            ids, scores = decode(group, confidences)
             tag_ids += ids
             if chunk_scores is not None:
                 chunk_scores += scores
@@ -193,15 +198,32 @@ def predict_stream(
             yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme)
 
 
+def predict_stream(
+    loaded: LoadedModel,
+    inputs: Iterable[InputSentence],
+    *,
+    batch_size: int = 256,
+    chunk_size: int = 4096,
+    device: torch.device | None = None,
+    confidences: bool = True,
+    precision: str | None = None,
+) -> Iterator[Prediction]:
+    """:func:`tag_sentences` with a trained PyTorch model on ``device`` (default CPU).
+
+    ``precision`` (one of :data:`~birnn_tag.precision.PRECISIONS`) defaults to the run's
+    ``training.eval_precision``. Without ``confidences`` CRF models skip the forward-backward
+    pass that computes them.
+    """
+    from birnn_tag.tagging.inference import torch_decoder  # torch: not for an exported model's runtime
+
+    decode = torch_decoder(loaded, batch_size, device, precision)
+    return tag_sentences(loaded.config, loaded.vocabs, decode, inputs, chunk_size=chunk_size, confidences=confidences)
+
+
 def format_prediction(prediction: Prediction, output_format: str) -> str:
     """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line
     (with confidences when the prediction has them, and spans unless its labels have none)."""
     if output_format == "conll":
         rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.tokens, prediction.tags))
         return rows + "\n"
-    record: dict[str, Any] = {"text": prediction.text, "tokens": prediction.tokens, "tags": prediction.tags}
-    if prediction.confidences is not None:
-        record["confidences"] = [round(c, 4) for c in prediction.confidences]
-    if prediction.scheme != schemes.NO_SPANS:
-        record["spans"] = [span.to_dict() for span in prediction.spans]
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    return json.dumps(prediction.to_record(), ensure_ascii=False) + "\n"

@@ -7,7 +7,7 @@ from torch import nn
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
-from birnn_tag.data.encoding import CASINGS
+from birnn_tag.data.token_ids import CASINGS
 from birnn_tag.data.vocab import PAD_ID, UNK_ID
 from birnn_tag.nn.embeddings import CharCNN, CharLSTM, TokenEmbedder
 from birnn_tag.nn.encoder import BiLSTMEncoder

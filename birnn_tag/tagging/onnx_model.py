@@ -1,0 +1,117 @@
+"""An exported tagger (``birnn-tag export``) run by onnxruntime and numpy, without PyTorch.
+
+An export folder holds ``model.onnx`` (ids and lengths in; tag ids, confidences and emissions
+out, the Viterbi search and the CRF's marginals inside the graph), the run's ``config.yaml`` and
+``vocab.json`` (tokenizer settings, ``max_length``, labels and scheme come from them),
+``export.json`` and a model card. Reading, tokenizing, cutting long sentences into pieces and
+formatting are :mod:`~birnn_tag.tagging.prediction`'s, as for a PyTorch run, so the two give the
+same output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from birnn_tag.config import config_from_dict
+from birnn_tag.data.batch_plans import sorted_batches
+from birnn_tag.data.token_ids import TokenIds
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import BirnnTagError, CheckpointError, first_line
+from birnn_tag.options import EvaluateOptions
+from birnn_tag.tagging.prediction import Decode
+from birnn_tag.tagging.tagging_base import TaggingBase
+from birnn_tag.threads import thread_count
+
+EXPORT_FORMAT = 1
+MODEL_FILE, METADATA_FILE = "model.onnx", "export.json"
+INPUTS = ("word_ids", "char_ids", "casing_ids", "lengths")
+OUTPUTS = ("tag_ids", "confidences", "emissions")
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether ``path`` is an export folder (it has ``export.json``)."""
+    return (Path(path) / METADATA_FILE).is_file()
+
+
+class OnnxTaggingModel(TaggingBase):
+    """A tagger loaded by :func:`birnn_tag.load` from an export folder: ``tag``, ``tag_tokens``,
+    ``tag_stream`` and ``predict`` as for a run, on onnxruntime's CPU provider. Scoring data
+    (``evaluate``) needs the run and PyTorch."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
+        folder = Path(folder)
+        try:
+            metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+            config = config_from_dict(yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")), f"{folder / 'config.yaml'}", saved=True)
+            vocabs = Vocabularies.from_dict(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{folder}: not a readable export folder: {first_line(error)}") from None
+        if metadata.get("format") != EXPORT_FORMAT:
+            raise CheckpointError(f"{folder}: export format {metadata.get('format')!r} is not supported (this birnn-tag reads {EXPORT_FORMAT})")
+        super().__init__(config, vocabs)
+        self.folder, self.metadata = folder, metadata
+        self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))
+        self.inputs = {node.name for node in self.session.get_inputs()}
+        self.ids = TokenIds(vocabs, config.encoding)
+
+    def describe(self) -> dict[str, Any]:
+        """:meth:`TaggingBase.describe` plus the backend, the folder and the exported run's scores."""
+        return super().describe() | {"backend": "onnxruntime", "source": str(self.folder), "metrics": self.metadata.get("metrics", {})}
+
+    def decoder(self, batch_size: int) -> Decode:
+        """onnxruntime tagging, batched as PyTorch's (length-sorted, a padded-token budget)."""
+
+        def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
+            tag_ids: list[list[int]] = [[] for _ in pieces]
+            scores: list[list[float]] | None = [[] for _ in pieces] if confidences else None
+            for indices in sorted_batches([len(piece) for piece in pieces], batch_size):
+                tags, probabilities, _ = self.run([pieces[i] for i in indices])
+                for row, index in enumerate(indices):
+                    length = len(pieces[index])
+                    tag_ids[index] = tags[row, :length].tolist()
+                    if scores is not None:
+                        scores[index] = probabilities[row, :length].tolist()
+            return tag_ids, scores
+
+        return decode
+
+    def run(self, pieces: list[list[str]]) -> list[np.ndarray]:
+        """The graph's outputs (numpy arrays: tag ids, confidences, emissions; padded) for one batch."""
+        ids = [self.ids.ids(tokens) for tokens in pieces]
+        steps = max(len(tokens) for tokens in pieces)
+        width = max((len(chars) for _, char_rows, _ in ids for chars in char_rows), default=1)
+        feed = {
+            "word_ids": np.zeros((len(pieces), steps), dtype=np.int64),
+            "char_ids": np.zeros((len(pieces), steps, width), dtype=np.int64),
+            "casing_ids": np.zeros((len(pieces), steps), dtype=np.int64),
+            "lengths": np.array([len(tokens) for tokens in pieces], dtype=np.int64),
+        }
+        for row, (words, char_rows, casing) in enumerate(ids):
+            feed["word_ids"][row, : len(words)] = words
+            feed["casing_ids"][row, : len(casing)] = casing
+            for position, chars in enumerate(char_rows):
+                feed["char_ids"][row, position, : len(chars)] = chars
+        return self.session.run(list(OUTPUTS), {name: value for name, value in feed.items() if name in self.inputs})
+
+    def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions):
+        """Refused: scoring reads data through ``datasets`` and PyTorch; evaluate the run instead."""
+        raise BirnnTagError(f"{self.folder}: an export folder cannot be evaluated; evaluate the run it was exported from")
+
+
+def _session(path: Path, threads: int):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BirnnTagError("running an exported model needs onnxruntime: pip install 'birnn-tag[export]'") from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types for unreadable graphs
+        raise CheckpointError(f"{path}: not a readable ONNX model: {first_line(error)}") from None

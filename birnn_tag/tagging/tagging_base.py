@@ -1,0 +1,90 @@
+"""What every trained tagger offers the public API, whichever backend runs it (PyTorch, or an
+exported model's onnxruntime): tag text or tokens, stream large inputs, run ``predict``.
+Torch-free; each backend supplies the step that tags a group of pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
+
+from birnn_tag.config import Config
+from birnn_tag.data.conllu import TOKEN_COLUMN, column_index
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.options import OutputFormat, PredictOptions, check_format, input_format_for
+from birnn_tag.tagging.prediction import (
+    INPUT_FORMATS, OUTPUT_FORMATS, Decode, Prediction, format_prediction, input_sentence, read_inputs, tag_sentences,
+)
+
+
+class TaggingBase:
+    """A tagger's inputs and outputs; subclasses give :meth:`decoder` (and may score data)."""
+
+    task = "tagging"
+
+    def __init__(self, config: Config, vocabs: Vocabularies) -> None:
+        self.config, self.vocabs = config, vocabs
+
+    def decoder(self, batch_size: int) -> Decode:
+        """The backend's step from a group of token lists to tag ids and confidences."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the model is, for ``GET /info``: task, labels, scheme, ``max_length``."""
+        return {"task": self.task, "labels": self.labels, "scheme": self.config.data.scheme, "max_length": self.config.data.max_length}
+
+    @property
+    def labels(self) -> list[str]:
+        """The tags the model predicts, in the run's scheme."""
+        return self.vocabs.labels.items
+
+    def tag(self, texts: Sequence[str], *, pretokenized: bool = False, batch_size: int = 256) -> list[Prediction]:
+        """Tag lines of text, tokenized as ``birnn-tag predict`` does (CoNLL/PTB-style; on
+        whitespace when ``pretokenized``); one :class:`~birnn_tag.tagging.prediction.Prediction` per text."""
+        return list(self.tag_stream(texts, pretokenized=pretokenized, batch_size=batch_size))
+
+    def tag_tokens(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 256) -> list[Prediction]:
+        """Tag tokenized sentences; each prediction's text is its tokens joined by spaces."""
+        return list(self.tag_stream(sentences, batch_size=batch_size))
+
+    def tag_stream(
+        self,
+        sentences: Iterable[str | Sequence[str]],
+        *,
+        pretokenized: bool = False,
+        batch_size: int = 256,
+        confidences: bool = True,
+    ) -> Iterator[Prediction]:
+        """Tag an iterable of texts or token lists lazily, a few thousand at a time, so memory
+        stays flat on any input size; predictions come in input order.
+
+        Without ``confidences`` the predictions carry none and a CRF skips its forward-backward pass.
+        """
+        inputs = (input_sentence(item, pretokenized) for item in sentences)
+        return tag_sentences(self.config, self.vocabs, self.decoder(batch_size), inputs, confidences=confidences)
+
+    def predict_command(
+        self, name: str, options: PredictOptions, warn: Callable[[str], None]
+    ) -> Callable[[BinaryIO], Iterator[str]]:
+        """``birnn-tag predict``: checks the options now, and returns a function from an input
+        stream (called ``name`` in messages) to formatted results (CoNLL columns or JSON lines)."""
+        input_format = input_format_for(options.input_format, name, INPUT_FORMATS, self.task)
+        output_format = check_format("--format", options.output_format or OutputFormat.conll, OUTPUT_FORMATS, self.task)
+        token_column = self._token_column(input_format)
+        decode = self.decoder(options.batch_size)
+
+        def run(handle: BinaryIO) -> Iterator[str]:
+            inputs = read_inputs(handle, name, input_format, token_column)
+            # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
+            for prediction in tag_sentences(self.config, self.vocabs, decode, inputs, confidences=output_format == "jsonl"):
+                yield format_prediction(prediction, output_format)
+
+        return run
+
+    def _token_column(self, input_format: str) -> int | None:
+        """Where tokens are in CoNLL / CoNLL-U input: the run's ``data.token_column`` when it
+        names a column of that format (an index; a CoNLL-U column name), else None (the
+        format's default)."""
+        column = self.config.data.token_column
+        if input_format == "conllu":
+            return column_index(column, TOKEN_COLUMN, "token_column") if isinstance(column, str) else None
+        return column if isinstance(column, int) else None
