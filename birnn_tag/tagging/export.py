@@ -35,9 +35,10 @@ from birnn_tag.tagging.tagging_model import TaggingModel
 from birnn_tag.version import __version__
 
 DEFAULT_OPSET = 17
-# Emissions from onnxruntime and PyTorch differ by float rounding (other summation orders): a few
-# 1e-6 on trained models. Tags must be identical.
-TOLERANCE = 1e-4
+# onnxruntime and PyTorch round differently (other summation orders): emissions of a trained
+# CoNLL-2003 model differed by up to 6e-6, CRF marginals, sums of exponentials over a whole
+# sentence, by up to 1.2e-4. Tags must be identical.
+EMISSION_TOLERANCE, CONFIDENCE_TOLERANCE = 1e-4, 1e-3
 
 
 class ExportGraph(nn.Module):
@@ -171,13 +172,18 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.differing_tags == 0 and max(self.emission_gap, self.confidence_gap) <= TOLERANCE
+        return (
+            self.differing_tags == 0
+            and self.emission_gap <= EMISSION_TOLERANCE
+            and self.confidence_gap <= CONFIDENCE_TOLERANCE
+        )
 
     def summary(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         return (
             f"check {verdict}: {self.sentences:,} sentences, {self.differing_tags} with different tags; "
-            f"largest gaps: emissions {self.emission_gap:.2e}, confidences {self.confidence_gap:.2e} (tolerance {TOLERANCE:g})"
+            f"largest gaps: emissions {self.emission_gap:.2e} (tolerance {EMISSION_TOLERANCE:g}), "
+            f"confidences {self.confidence_gap:.2e} (tolerance {CONFIDENCE_TOLERANCE:g})"
         )
 
 

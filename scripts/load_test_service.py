@@ -1,0 +1,128 @@
+"""Load test of `birnn-tag serve` on loopback: concurrency 1 / 8 / 32, bounded in requests and time.
+
+    python scripts/load_test_service.py MODEL --data ../shared/data/conll2003/eng.testb \\
+        --requests 200 --sentences-per-request 4
+
+Starts the service on MODEL (a run, checkpoint or export folder), sends REQUESTS requests of a few
+test sentences (``{"tokens": ...}``) at each concurrency, and checks every answer against the
+records ``birnn_tag.load(MODEL).tag_tokens`` gives for the same sentences (what ``predict`` writes).
+Reports requests/s, sentences/s, p50 / p99 latency, errors, the service's RSS before and after,
+then sends SIGTERM and times the exit. Prints a markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import birnn_tag
+from birnn_tag.data.conll import ColumnFormat, read_conll
+
+
+def machine() -> str:
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def post(url: str, body: dict) -> tuple[int, dict, float]:
+    started = time.perf_counter()
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, json.loads(error.read())
+    return status, answer, time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model")
+    parser.add_argument("--data", default="../shared/data/conll2003/eng.testb")
+    parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
+    parser.add_argument("--sentences-per-request", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per concurrency level at most")
+    args = parser.parse_args()
+
+    sentences = read_conll(args.data, ColumnFormat(tag_column=None))["tokens"]
+    size = args.sentences_per_request
+    bodies = [sentences[(i * size) % len(sentences) :][:size] for i in range(args.requests)]
+    reference = birnn_tag.load(args.model, device="cpu")
+    expected = [[p.to_record() for p in reference.tag_tokens(body)] for body in bodies]
+    del reference
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "birnn_tag", "serve", args.model, "--port", str(port), "--device", "cpu"]
+    service = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    post(base + "/tag", {"tokens": bodies[0]})  # warm-up
+    rss_before = rss_mb(service.pid)
+    rows = []
+    for concurrency in args.concurrency:
+        started = time.perf_counter()
+        deadline = started + args.time_limit
+
+        def one(index: int) -> tuple[bool, bool, float]:
+            if time.perf_counter() > deadline:
+                return False, False, 0.0
+            status, answer, seconds = post(base + "/tag", {"tokens": bodies[index]})
+            return True, status == 200 and answer["results"] == expected[index], seconds
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            outcomes = list(pool.map(one, range(args.requests)))
+        elapsed = time.perf_counter() - started
+        sent = [o for o in outcomes if o[0]]
+        latencies = [o[2] for o in sent]
+        rows.append((concurrency, len(sent), sum(not o[1] for o in sent), len(sent) / elapsed,
+                     len(sent) * size / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    status, bad, _ = post(base + "/tag", {"texts": "not a list"})
+    rss_after = rss_mb(service.pid)
+    stopping = time.perf_counter()
+    service.send_signal(signal.SIGTERM)
+    code = service.wait(timeout=30)
+    stop_seconds = time.perf_counter() - stopping
+
+    print(f"machine: {machine()}; model {args.model}; {size} sentences per request ({args.data})\n")
+    print("| clients | requests | errors (wrong or non-200) | requests/s | sentences/s | p50 latency | p99 latency |")
+    print("|---|---|---|---|---|---|---|")
+    for concurrency, count, errors, per_second, sentences_per_second, p50, p99 in rows:
+        print(f"| {concurrency} | {count} | {errors} | {per_second:,.1f} | {sentences_per_second:,.0f} | {1000 * p50:.1f} ms | {1000 * p99:.1f} ms |")
+    print(f"\nRSS {rss_before:,.0f} MB after warm-up, {rss_after:,.0f} MB after the load; a malformed request got {status} {bad}")
+    print(f"SIGTERM: exit code {code} after {stop_seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
