@@ -35,15 +35,16 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=["crf", "softmax"])
+@pytest.fixture(scope="module", params=[("crf", "cnn", 4), ("softmax", "cnn", 4), ("crf", "lstm", 0), ("softmax", "none", 0)])
 def run(request, tmp_path_factory) -> Path:
-    """A tiny NER run (max_length 6, char CNN and casing) with each head."""
-    folder = tmp_path_factory.mktemp(f"export-{request.param}")
+    """A tiny NER run (max_length 6) with each head and character encoder, with and without casing."""
+    head, chars, casing = request.param
+    folder = tmp_path_factory.mktemp(f"export-{head}-{chars}")
     data = folder / "tiny.conll"
     shutil.copy(FIXTURES / "tiny.conll", data)
     raw = tiny_config_dict(data, folder / "run", epochs=8)
     raw["data"]["max_length"] = 6
-    raw["model"].update(head=request.param, casing_dim=4)
+    raw["model"].update(head=head, char_encoder=chars, casing_dim=casing)
     return train(config_from_dict(raw))
 
 

@@ -128,6 +128,26 @@ def test_char_cnn_equals_a_zero_padded_convolution_of_each_word_alone(kernel_siz
         embedded = cnn.embedding(torch.tensor(word)).t()[None]  # (1, char_dim, len)
         expected = cnn.conv(embedded)[0, :, : len(word)].max(dim=1).values
         assert torch.allclose(cnn(char_ids)[row], expected, atol=1e-6)
+        assert torch.allclose(cnn.dense(char_ids)[row], expected, atol=1e-6)  # the export's form
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "none"])
+def test_the_dense_embedder_of_an_export_equals_the_forward_pass(char_encoder):
+    """TokenEmbedder.dense (given distinct spellings and each position's row) gives what forward
+    gives at inference, for every character encoder, padding included."""
+    torch.manual_seed(0)
+    config = ModelConfig(word_dim=6, char_encoder=char_encoder, char_dim=5, char_filters=7, char_hidden_size=4, casing_dim=3, hidden_size=8)
+    model = build_tagger(config, num_words=20, num_chars=30, labels=["O", "B-X", "I-X"], scheme="IOB2").eval()
+    sentences = [
+        EncodedSentence(torch.tensor([2, 3, 4]), torch.tensor([[3, 4, 0], [5, 0, 0], [3, 4, 6]]), casing=torch.tensor([1, 2, 3])),
+        EncodedSentence(torch.tensor([5, 2]), torch.tensor([[3, 4], [7, 8]]), casing=torch.tensor([4, 1])),
+    ]
+    batch = collate(sentences, [0, 1])
+    spellings, spelling_ids = distinct_rows(batch.char_ids.flatten(0, 1))  # padding: the all-zero row
+    with torch.no_grad():
+        expected = model.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids)
+        dense = model.embedder.dense(batch.word_ids, spellings, spelling_ids.view(batch.mask.shape), batch.mask, batch.casing_ids)
+    assert torch.allclose(dense, expected, atol=1e-6)
 
 
 def test_constrained_decoding_never_outputs_invalid_sequences():

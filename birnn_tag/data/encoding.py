@@ -54,7 +54,7 @@ class TokenEncoder(TokenIds):
         slots: dict[str, int] = {}  # distinct token → its row in the tables below
         slot_of_token = [slots.setdefault(token, len(slots)) for tokens in sentences for token in tokens]
         rows = torch.tensor(slot_of_token, dtype=torch.long)  # (tokens,)
-        entries = [self._lookup(token) for token in slots]
+        entries = [self.lookup(token) for token in slots]
         width = max((len(chars) for _, _, chars in entries), default=1)
         words = torch.tensor([word for word, _, _ in entries], dtype=torch.long)[rows]  # (tokens,)
         casing = torch.tensor([shape for _, shape, _ in entries], dtype=torch.long)[rows]  # (tokens,)

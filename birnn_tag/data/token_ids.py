@@ -42,7 +42,8 @@ class TokenIds:
         self.vocabs, self.config, self.cache_size = vocabs, config, cache_size
         self._cache: dict[str, tuple[int, int, list[int]]] = {}
 
-    def _lookup(self, token: str) -> tuple[int, int, list[int]]:
+    def lookup(self, token: str) -> tuple[int, int, list[int]]:
+        """A token's word id, casing id and character ids (cut to ``max_word_length``)."""
         found = self._cache.get(token)
         if found is None:
             if len(self._cache) >= self.cache_size:
@@ -54,7 +55,7 @@ class TokenIds:
 
     def ids(self, tokens: list[str]) -> tuple[list[int], list[list[int]], list[int]]:
         """Word ids, character ids (0-padded to the sentence's longest word) and casing ids."""
-        entries = [self._lookup(token) for token in tokens]
+        entries = [self.lookup(token) for token in tokens]
         width = max((len(chars) for _, _, chars in entries), default=1)
         return (
             [word for word, _, _ in entries],

@@ -57,7 +57,8 @@ class CharCNN(nn.Module):
         """:meth:`forward` as a plain convolution over the padded ids, with shapes that follow the
         input's (an ONNX export's form); padding characters embed to zero, as the gaps between
         words do, and are left out of the max. A word without characters gives 0."""
-        features = self.conv(self.embedding(char_ids).transpose(1, 2))  # (words, filters, chars)
+        # An even kernel gives one step more than there are characters: the first ones are theirs.
+        features = self.conv(self.embedding(char_ids).transpose(1, 2))[:, :, : char_ids.shape[1]]  # (words, filters, chars)
         real = (char_ids != 0).unsqueeze(1)  # (words, 1, chars)
         pooled = features.masked_fill(~real, float("-inf")).amax(dim=2)  # (words, filters)
         return pooled.masked_fill(~real.any(dim=2), 0.0)
@@ -173,14 +174,21 @@ class TokenEmbedder(nn.Module):
         return self.dropout(torch.cat(parts, dim=-1))
 
     def dense(
-        self, word_ids: torch.Tensor, char_ids: torch.Tensor | None, mask: torch.Tensor, casing_ids: torch.Tensor | None
+        self,
+        word_ids: torch.Tensor,
+        spellings: torch.Tensor | None,
+        spelling_ids: torch.Tensor | None,
+        mask: torch.Tensor,
+        casing_ids: torch.Tensor | None,
     ) -> torch.Tensor:
-        """:meth:`forward` at inference with every position's characters encoded (no boolean
-        indexing, no distinct spellings: shapes follow the input's, as an ONNX export needs)."""
+        """:meth:`forward` at inference, given the batch's distinct ``spellings`` (spellings,
+        chars) and each position's row of them, ``spelling_ids`` (batch, time), instead of
+        :func:`distinct_rows` (no boolean indexing: shapes follow the input's, as an ONNX export
+        needs)."""
         parts = [self.words(word_ids)]  # (batch, time, word_dim)
         if self.chars is not None:
-            batch, time, width = char_ids.shape
-            chars = self.chars.dense(char_ids.reshape(batch * time, width)).reshape(batch, time, -1)
+            features = self.chars.dense(spellings)  # (spellings, char features)
+            chars = features.index_select(0, spelling_ids.flatten()).reshape(*spelling_ids.shape, -1)
             parts.append(chars.masked_fill(~mask.unsqueeze(2), 0.0))  # (batch, time, char features)
         if self.casing is not None:
             parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)

@@ -56,12 +56,18 @@ class ExportGraph(nn.Module):
             self.forward_backward = torch.jit.script(marginals)
 
     def forward(
-        self, word_ids: torch.Tensor, char_ids: torch.Tensor, casing_ids: torch.Tensor, lengths: torch.Tensor
+        self,
+        word_ids: torch.Tensor,
+        char_ids: torch.Tensor,
+        spelling_ids: torch.Tensor,
+        casing_ids: torch.Tensor,
+        lengths: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(batch, time) word and casing ids, (batch, time, chars) char ids, (batch,) lengths →
-        tag ids (batch, time), confidences (batch, time), emissions (batch, time, num_tags)."""
+        """(batch, time) word, spelling and casing ids, (spellings, chars) char ids of the batch's
+        distinct spellings, (batch,) lengths → tag ids (batch, time), confidences (batch, time),
+        emissions (batch, time, num_tags)."""
         mask = torch.arange(word_ids.shape[1])[None, :] < lengths[:, None]  # (batch, time)
-        embedded = self.tagger.embedder.dense(word_ids, char_ids, mask, casing_ids)
+        embedded = self.tagger.embedder.dense(word_ids, char_ids, spelling_ids, mask, casing_ids)
         features = self.tagger.encoder.padded(embedded, lengths, grid=False)
         head = self.tagger.head
         extra = {"forward_backward": self.forward_backward} if isinstance(head, CRFHead) else {}
@@ -110,16 +116,18 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
 
 def _write_graph(model: Tagger, path: Path, opset: int) -> None:
     graph = ExportGraph(model).eval()
-    # Two sentences (3 and 2 tokens) of up to 4 characters: any shape traces the same graph.
+    # Two sentences (3 and 2 tokens), four spellings of up to 4 characters after the empty one
+    # (row 0, for padding): any shape traces the same graph.
     example = (
         torch.tensor([[2, 3, 4], [5, 6, 0]]),
-        torch.tensor([[[2, 3, 0, 0], [4, 0, 0, 0], [5, 6, 7, 8]], [[2, 0, 0, 0], [3, 4, 0, 0], [0, 0, 0, 0]]]),
+        torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [4, 0, 0, 0], [5, 6, 7, 8], [3, 4, 0, 0]]),
+        torch.tensor([[1, 2, 3], [2, 4, 0]]),
         torch.tensor([[1, 2, 3], [4, 5, 0]]),
         torch.tensor([3, 2]),
     )
-    axes = {"word_ids": ["batch", "time"], "char_ids": ["batch", "time", "chars"], "casing_ids": ["batch", "time"],
-            "lengths": ["batch"], "tag_ids": ["batch", "time"], "confidences": ["batch", "time"],
-            "emissions": ["batch", "time"]}
+    axes = {"word_ids": ["batch", "time"], "char_ids": ["spellings", "chars"], "spelling_ids": ["batch", "time"],
+            "casing_ids": ["batch", "time"], "lengths": ["batch"], "tag_ids": ["batch", "time"],
+            "confidences": ["batch", "time"], "emissions": ["batch", "time"]}
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer notes on Python values read from tensors
@@ -152,10 +160,11 @@ def model_card(loaded: LoadedModel, metadata: dict) -> str:
         *(scores or ["- scores: none found next to the checkpoint"]),
         "",
         "Run it with `birnn-tag predict THIS_FOLDER input.txt` (needs only onnxruntime and numpy) or",
-        "`birnn_tag.load(\"THIS_FOLDER\").tag([...])`. `model.onnx` takes `word_ids`, `char_ids`, `casing_ids`",
-        "(those the model uses) and `lengths`, int64, padded with 0; it returns `tag_ids`, `confidences`",
-        "(the chosen tag's probability, or CRF marginal) and `emissions`. `config.yaml` and `vocab.json`",
-        "say how tokens become ids.",
+        "`birnn_tag.load(\"THIS_FOLDER\").tag([...])`. `model.onnx` takes int64 inputs, those the model uses:",
+        "`word_ids` and `casing_ids` (batch, time), `char_ids` (spellings, chars: the batch's distinct",
+        "spellings, row 0 all zeros), `spelling_ids` (batch, time: each token's row of `char_ids`) and",
+        "`lengths` (batch), padded with 0; it returns `tag_ids`, `confidences` (the chosen tag's",
+        "probability, or CRF marginal) and `emissions`. `config.yaml` and `vocab.json` say how tokens become ids.",
         "",
     ]
     return "\n".join(lines)

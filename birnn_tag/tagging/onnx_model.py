@@ -29,7 +29,7 @@ from birnn_tag.threads import thread_count
 
 EXPORT_FORMAT = 1
 MODEL_FILE, METADATA_FILE = "model.onnx", "export.json"
-INPUTS = ("word_ids", "char_ids", "casing_ids", "lengths")
+INPUTS = ("word_ids", "char_ids", "spelling_ids", "casing_ids", "lengths")
 OUTPUTS = ("tag_ids", "confidences", "emissions")
 
 
@@ -82,20 +82,21 @@ class OnnxTaggingModel(TaggingBase):
 
     def run(self, pieces: list[list[str]]) -> list[np.ndarray]:
         """The graph's outputs (numpy arrays: tag ids, confidences, emissions; padded) for one batch."""
-        ids = [self.ids.ids(tokens) for tokens in pieces]
         steps = max(len(tokens) for tokens in pieces)
-        width = max((len(chars) for _, char_rows, _ in ids for chars in char_rows), default=1)
+        words, casing, spelling_ids = (np.zeros((len(pieces), steps), dtype=np.int64) for _ in range(3))
+        spellings: dict[str, int] = {}  # each distinct token once; row 0 is the padding's empty one
+        for row, tokens in enumerate(pieces):
+            for position, token in enumerate(tokens):
+                words[row, position], casing[row, position], _ = self.ids.lookup(token)
+                spelling_ids[row, position] = spellings.setdefault(token, len(spellings) + 1)
+        char_rows = [self.ids.lookup(token)[2] for token in spellings]
+        chars = np.zeros((len(spellings) + 1, max(map(len, char_rows), default=1)), dtype=np.int64)
+        for row, ids in enumerate(char_rows, start=1):
+            chars[row, : len(ids)] = ids
         feed = {
-            "word_ids": np.zeros((len(pieces), steps), dtype=np.int64),
-            "char_ids": np.zeros((len(pieces), steps, width), dtype=np.int64),
-            "casing_ids": np.zeros((len(pieces), steps), dtype=np.int64),
+            "word_ids": words, "char_ids": chars, "spelling_ids": spelling_ids, "casing_ids": casing,
             "lengths": np.array([len(tokens) for tokens in pieces], dtype=np.int64),
         }
-        for row, (words, char_rows, casing) in enumerate(ids):
-            feed["word_ids"][row, : len(words)] = words
-            feed["casing_ids"][row, : len(casing)] = casing
-            for position, chars in enumerate(char_rows):
-                feed["char_ids"][row, position, : len(chars)] = chars
         return self.session.run(list(OUTPUTS), {name: value for name, value in feed.items() if name in self.inputs})
 
     def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions):
