@@ -119,6 +119,7 @@ def predict(
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
     top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
+    k_best: Annotated[int, typer.Option(min=0, max=100, help="Tagging, CRF heads, JSONL: add each sentence's K most probable tag sequences.")] = 0,
     choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
     blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
     precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
@@ -129,7 +130,7 @@ def predict(
 
     _setup_logging()
     options = PredictOptions(
-        InputFormat.pretokenized if pretokenized else input_format, output_format, batch_size, top_k, choices, blank
+        InputFormat.pretokenized if pretokenized else input_format, output_format, batch_size, top_k, k_best, choices, blank
     )
     with user_errors():
         model = api.load(run, device.value, precision.value if precision else None)

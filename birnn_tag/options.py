@@ -59,6 +59,7 @@ class PredictOptions:
     output_format: OutputFormat | None = None
     batch_size: int = 256
     top_k: int = 10
+    k_best: int = 0
     choices: str | None = None
     blank: str = "___"
 

@@ -7,6 +7,7 @@ tag-scheme constraints; the enumeration then covers only the paths the scheme al
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -111,6 +112,14 @@ def test_k_best_is_the_enumerated_top_k_in_order(case):
             assert tuple(tag_ids[row, rank, :length].tolist()) == path
         assert torch.all(scores[row, len(expected):] == float("-inf"))  # fewer than k paths: padded
         assert torch.all(tag_ids[row, len(expected):] == 0) and torch.all(tag_ids[row, :, length:] == 0)
+    # Probabilities: each path's exp(score) over the sum over every path (the allowed ones, as
+    # forbidden moves cost DISALLOWED), and 0 for the missing ones.
+    _, probabilities = head.k_best_probabilities(features, mask, k)
+    for row in range(len(LENGTHS)):
+        total = sum(math.exp(score) for score, _ in paths[row])
+        expected = [math.exp(score) / total for score, _ in paths[row][:k]]
+        assert probabilities[row, : len(expected)].tolist() == pytest.approx(expected, abs=1e-6)
+        assert torch.all(probabilities[row, len(expected):] == 0)
 
 
 def test_marginals_are_the_enumerated_marginals(case):

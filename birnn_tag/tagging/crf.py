@@ -311,3 +311,10 @@ class CRFHead(nn.Module):
         with fewer than ``k`` allowed paths gets the rest as score ``-inf`` and tags 0.
         """
         return k_best_viterbi(self(features), mask, *self.scores(fill=float("-inf")), k)
+
+    def k_best_probabilities(self, features: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`k_best` with each path's probability ``exp(score - log Z)`` (batch, k) instead of
+        its score; a missing path (fewer than ``k`` allowed) has probability 0."""
+        tag_ids, scores = self.k_best(features, mask, k)
+        log_z = self.log_partition(self(features), mask)  # (batch,)
+        return tag_ids, (scores - log_z[:, None]).exp()

@@ -53,3 +53,30 @@ def torch_decoder(
         return decode_sentences(loaded.model, encode.encode_sentences(pieces), batch_size, device, confidences, precision)
 
     return decode
+
+
+@torch.inference_mode()
+def decode_k_best(
+    model: Tagger, sentences: Sequence[EncodedSentence], batch_size: int, device: torch.device, k: int, precision: str = "fp32"
+) -> list[list[tuple[list[int], float]]]:
+    """Each sentence's ``k`` best tag id sequences with their probabilities, best first, in the
+    order given; paths the scheme forbids are never listed (a sentence may get fewer than ``k``)."""
+    best: list[list[tuple[list[int], float]]] = [[] for _ in sentences]
+    with evaluating(model), inference_autocast(precision, device):
+        for batch in iterate_batches(sentences, batch_size):
+            tag_ids, probabilities = model.k_best(batch.to(device), k)
+            for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
+                paths = tag_ids[row, :, :length].tolist()
+                best[index] = [(path, p) for path, p in zip(paths, probabilities[row].tolist()) if p > 0]
+    return best
+
+
+def torch_k_best(
+    loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None
+) -> Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]:
+    """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists → each one's
+    ``k`` best tag id sequences and probabilities."""
+    encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
+    device = device or torch.device("cpu")
+    precision = precision or loaded.config.training.eval_precision
+    return lambda pieces: decode_k_best(loaded.model, encode.encode_sentences(pieces), batch_size, device, k, precision)

@@ -86,7 +86,8 @@ class Span:
 class Prediction:
     """One sentence's ``tokens`` (``offsets``: each one's ``(start, end)`` in ``text``), ``tags``
     in the run's ``scheme``, per-token ``confidences`` (the chosen tag's probability, or its CRF
-    marginal; None when not asked for) and entity ``spans``, worked out on first use."""
+    marginal; None when not asked for), entity ``spans``, worked out on first use, and, when
+    asked for, the ``k_best`` tag sequences with their probabilities, best first (CRF heads)."""
 
     text: str
     tokens: list[str]
@@ -94,6 +95,7 @@ class Prediction:
     tags: list[str]
     confidences: list[float] | None
     scheme: str = field(repr=False)
+    k_best: list[tuple[list[str], float]] | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The prediction as ``predict --format jsonl`` (and the service) writes it: text, tokens,
@@ -103,6 +105,8 @@ class Prediction:
             record["confidences"] = [round(c, 4) for c in self.confidences]
         if self.scheme != schemes.NO_SPANS:
             record["spans"] = [span.to_dict() for span in self.spans]
+        if self.k_best is not None:
+            record["k_best"] = [{"tags": tags, "prob": round(p, 4)} for tags, p in self.k_best]
         return record
 
     @functools.cached_property
@@ -168,15 +172,18 @@ def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]
 # Tags (and, when asked, confidences) for a group of token lists: how a backend (PyTorch, or an
 # exported model's onnxruntime) tags pieces; ``(pieces, confidences) -> (tag ids, scores or None)``.
 Decode = Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]
+# The k best tag id sequences of each of a group of token lists, with their probabilities, best first.
+KBest = Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]
 
 
 def tag_sentences(
     config: Config, vocabs: Vocabularies, decode: Decode, inputs: Iterable[InputSentence], *,
-    chunk_size: int = 4096, confidences: bool = True,
+    chunk_size: int = 4096, confidences: bool = True, k_best: KBest | None = None, k: int = 0,
 ) -> Iterator[Prediction]:
     """Tag ``inputs`` lazily with ``decode``, ``chunk_size`` sentences at a time; sentences longer
     than ``data.max_length`` are tagged in pieces and joined. Without ``confidences`` the
-    predictions carry none (``None``)."""
+    predictions carry none (``None``). With ``k_best`` each prediction lists its ``k`` best
+    sequences (a cut sentence's combine its pieces' lists)."""
     for chunk in chunked(inputs, chunk_size):
         pieces: list[list[str]] = []
         counts = []  # pieces per sentence
@@ -186,16 +193,38 @@ def tag_sentences(
             pieces.extend(parts)
         tag_ids: list[list[int]] = []
         chunk_scores: list[list[float]] | None = [] if confidences else None
+        piece_lists: list[list[tuple[list[int], float]]] = []
         for group in _groups(pieces, GROUP_TOKENS):
             ids, scores = decode(group, confidences)
             tag_ids += ids
             if chunk_scores is not None:
                 chunk_scores += scores
+            if k_best is not None:
+                piece_lists += k_best(group)
         sentence_ids = join_pieces(tag_ids, counts)
         sentence_scores = join_pieces(chunk_scores, counts) if chunk_scores is not None else [None] * len(chunk)
-        for sentence, ids, scores in zip(chunk, sentence_ids, sentence_scores):
-            tags = [vocabs.labels.items[i] for i in ids]
-            yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme)
+        sentence_lists = _join_k_best(piece_lists, counts, k) if k_best is not None else [None] * len(chunk)
+        label = vocabs.labels.items.__getitem__
+        for sentence, ids, scores, paths in zip(chunk, sentence_ids, sentence_scores, sentence_lists):
+            if paths is not None:
+                paths = [(list(map(label, path)), p) for path, p in paths]
+            tags = list(map(label, ids))
+            yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme, paths)
+
+
+def _join_k_best(lists: list[list[tuple[list[int], float]]], counts: list[int], k: int) -> list[list[tuple[list[int], float]]]:
+    """Each sentence's ``k`` best sequences from its pieces' lists (``counts[i]`` consecutive lists
+    per sentence): the pieces are tagged independently, so a sentence's sequence is one path per
+    piece and its probability their product."""
+    joined, position = [], 0
+    for count in counts:
+        best: list[tuple[list[int], float]] = [([], 1.0)]  # an empty sentence has one, empty, sequence
+        for paths in lists[position : position + count]:
+            combined = [(left + right, p * q) for left, p in best for right, q in paths]
+            best = sorted(combined, key=lambda pair: -pair[1])[:k]
+        joined.append(best)
+        position += count
+    return joined
 
 
 def predict_stream(

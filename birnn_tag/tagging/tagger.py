@@ -47,6 +47,13 @@ class Tagger(nn.Module):
         with _full_precision(features):
             return self.head.decode(features.float(), batch.mask, confidences)
 
+    def k_best(self, batch: Batch, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` most probable tag sequences (batch, k, time) and their probabilities (batch, k),
+        best first (CRF heads only: a softmax head scores tokens, not sequences)."""
+        features = self.features(batch)
+        with _full_precision(features):
+            return self.head.k_best_probabilities(features.float(), batch.mask, k)
+
 
 def _full_precision(features: torch.Tensor) -> torch.autocast:
     """Autocast switched off: under bf16 autocast the head still runs in fp32, as its path scores

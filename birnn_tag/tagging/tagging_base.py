@@ -11,8 +11,10 @@ from birnn_tag.config import Config
 from birnn_tag.data.conllu import TOKEN_COLUMN, column_index
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.options import OutputFormat, PredictOptions, check_format, input_format_for
+from birnn_tag.errors import BirnnTagError
 from birnn_tag.tagging.prediction import (
-    INPUT_FORMATS, OUTPUT_FORMATS, Decode, Prediction, format_prediction, input_sentence, read_inputs, tag_sentences,
+    INPUT_FORMATS, OUTPUT_FORMATS, Decode, InputSentence, KBest, Prediction, format_prediction, input_sentence,
+    read_inputs, tag_sentences,
 )
 
 
@@ -27,6 +29,10 @@ class TaggingBase:
     def decoder(self, batch_size: int) -> Decode:
         """The backend's step from a group of token lists to tag ids and confidences."""
         raise NotImplementedError
+
+    def k_best_decoder(self, batch_size: int, k: int) -> KBest:
+        """The backend's step from a group of token lists to each one's ``k`` best sequences."""
+        raise BirnnTagError("--k-best: needs a PyTorch run with a CRF head; an export has none")
 
     def describe(self) -> dict[str, Any]:
         """What the model is, for ``GET /info``: task, labels, scheme, ``max_length``."""
@@ -53,14 +59,23 @@ class TaggingBase:
         pretokenized: bool = False,
         batch_size: int = 256,
         confidences: bool = True,
+        k_best: int = 0,
     ) -> Iterator[Prediction]:
         """Tag an iterable of texts or token lists lazily, a few thousand at a time, so memory
         stays flat on any input size; predictions come in input order.
 
-        Without ``confidences`` the predictions carry none and a CRF skips its forward-backward pass.
+        Without ``confidences`` the predictions carry none and a CRF skips its forward-backward
+        pass. ``k_best`` > 0 (CRF heads) lists each sentence's ``k_best`` most probable sequences.
         """
         inputs = (input_sentence(item, pretokenized) for item in sentences)
-        return tag_sentences(self.config, self.vocabs, self.decoder(batch_size), inputs, confidences=confidences)
+        return self._tagger(batch_size, k_best)(inputs, confidences)
+
+    def _tagger(self, batch_size: int, k: int) -> Callable[[Iterable[InputSentence], bool], Iterator[Prediction]]:
+        """Inputs → predictions, with the backend's steps made (and ``--k-best`` checked) now."""
+        decode, k_best = self.decoder(batch_size), self.k_best_decoder(batch_size, k) if k else None
+        return lambda inputs, confidences: tag_sentences(
+            self.config, self.vocabs, decode, inputs, confidences=confidences, k_best=k_best, k=k
+        )
 
     def predict_command(
         self, name: str, options: PredictOptions, warn: Callable[[str], None]
@@ -70,12 +85,14 @@ class TaggingBase:
         input_format = input_format_for(options.input_format, name, INPUT_FORMATS, self.task)
         output_format = check_format("--format", options.output_format or OutputFormat.conll, OUTPUT_FORMATS, self.task)
         token_column = self._token_column(input_format)
-        decode = self.decoder(options.batch_size)
+        if options.k_best and output_format != "jsonl":
+            raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
+        tag = self._tagger(options.batch_size, options.k_best)
 
         def run(handle: BinaryIO) -> Iterator[str]:
             inputs = read_inputs(handle, name, input_format, token_column)
             # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
-            for prediction in tag_sentences(self.config, self.vocabs, decode, inputs, confidences=output_format == "jsonl"):
+            for prediction in tag(inputs, output_format == "jsonl"):
                 yield format_prediction(prediction, output_format)
 
         return run

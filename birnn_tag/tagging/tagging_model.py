@@ -13,8 +13,9 @@ from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import EvaluateOptions
 from birnn_tag.precision import PRECISIONS
 from birnn_tag.run_folder import report_scores, run_folder_of
-from birnn_tag.tagging.inference import torch_decoder
-from birnn_tag.tagging.prediction import Decode
+from birnn_tag.tagging.crf import CRFHead
+from birnn_tag.tagging.inference import torch_decoder, torch_k_best
+from birnn_tag.tagging.prediction import Decode, KBest
 from birnn_tag.tagging.tagging_base import TaggingBase
 
 if TYPE_CHECKING:  # scoring imports seqeval and datasets, which `predict` never needs
@@ -43,6 +44,12 @@ class TaggingModel(TaggingBase):
     def decoder(self, batch_size: int) -> Decode:
         """PyTorch tagging on the model's device and precision."""
         return torch_decoder(self.loaded, batch_size, self.device, self.precision)
+
+    def k_best_decoder(self, batch_size: int, k: int) -> KBest:
+        """The CRF's k best sequences; a softmax head, which scores tokens and not sequences, has none."""
+        if not isinstance(self.loaded.model.head, CRFHead):
+            raise BirnnTagError("--k-best: needs a CRF head (model.head: crf); this run's head is softmax")
+        return torch_k_best(self.loaded, batch_size, k, self.device, self.precision)
 
     def evaluate(self, source: str | Path = "test") -> Report:
         """Scores on a split of the run's data (``source`` a name: ``"test"``, ``"validation"``...)
