@@ -17,6 +17,7 @@ _API = {
     "load": "birnn_tag.api",
     "train": "birnn_tag.api",
     "export": "birnn_tag.api",
+    "compare": "birnn_tag.api",
     "TaggingModel": "birnn_tag.tagging.tagging_model",
     "ClozeModel": "birnn_tag.cloze.cloze_model",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx_model",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
     import torch
 
     from birnn_tag.cloze.cloze_model import ClozeModel
+    from birnn_tag.tagging.comparison import Comparison
     from birnn_tag.tagging.export import CheckResult
     from birnn_tag.tagging.tagging_model import TaggingModel
 
@@ -75,6 +76,28 @@ def export(
     if not result.passed:
         raise BirnnTagError(f"{folder}: {result.summary()} (the export is kept for inspection)")
     return folder, result
+
+
+def compare(
+    a: Sequence[str | Path],
+    b: Sequence[str | Path],
+    *,
+    split: str = "test",
+    data: str | Path | None = None,
+    samples: int = 1000,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+) -> Comparison:
+    """Compare tagging runs ``a`` with runs ``b`` (one or more each, e.g. seeds of two recipes) on
+    a split of their data or a ``data`` file: each side's score, B − A with its 95 % paired
+    bootstrap interval and p-value, overall and per type (:mod:`birnn_tag.tagging.comparison`)."""
+    import torch
+
+    from birnn_tag.devices import resolve_device
+    from birnn_tag.tagging.comparison import compare_runs
+
+    target = device if isinstance(device, torch.device) else resolve_device(str(device))
+    return compare_runs(list(a), list(b), split=split, data_file=None if data is None else str(data), samples=samples, seed=seed, device=target)
 
 
 def train(

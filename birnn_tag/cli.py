@@ -7,6 +7,7 @@ and exit code 1, so users never see a traceback for a problem they can fix.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import signal
@@ -146,6 +147,48 @@ def predict(
                 count += 1
     if output != "-":
         stderr.print(f"wrote {count:,} results → {output}")
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="RUN_A RUN_B, or --a RUN... --b RUN... (seed groups).", show_default=False)],
+    split: Annotated[str, typer.Option(help="Split of the runs' data to tag.")] = "test",
+    data: Annotated[Optional[Path], typer.Option(help="Tag this file instead (read like the first run's data).")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Bootstrap samples.")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap draws.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
+) -> None:
+    """Is B better than A? Scores, B − A with its 95 % interval and p-value (paired bootstrap
+    over sentences), overall and per type."""
+    from birnn_tag import api
+
+    _setup_logging()
+    with user_errors():
+        side_a, side_b = _sides(runs)
+        result = api.compare(side_a, side_b, split=split, data=data, samples=samples, seed=seed, device=device.value)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        Console().print(result.table(f"B vs A on {data or f'the {split} split'}"))
+
+
+def _sides(runs: list[str]) -> tuple[list[str], list[str]]:
+    """``RUN_A RUN_B``, or ``--a RUN... --b RUN...``."""
+    if "--a" not in runs and "--b" not in runs:
+        if len(runs) != 2 or any(run.startswith("-") for run in runs):
+            raise BirnnTagError(f"compare: expected RUN_A RUN_B or --a RUN... --b RUN..., got {' '.join(runs)}")
+        return [runs[0]], [runs[1]]
+    if runs.count("--a") != 1 or runs.count("--b") != 1 or runs[0] not in ("--a", "--b"):
+        raise BirnnTagError("compare: give each of --a and --b once, each followed by its runs")
+    a, b = runs.index("--a"), runs.index("--b")
+    side_a = runs[a + 1 : b] if a < b else runs[a + 1 :]
+    side_b = runs[b + 1 :] if a < b else runs[b + 1 : a]
+    for name, side in (("--a", side_a), ("--b", side_b)):
+        unknown = [run for run in side if run.startswith("-")]
+        if not side or unknown:
+            raise BirnnTagError(f"compare: {name} needs runs" + (f"; unknown option {unknown[0]}" if unknown else ""))
+    return side_a, side_b
 
 
 @app.command()

@@ -50,6 +50,28 @@ def evaluate_checkpoint(
 ) -> Report:
     """Score a trained model on one split of its configured data, or on another file read the
     same way; ``precision`` defaults to the run's ``training.eval_precision``."""
+    tagged = load_scored_split(loaded, split=split, data_file=data_file)
+    return score_model(loaded.model, tagged, loaded.vocabs, loaded.config, device, precision)
+
+
+def split_predictions(
+    loaded: LoadedModel,
+    *,
+    split: str = "test",
+    data_file: str | None = None,
+    device: torch.device,
+    precision: str | None = None,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Each sentence's gold and predicted tags (in the run's scheme) on a split or a file, as
+    :func:`evaluate_checkpoint` scores them."""
+    tagged = load_scored_split(loaded, split=split, data_file=data_file)
+    predicted, _ = decode_split(loaded.model, tagged, loaded.vocabs, loaded.config, device, precision)
+    return tagged.tags, predicted
+
+
+def load_scored_split(loaded: LoadedModel, *, split: str = "test", data_file: str | None = None) -> Split:
+    """One split of the run's data (or a file read the same way), cleaned, cut into pieces and
+    encoded as the model was trained on; unseen gold labels are warned about."""
     config = loaded.config
     if data_file is not None:
         dataset = read_file(data_file, config.data)
@@ -62,8 +84,19 @@ def evaluate_checkpoint(
         raise DataError(f"{corpus.origins[split]}: no tags to evaluate against")
     warn_unknown_labels(corpus.origins[split], sentences, loaded.vocabs, config.data.scheme)
     pieces = cut_sentences(sentences, config.data, keep_entities=False)
-    tagged = tagging_split(sentences, pieces, loaded.vocabs, config)
-    return score_model(loaded.model, tagged, loaded.vocabs, config, device, precision)
+    return tagging_split(sentences, pieces, loaded.vocabs, config)
+
+
+def decode_split(
+    model: Tagger, split: Split, vocabs: Vocabularies, config: Config, device: torch.device, precision: str | None = None
+) -> tuple[list[list[str]], list[list[bool]]]:
+    """Each whole sentence's predicted tags (its pieces decoded and joined), and which of its
+    tokens' words were in the training vocabulary."""
+    precision = precision or config.training.eval_precision
+    tag_ids, _ = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, False, precision)
+    predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
+    words = [[vocabs.seen_in_training(i) for i in piece.words.tolist()] for piece in split.sentences]
+    return predicted, join_pieces(words, split.pieces)
 
 
 def score_model(
@@ -76,12 +109,5 @@ def score_model(
 ) -> Report:
     """Decode a split's pieces, join them back into sentences and score those against the
     sentences' gold tags (at ``precision``, by default ``training.eval_precision``)."""
-    training = config.training
-    precision = precision or training.eval_precision
-    tag_ids, _ = decode_sentences(model, split.sentences, training.eval_batch_size, device, False, precision)
-    predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
-    seen = None
-    if config.data.scheme == NO_SPANS:
-        words = [[vocabs.seen_in_training(i) for i in piece.words.tolist()] for piece in split.sentences]
-        seen = join_pieces(words, split.pieces)
-    return evaluate_tags(split.tags, predicted, config.data.scheme, seen)
+    predicted, seen = decode_split(model, split, vocabs, config, device, precision)
+    return evaluate_tags(split.tags, predicted, config.data.scheme, seen if config.data.scheme == NO_SPANS else None)
