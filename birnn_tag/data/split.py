@@ -10,9 +10,11 @@ from birnn_tag.data.encoding import EncodedSentence
 @dataclass
 class Split:
     """An encoded split: the pieces the model sees (sentences cut to ``data.max_length``) and,
-    when it has tags, each whole sentence's gold tags (in the training scheme) and the number of
-    consecutive pieces it was cut into, so that scores count the sentences as written."""
+    when it has tags, each whole sentence's gold tags (in the training scheme), the number of
+    consecutive pieces it was cut into, so that scores count the sentences as written, and its
+    tokens (for error reports)."""
 
     sentences: list[EncodedSentence]
     tags: list[list[str]] | None = None
     pieces: list[int] | None = None
+    tokens: list[list[str]] | None = None

@@ -19,6 +19,7 @@ from birnn_tag.tagging.inference import decode_sentences
 from birnn_tag.tagging.label_scores import LabelReport, score_labels
 from birnn_tag.tagging.pipeline import tagging_split, warn_unknown_labels
 from birnn_tag.tagging.preparation import clean_split, cut_sentences
+from birnn_tag.tagging.reports import ScoredSentences
 from birnn_tag.tagging.schemes import NO_SPANS
 from birnn_tag.tagging.span_scores import SpanReport, score_spans
 from birnn_tag.tagging.tagger import Tagger
@@ -110,4 +111,9 @@ def score_model(
     """Decode a split's pieces, join them back into sentences and score those against the
     sentences' gold tags (at ``precision``, by default ``training.eval_precision``)."""
     predicted, seen = decode_split(model, split, vocabs, config, device, precision)
-    return evaluate_tags(split.tags, predicted, config.data.scheme, seen if config.data.scheme == NO_SPANS else None)
+    scheme = config.data.scheme
+    report = evaluate_tags(split.tags, predicted, scheme, seen if scheme == NO_SPANS else None)
+    report.sentences = ScoredSentences(split.tokens, split.tags, predicted)
+    if scheme != NO_SPANS:
+        report.seen = seen  # for the error analysis, made if the report is saved or shown
+    return report

@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 from sklearn.metrics import classification_report
 
-from birnn_tag.tagging.reports import save_report, scores_table
+from birnn_tag.tagging.reports import ScoredSentences, save_report, scores_table
 
 AVERAGES = ("macro avg", "weighted avg")
 
@@ -29,6 +29,7 @@ class LabelReport:
     unseen: dict[str, float] | None
     text: str
     scheme: str = "none"
+    sentences: ScoredSentences | None = None  # written as predictions-<split>.conll
 
     @property
     def score(self) -> float:
@@ -73,7 +74,7 @@ class LabelReport:
             f"token accuracy: {self.accuracy:.4f} (the headline)\n"
             f"per-label scores (scikit-learn classification_report)\n\n{self.text}\n{self._seen_lines()}"
         )
-        save_report(stem, text, self.to_dict())
+        save_report(stem, text, self.to_dict(), self.sentences)
 
     def _seen_lines(self) -> str:
         if self.seen is None or self.unseen is None:

@@ -35,7 +35,7 @@ def tagging_split(
         counts[row] += 1
     if not train and "tags" in pieces.column_names:
         pieces = pieces.remove_columns("tags")
-    return Split(encode_split(pieces, vocabs, config.encoding), sentences["tags"], counts)
+    return Split(encode_split(pieces, vocabs, config.encoding), sentences["tags"], counts, sentences["tokens"])
 
 
 def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[str]:

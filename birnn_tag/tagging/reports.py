@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,26 @@ def scores_table(
     return table
 
 
-def save_report(stem: Path, text: str, data: dict[str, Any]) -> None:
-    """Write ``<stem>.txt`` (``text``) and ``<stem>.json`` (``data``)."""
+@dataclass
+class ScoredSentences:
+    """The sentences a report scored: tokens, gold and predicted tags."""
+
+    tokens: list[list[str]]
+    gold: list[list[str]]
+    predicted: list[list[str]]
+
+    def write_conll(self, path: Path) -> None:
+        """``token<TAB>gold<TAB>predicted`` lines, a blank line after each sentence (Flair's ``test.tsv``)."""
+        with path.open("w", encoding="utf-8") as out:
+            for tokens, gold, predicted in zip(self.tokens, self.gold, self.predicted):
+                out.writelines(f"{t}\t{g}\t{p}\n" for t, g, p in zip(tokens, gold, predicted))
+                out.write("\n")
+
+
+def save_report(stem: Path, text: str, data: dict[str, Any], sentences: ScoredSentences | None = None) -> None:
+    """Write ``<stem>.txt`` (``text``) and ``<stem>.json`` (``data``), and with ``sentences``
+    their predictions next to them: ``report-test`` → ``predictions-test.conll``."""
     stem.with_name(stem.name + ".txt").write_text(text, encoding="utf-8")
     stem.with_name(stem.name + ".json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    if sentences is not None:
+        sentences.write_conll(stem.with_name(stem.name.replace("report", "predictions", 1) + ".conll"))

@@ -3,15 +3,18 @@ conlleval-compatible micro scores, and token accuracy."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2, IOBES
 
-from birnn_tag.tagging.reports import save_report, scores_table
+from birnn_tag.tagging.error_analysis import KINDS, ErrorAnalysis, analyze_errors
+from birnn_tag.tagging.reports import ScoredSentences, save_report, scores_table
 from birnn_tag.tagging.schemes import seqeval_scheme
 
 _SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
@@ -25,6 +28,10 @@ class SpanReport:
 
     The two modes differ only on invalid tag sequences: conlleval reads ``O I-PER`` as an entity,
     strict mode does not. With constrained decoding (the default) predictions are always valid.
+
+    When the report was made from a model's output it has the scored ``sentences`` (written as
+    ``predictions-<split>.conll``) and which of their tokens' words were ``seen`` in training, and
+    from them its ``errors``, analysed on first use (a dev score during training never asks).
     """
 
     scores: dict[str, dict[str, float]]
@@ -32,6 +39,15 @@ class SpanReport:
     token_accuracy: float
     scheme: str
     text: str
+    sentences: ScoredSentences | None = None
+    seen: list[list[bool]] | None = None
+
+    @functools.cached_property
+    def errors(self) -> ErrorAnalysis | None:
+        """The error analysis of the scored sentences (None without them)."""
+        if self.sentences is None or self.seen is None:
+            return None
+        return analyze_errors(self.sentences.tokens, self.sentences.gold, self.sentences.predicted, self.seen, self.scheme)
 
     @property
     def f1(self) -> float:
@@ -47,13 +63,22 @@ class SpanReport:
         """The numbers logged per epoch in metrics.jsonl."""
         return {"f1": self.f1, "conlleval_f1": self.conlleval["f1-score"], "token_accuracy": self.token_accuracy}
 
-    def table(self, title: str) -> Table:
-        """The report as a rich table: one row per entity type, then the averages."""
+    def table(self, title: str) -> RenderableType:
+        """The report as a rich table: one row per entity type, then the averages; then the
+        errors by kind, when the report has them."""
         caption = (
             f"strict {self.scheme} entity scores (seqeval, the headline); conlleval-compatible "
             f"micro F1 {100 * self.conlleval['f1-score']:.2f}; token accuracy {100 * self.token_accuracy:.2f}%"
         )
-        return scores_table(title, "type", self.scores, AVERAGES, caption)
+        scores = scores_table(title, "type", self.scores, AVERAGES, caption)
+        if self.errors is None:
+            return scores
+        kinds = Table(title="errors by kind", caption="each false positive and false negative has one kind")
+        for column in ("kind", "false positives", "false negatives"):
+            kinds.add_column(column, justify="left" if column == "kind" else "right")
+        for kind in KINDS:
+            kinds.add_row(kind, str(self.errors.false_positives[kind]), str(self.errors.false_negatives[kind]))
+        return Group(scores, kinds)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,7 +89,7 @@ class SpanReport:
             "token_accuracy": self.token_accuracy,
             "scores": self.scores,
             "conlleval_micro": self.conlleval,
-        }
+        } | ({"errors": self.errors.to_dict()} if self.errors is not None else {})
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
@@ -73,7 +98,9 @@ class SpanReport:
             f"conlleval-compatible micro F1 (seqeval default mode): {self.conlleval['f1-score']:.4f}\n"
             f"token accuracy: {self.token_accuracy:.4f}\n"
         )
-        save_report(stem, text, self.to_dict())
+        if self.errors is not None:
+            text += "\n" + self.errors.text()
+        save_report(stem, text, self.to_dict(), self.sentences)
 
 
 def score_spans(gold: list[list[str]], predicted: list[list[str]], scheme: str) -> SpanReport:
