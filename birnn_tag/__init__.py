@@ -18,6 +18,7 @@ _API = {
     "train": "birnn_tag.api",
     "export": "birnn_tag.api",
     "compare": "birnn_tag.api",
+    "check_data": "birnn_tag.api",
     "TaggingModel": "birnn_tag.tagging.tagging_model",
     "ClozeModel": "birnn_tag.cloze.cloze_model",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx_model",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
 
     from birnn_tag.cloze.cloze_model import ClozeModel
     from birnn_tag.tagging.comparison import Comparison
+    from birnn_tag.tagging.data_check import DataCheck
     from birnn_tag.tagging.export import CheckResult
     from birnn_tag.tagging.tagging_model import TaggingModel
 
@@ -98,6 +99,16 @@ def compare(
 
     target = device if isinstance(device, torch.device) else resolve_device(str(device))
     return compare_runs(list(a), list(b), split=split, data_file=None if data is None else str(data), samples=samples, seed=seed, device=target)
+
+
+def check_data(config: str | Path | Config, overrides: Sequence[str] = ()) -> DataCheck:
+    """Read a tagging config's splits as :func:`train` would and report sizes, labels, schemes and
+    problems (:mod:`birnn_tag.tagging.data_check`); nothing is trained or written."""
+    from birnn_tag.tagging.data_check import check_data as check
+
+    if not isinstance(config, Config):
+        config = load_config(config, list(overrides))
+    return check(config)
 
 
 def train(

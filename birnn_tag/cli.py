@@ -149,6 +149,29 @@ def predict(
         stderr.print(f"wrote {count:,} results → {output}")
 
 
+@app.command("check-data")
+def check_data(
+    config: Annotated[Path, typer.Argument(help="YAML config file of a tagging run.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a key: section.key=value (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 on warnings too.")] = False,
+) -> None:
+    """Check a config's data before training: sizes, labels, schemes, invalid transitions, labels
+    missing from train, repeated and shared sentences, long sentences, vectors' coverage. Exit 1
+    on errors (and on warnings with --strict)."""
+    from birnn_tag import api
+
+    _setup_logging()
+    with user_errors():
+        result = api.check_data(config, list(set_ or []))
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        Console().print(result.table())
+    if result.errors or (strict and result.warnings):
+        raise typer.Exit(1)
+
+
 @app.command(context_settings={"ignore_unknown_options": True})
 def compare(
     runs: Annotated[list[str], typer.Argument(help="RUN_A RUN_B, or --a RUN... --b RUN... (seed groups).", show_default=False)],
