@@ -19,6 +19,7 @@ _API = {
     "export": "birnn_tag.api",
     "compare": "birnn_tag.api",
     "check_data": "birnn_tag.api",
+    "calibrate": "birnn_tag.api",
     "TaggingModel": "birnn_tag.tagging.tagging_model",
     "ClozeModel": "birnn_tag.cloze.cloze_model",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx_model",

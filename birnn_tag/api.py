@@ -101,6 +101,20 @@ def compare(
     return compare_runs(list(a), list(b), split=split, data_file=None if data is None else str(data), samples=samples, seed=seed, device=target)
 
 
+def calibrate(run: str | Path) -> dict[str, float]:
+    """Fit a tagging run's temperature on the validation split of its data (as ``train`` does
+    after its last epoch) and write it into its checkpoint; returns the temperature and the NLL
+    per token before and after."""
+    from birnn_tag.loading import load_model
+    from birnn_tag.tagging.calibration import calibrate_checkpoint
+
+    loaded = load_model(run, "cpu")
+    if getattr(loaded.model, "head", None) is None:
+        raise BirnnTagError(f"{run}: only tagging runs have confidences to calibrate")
+    path = Path(run) / "best.pt" if Path(run).is_dir() else Path(run)
+    return calibrate_checkpoint(loaded, path)
+
+
 def check_data(config: str | Path | Config, overrides: Sequence[str] = ()) -> DataCheck:
     """Read a tagging config's splits as :func:`train` would and report sizes, labels, schemes and
     problems (:mod:`birnn_tag.tagging.data_check`); nothing is trained or written."""

@@ -121,6 +121,7 @@ def predict(
     device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
     top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
     k_best: Annotated[int, typer.Option(min=0, max=100, help="Tagging, CRF heads, JSONL: add each sentence's K most probable tag sequences.")] = 0,
+    min_confidence: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Tagging, JSONL: leave out spans less confident than this.")] = None,
     choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
     blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
     precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
@@ -131,7 +132,8 @@ def predict(
 
     _setup_logging()
     options = PredictOptions(
-        InputFormat.pretokenized if pretokenized else input_format, output_format, batch_size, top_k, k_best, choices, blank
+        InputFormat.pretokenized if pretokenized else input_format, output_format, batch_size, top_k, k_best,
+        min_confidence, choices, blank,
     )
     with user_errors():
         model = api.load(run, device.value, precision.value if precision else None)
@@ -147,6 +149,21 @@ def predict(
                 count += 1
     if output != "-":
         stderr.print(f"wrote {count:,} results → {output}")
+
+
+@app.command()
+def calibrate(run: Annotated[Path, typer.Argument(help="Run folder (its best.pt) or checkpoint of a tagging run.")]) -> None:
+    """Fit the confidences' temperature on the run's validation split and save it in the
+    checkpoint (train does this after its last epoch; this is for runs trained before)."""
+    from birnn_tag import api
+
+    _setup_logging()
+    with user_errors():
+        fitted = api.calibrate(run)
+    stderr.print(
+        f"{run}: temperature {fitted['temperature']:.3f}, validation NLL per token "
+        f"{fitted['nll_before']:.4f} → {fitted['nll_after']:.4f} ({fitted['pieces']:,} pieces)"
+    )
 
 
 @app.command("check-data")

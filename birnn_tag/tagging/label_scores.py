@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 from sklearn.metrics import classification_report
 
-from birnn_tag.tagging.reports import ScoredSentences, save_report, scores_table
+from birnn_tag.tagging.reports import ScoredSentences, calibration_text, save_report, scores_table
 
 AVERAGES = ("macro avg", "weighted avg")
 
@@ -30,6 +30,7 @@ class LabelReport:
     text: str
     scheme: str = "none"
     sentences: ScoredSentences | None = None  # written as predictions-<split>.conll
+    calibration: dict | None = None  # temperature and ECE before / after it (full reports)
 
     @property
     def score(self) -> float:
@@ -46,6 +47,7 @@ class LabelReport:
     def table(self, title: str) -> Table:
         """The report as a rich table: one row per label, then the averages."""
         caption = f"token accuracy {100 * self.accuracy:.2f}% (the headline){self._seen_text()}"
+        caption += calibration_text(self.calibration).rstrip().replace("\n", "; ")
         return scores_table(title, "label", self.scores, AVERAGES, caption)
 
     def _seen_text(self) -> str:
@@ -66,14 +68,14 @@ class LabelReport:
             "seen_words": self.seen,
             "unseen_words": self.unseen,
             "scores": self.scores,
-        }
+        } | ({"calibration": self.calibration} if self.calibration is not None else {})
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.txt`` (scikit-learn's text report plus the accuracies) and ``<stem>.json``."""
         text = (
             f"token accuracy: {self.accuracy:.4f} (the headline)\n"
             f"per-label scores (scikit-learn classification_report)\n\n{self.text}\n{self._seen_lines()}"
-        )
+        ) + calibration_text(self.calibration)
         save_report(stem, text, self.to_dict(), self.sentences)
 
     def _seen_lines(self) -> str:

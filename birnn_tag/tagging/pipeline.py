@@ -33,9 +33,11 @@ def tagging_split(
     counts = [0] * len(sentences)
     for row in pieces["sentence"]:
         counts[row] += 1
-    if not train and "tags" in pieces.column_names:
+    piece_tags = pieces["tags"] if "tags" in pieces.column_names else None
+    if not train and piece_tags is not None:
         pieces = pieces.remove_columns("tags")
-    return Split(encode_split(pieces, vocabs, config.encoding), sentences["tags"], counts, sentences["tokens"])
+    encoded = encode_split(pieces, vocabs, config.encoding)
+    return Split(encoded, sentences["tags"], counts, sentences["tokens"], piece_tags)
 
 
 def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[str]:

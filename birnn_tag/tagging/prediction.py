@@ -97,14 +97,16 @@ class Prediction:
     scheme: str = field(repr=False)
     k_best: list[tuple[list[str], float]] | None = None
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self, min_confidence: float | None = None) -> dict[str, Any]:
         """The prediction as ``predict --format jsonl`` (and the service) writes it: text, tokens,
-        tags, confidences to 4 decimals (when it has them), spans (unless its labels have none)."""
+        tags, confidences to 4 decimals (when it has them), spans (unless its labels have none;
+        with ``min_confidence``, only those at least that confident)."""
         record: dict[str, Any] = {"text": self.text, "tokens": self.tokens, "tags": self.tags}
         if self.confidences is not None:
             record["confidences"] = [round(c, 4) for c in self.confidences]
         if self.scheme != schemes.NO_SPANS:
-            record["spans"] = [span.to_dict() for span in self.spans]
+            spans = self.spans if min_confidence is None else [s for s in self.spans if s.confidence >= min_confidence]
+            record["spans"] = [span.to_dict() for span in spans]
         if self.k_best is not None:
             record["k_best"] = [{"tags": tags, "prob": round(p, 4)} for tags, p in self.k_best]
         return record
@@ -249,10 +251,10 @@ def predict_stream(
     return tag_sentences(loaded.config, loaded.vocabs, decode, inputs, chunk_size=chunk_size, confidences=confidences)
 
 
-def format_prediction(prediction: Prediction, output_format: str) -> str:
+def format_prediction(prediction: Prediction, output_format: str, min_confidence: float | None = None) -> str:
     """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line
     (with confidences when the prediction has them, and spans unless its labels have none)."""
     if output_format == "conll":
         rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.tokens, prediction.tags))
         return rows + "\n"
-    return json.dumps(prediction.to_record(), ensure_ascii=False) + "\n"
+    return json.dumps(prediction.to_record(min_confidence), ensure_ascii=False) + "\n"

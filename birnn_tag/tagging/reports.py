@@ -49,6 +49,17 @@ class ScoredSentences:
                 out.write("\n")
 
 
+def calibration_text(calibration: dict | None) -> str:
+    """A report's calibration line (empty without one): temperature, ECE before and after it."""
+    if calibration is None:
+        return ""
+    parts = [
+        f"{level} ECE {100 * calibration['ece_before'][level]:.2f} → {100 * calibration['ece_after'][level]:.2f}"
+        for level in calibration["ece_before"]
+    ]
+    return f"\ncalibration: temperature {calibration['temperature']:.3f}; {', '.join(parts)} (%, {calibration['bins']} bins)\n"
+
+
 def save_report(stem: Path, text: str, data: dict[str, Any], sentences: ScoredSentences | None = None) -> None:
     """Write ``<stem>.txt`` (``text``) and ``<stem>.json`` (``data``), and with ``sentences``
     their predictions next to them: ``report-test`` → ``predictions-test.conll``."""

@@ -14,7 +14,7 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2, IOBES
 
 from birnn_tag.tagging.error_analysis import KINDS, ErrorAnalysis, analyze_errors
-from birnn_tag.tagging.reports import ScoredSentences, save_report, scores_table
+from birnn_tag.tagging.reports import ScoredSentences, calibration_text, save_report, scores_table
 from birnn_tag.tagging.schemes import seqeval_scheme
 
 _SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
@@ -41,6 +41,7 @@ class SpanReport:
     text: str
     sentences: ScoredSentences | None = None
     seen: list[list[bool]] | None = None
+    calibration: dict | None = None  # temperature and ECE before / after it (full reports)
 
     @functools.cached_property
     def errors(self) -> ErrorAnalysis | None:
@@ -69,7 +70,7 @@ class SpanReport:
         caption = (
             f"strict {self.scheme} entity scores (seqeval, the headline); conlleval-compatible "
             f"micro F1 {100 * self.conlleval['f1-score']:.2f}; token accuracy {100 * self.token_accuracy:.2f}%"
-        )
+        ) + calibration_text(self.calibration).rstrip().replace("\n", "; ")
         scores = scores_table(title, "type", self.scores, AVERAGES, caption)
         if self.errors is None:
             return scores
@@ -89,7 +90,9 @@ class SpanReport:
             "token_accuracy": self.token_accuracy,
             "scores": self.scores,
             "conlleval_micro": self.conlleval,
-        } | ({"errors": self.errors.to_dict()} if self.errors is not None else {})
+        } | ({"errors": self.errors.to_dict()} if self.errors is not None else {}) | (
+            {"calibration": self.calibration} if self.calibration is not None else {}
+        )
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
@@ -100,6 +103,7 @@ class SpanReport:
         )
         if self.errors is not None:
             text += "\n" + self.errors.text()
+        text += calibration_text(self.calibration)
         save_report(stem, text, self.to_dict(), self.sentences)
 
 

@@ -12,6 +12,7 @@ from birnn_tag.data.conllu import TOKEN_COLUMN, column_index
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.options import OutputFormat, PredictOptions, check_format, input_format_for
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.tagging.schemes import NO_SPANS
 from birnn_tag.tagging.prediction import (
     INPUT_FORMATS, OUTPUT_FORMATS, Decode, InputSentence, KBest, Prediction, format_prediction, input_sentence,
     read_inputs, tag_sentences,
@@ -87,13 +88,22 @@ class TaggingBase:
         token_column = self._token_column(input_format)
         if options.k_best and output_format != "jsonl":
             raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
+        threshold = options.min_confidence
+        if threshold is not None and (output_format != "jsonl" or self.config.data.scheme == NO_SPANS):
+            raise BirnnTagError("--min-confidence: filters the spans of JSONL output; add --format jsonl (span runs only)")
         tag = self._tagger(options.batch_size, options.k_best)
 
         def run(handle: BinaryIO) -> Iterator[str]:
             inputs = read_inputs(handle, name, input_format, token_column)
+            dropped = total = 0
             # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
             for prediction in tag(inputs, output_format == "jsonl"):
-                yield format_prediction(prediction, output_format)
+                if threshold is not None:
+                    total += len(prediction.spans)
+                    dropped += sum(span.confidence < threshold for span in prediction.spans)
+                yield format_prediction(prediction, output_format, threshold)
+            if threshold is not None:
+                warn(f"--min-confidence {threshold}: dropped {dropped:,} of {total:,} spans")
 
         return run
 
