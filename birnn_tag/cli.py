@@ -92,6 +92,7 @@ def evaluate(
     fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cloze: score this random fraction of positions.")] = 1.0,
     count_unk: Annotated[bool, typer.Option(help="Cloze: score <unk> targets too (excluded by default).")] = False,
     precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
+    confusion: Annotated[Optional[Path], typer.Option(help="Tagging: also draw the gold × predicted confusion matrix to this PNG.")] = None,
 ) -> None:
     """Score a trained model: entity P/R/F1 (tagging) or top-k accuracy and perplexity (cloze)."""
     from birnn_tag import api
@@ -106,6 +107,15 @@ def evaluate(
         folder = run if run.is_dir() else run.parent
         stem = folder / (f"report-data-{data.name}" if data else f"report-{split}")
         report.save(stem)
+        if confusion is not None:
+            matrix = report.confusion() if hasattr(report, "confusion") else None
+            if matrix is None:
+                raise BirnnTagError("--confusion: applies to tagging models")
+            from birnn_tag.plots import plot_confusion
+
+            what = "entity types" if report.scheme != "none" else "labels"
+            plot_confusion(*matrix, confusion, f"{what}: gold × predicted ({data or split})")
+            stderr.print(f"drew {confusion}")
     stderr.print(f"saved {stem}.txt and {stem}.json")
 
 
@@ -149,6 +159,19 @@ def predict(
                 count += 1
     if output != "-":
         stderr.print(f"wrote {count:,} results → {output}")
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (their metrics.jsonl).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The PNG to write.")],
+) -> None:
+    """Draw runs' learning curves (training loss, dev scores, learning rate per epoch), overlaid."""
+    from birnn_tag.plots import plot_curves
+
+    with user_errors():
+        plot_curves(runs, output)
+    stderr.print(f"drew {output}")
 
 
 @app.command()

@@ -17,9 +17,10 @@ from birnn_tag.devices import resolve_device
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.epoch import learning_rate, make_optimizer, train_epoch
-from birnn_tag.errors import CheckpointError
+from birnn_tag.errors import BirnnTagError, CheckpointError
 from birnn_tag.events import EpochDone, Listener, Message, ReportDone, StepsDone, ignore
 from birnn_tag.files import append_line, write_atomic
+from birnn_tag.plots import plot_curves
 from birnn_tag.run_folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
 from birnn_tag.threads import thread_count
@@ -287,6 +288,10 @@ def _final_reports(session: Session) -> None:
         report = task.score(model, session.splits[name], session.vocabs, session.config, session.device, True)
         report.save(run_dir / f"report-{name}")
         session.emit(ReportDone(name, run_dir / "best.pt", report))
+    try:
+        plot_curves([run_dir], run_dir / "curves.png")
+    except BirnnTagError as error:  # matplotlib is an optional extra: the run is complete without the picture
+        session.emit(Message(f"no curves.png: {error}"))
     headline = "test" if "test" in session.splits else "validation" if "validation" in session.splits else None
     if headline:
         for suffix in (".txt", ".json"):

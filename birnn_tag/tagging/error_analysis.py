@@ -154,3 +154,33 @@ def _bucket(length: int) -> tuple[int, int | None]:
 def _bucket_name(bucket: tuple[int, int | None]) -> str:
     low, high = bucket
     return f"{low}+" if high is None else f"{low}-{high}"
+
+
+NONE = "(none)"
+
+
+def confusion_matrix(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], scheme: str
+) -> tuple[list[list[int]], list[str], list[str]]:
+    """Gold × predicted counts and the row and column names. Span schemes: entity types, each
+    gold span paired with the predicted span of the same boundaries, else the first overlapping
+    one, else ``(none)`` (missed); a predicted span paired with no gold span is a ``(none)`` row
+    (spurious). Labels without spans: tokens."""
+    pairs: Counter = Counter()
+    for gold_tags, predicted_tags in zip(gold, predicted):
+        if scheme == schemes.NO_SPANS:
+            pairs.update(zip(gold_tags, predicted_tags))
+            continue
+        gold_spans = sorted(schemes.to_spans(gold_tags, scheme), key=lambda s: s[1])
+        predicted_spans = sorted(schemes.to_spans(predicted_tags, scheme), key=lambda s: s[1])
+        paired = set()
+        for kind, start, end in gold_spans:
+            same = [p for p in predicted_spans if (p[1], p[2]) == (start, end)]
+            overlapping = same or [p for p in predicted_spans if p[1] < end and start < p[2]]
+            if overlapping:
+                paired.add(overlapping[0])
+            pairs[kind, overlapping[0][0] if overlapping else NONE] += 1
+        pairs.update((NONE, p[0]) for p in predicted_spans if p not in paired)
+    rows = sorted({g for g, _ in pairs} - {NONE}) + ([NONE] if any(g == NONE for g, _ in pairs) else [])
+    columns = sorted({p for _, p in pairs} - {NONE}) + ([NONE] if any(p == NONE for _, p in pairs) else [])
+    return [[pairs[g, p] for p in columns] for g in rows], rows, columns

@@ -12,6 +12,7 @@ from typing import Any
 from rich.table import Table
 from sklearn.metrics import classification_report
 
+from birnn_tag.tagging.error_analysis import confusion_matrix
 from birnn_tag.tagging.reports import ScoredSentences, calibration_text, save_report, scores_table
 
 AVERAGES = ("macro avg", "weighted avg")
@@ -31,6 +32,12 @@ class LabelReport:
     scheme: str = "none"
     sentences: ScoredSentences | None = None  # written as predictions-<split>.conll
     calibration: dict | None = None  # temperature and ECE before / after it (full reports)
+
+    def confusion(self) -> tuple[list[list[int]], list[str], list[str]] | None:
+        """Gold × predicted labels of the scored tokens, or None without the sentences."""
+        if self.sentences is None:
+            return None
+        return confusion_matrix(self.sentences.gold, self.sentences.predicted, self.scheme)
 
     @property
     def score(self) -> float:

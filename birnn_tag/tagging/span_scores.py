@@ -13,7 +13,7 @@ from rich.table import Table
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2, IOBES
 
-from birnn_tag.tagging.error_analysis import KINDS, ErrorAnalysis, analyze_errors
+from birnn_tag.tagging.error_analysis import KINDS, ErrorAnalysis, analyze_errors, confusion_matrix
 from birnn_tag.tagging.reports import ScoredSentences, calibration_text, save_report, scores_table
 from birnn_tag.tagging.schemes import seqeval_scheme
 
@@ -42,6 +42,13 @@ class SpanReport:
     sentences: ScoredSentences | None = None
     seen: list[list[bool]] | None = None
     calibration: dict | None = None  # temperature and ECE before / after it (full reports)
+
+    def confusion(self) -> tuple[list[list[int]], list[str], list[str]] | None:
+        """Gold × predicted entity types of the scored sentences (see
+        :func:`~birnn_tag.tagging.error_analysis.confusion_matrix`), or None without them."""
+        if self.sentences is None:
+            return None
+        return confusion_matrix(self.sentences.gold, self.sentences.predicted, self.scheme)
 
     @functools.cached_property
     def errors(self) -> ErrorAnalysis | None:
