@@ -156,6 +156,8 @@ class TrainingConfig:
     amp: bool = False
     threads: int | None = _bounded(None, min=1, max=MAX_SIZE)
     progress: bool = True
+    # Also write each epoch's metrics as TensorBoard scalars in <run>/tensorboard ([tensorboard] extra).
+    tensorboard: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from birnn_tag.files import append_line, write_atomic
 from birnn_tag.plots import plot_curves
 from birnn_tag.run_folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
+from birnn_tag.tensorboard_log import tensorboard_listener
 from birnn_tag.threads import thread_count
 
 
@@ -83,6 +84,9 @@ def train(config: Config, *, resume: bool = False, on_event: Listener | None = N
     check_run_dir(run_dir, overwrite=config.output.overwrite, resume=resume, inputs=_inputs(config))
     context, device = distributed.setup(resolve_device(config.training.device))
     emit = on_event if on_event is not None and context.is_main else ignore
+    close_log = None
+    if config.training.tensorboard and context.is_main:
+        emit, close_log = tensorboard_listener(run_dir, emit)
     lock = None
     try:
         lock = RunLock(run_dir) if context.is_main else None
@@ -92,6 +96,8 @@ def train(config: Config, *, resume: bool = False, on_event: Listener | None = N
             _final_reports(session)
         distributed.barrier(context)
     finally:
+        if close_log is not None:
+            close_log()
         if lock is not None:
             lock.release()
         distributed.cleanup(context)

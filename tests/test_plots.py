@@ -53,3 +53,18 @@ def test_without_matplotlib_plots_say_what_to_install(tmp_path, monkeypatch, tra
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(BirnnTagError, match=r"plots need matplotlib: pip install 'birnn-tag\[plots\]'"):
         plot_curves([trained_run], tmp_path / "x.png")
+
+
+def test_tensorboard_gets_each_epochs_scalars(tmp_path, tiny_conll):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from birnn_tag.config import config_from_dict
+    from birnn_tag.training import train
+    from conftest import tiny_config_dict
+
+    run = train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "run", epochs=3, tensorboard=True)))
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+    events = EventAccumulator(str(run))
+    events.Reload()
+    assert {"train_loss", "lr", "dev_f1"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("dev_f1")] == [1, 2, 3]
