@@ -9,6 +9,7 @@ The CLI is a thin shell over these functions, so the two give the same results.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +69,11 @@ def export(
 
     loaded = load_model(run, "cpu")
     folder = export_model(loaded, folder, opset=opset or DEFAULT_OPSET)
+    if loaded.config.training.eval_precision != "fp32":
+        logging.getLogger(__name__).warning(
+            "%s tags at training.eval_precision=%s; the export (and --check's PyTorch reference) runs fp32",
+            run, loaded.config.training.eval_precision,
+        )
     if check_split is None:
         return folder, None
     from birnn_tag.data.sources import load_corpus
@@ -108,11 +114,17 @@ def calibrate(run: str | Path) -> dict[str, float]:
     from birnn_tag.loading import load_model
     from birnn_tag.tagging.calibration import calibrate_checkpoint
 
+    from birnn_tag.run_folder import RunLock
+
     loaded = load_model(run, "cpu")
     if getattr(loaded.model, "head", None) is None:
         raise BirnnTagError(f"{run}: only tagging runs have confidences to calibrate")
     path = Path(run) / "best.pt" if Path(run).is_dir() else Path(run)
-    return calibrate_checkpoint(loaded, path)
+    lock = RunLock(path.parent)  # a training writing this run folder must not be overwritten
+    try:
+        return calibrate_checkpoint(loaded, path)
+    finally:
+        lock.release()
 
 
 def check_data(config: str | Path | Config, overrides: Sequence[str] = ()) -> DataCheck:

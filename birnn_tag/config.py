@@ -156,7 +156,7 @@ class TrainingConfig:
     amp: bool = False
     threads: int | None = _bounded(None, min=1, max=MAX_SIZE)
     progress: bool = True
-    # Also write each epoch's metrics as TensorBoard scalars in <run>/tensorboard ([tensorboard] extra).
+    # Also write each epoch's metrics as TensorBoard scalars, an event file in the run folder ([tensorboard] extra).
     tensorboard: bool = False
 
 

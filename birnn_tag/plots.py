@@ -26,11 +26,17 @@ def read_metrics(run: Path) -> list[dict]:
     """A run folder's per-epoch records (``metrics.jsonl``)."""
     path = run / "metrics.jsonl"
     try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise BirnnTagError(f"{path}: cannot read: {error.strerror}") from None
-    except ValueError:
-        raise BirnnTagError(f"{path}: not JSON lines") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise BirnnTagError(f"{path}:{number}: not a JSON record") from None
+    return records
 
 
 def plot_curves(runs: Sequence[Path], output: Path) -> Path:

@@ -17,7 +17,7 @@ from birnn_tag.devices import resolve_device
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.epoch import learning_rate, make_optimizer, train_epoch
-from birnn_tag.errors import BirnnTagError, CheckpointError
+from birnn_tag.errors import BirnnTagError, CheckpointError, first_line
 from birnn_tag.events import EpochDone, Listener, Message, ReportDone, StepsDone, ignore
 from birnn_tag.files import append_line, write_atomic
 from birnn_tag.plots import plot_curves
@@ -294,11 +294,11 @@ def _final_reports(session: Session) -> None:
         report = task.score(model, session.splits[name], session.vocabs, session.config, session.device, True)
         report.save(run_dir / f"report-{name}")
         session.emit(ReportDone(name, run_dir / "best.pt", report))
-    try:
-        plot_curves([run_dir], run_dir / "curves.png")
-    except BirnnTagError as error:  # matplotlib is an optional extra: the run is complete without the picture
-        session.emit(Message(f"no curves.png: {error}"))
     headline = "test" if "test" in session.splits else "validation" if "validation" in session.splits else None
     if headline:
         for suffix in (".txt", ".json"):
             shutil.copyfile(run_dir / f"report-{headline}{suffix}", run_dir / f"report{suffix}")
+    try:
+        plot_curves([run_dir], run_dir / "curves.png")
+    except Exception as error:  # noqa: BLE001 — a picture (matplotlib is an optional extra) never fails a finished run
+        session.emit(Message(f"no curves.png: {first_line(error)}", "warning" if not isinstance(error, BirnnTagError) else "info"))

@@ -5,7 +5,6 @@ predict --min-confidence."""
 from __future__ import annotations
 
 import json
-import math
 import shutil
 
 import pytest

@@ -114,7 +114,8 @@ def test_k_best_is_the_enumerated_top_k_in_order(case):
         assert torch.all(tag_ids[row, len(expected):] == 0) and torch.all(tag_ids[row, :, length:] == 0)
     # Probabilities: each path's exp(score) over the sum over every path (the allowed ones, as
     # forbidden moves cost DISALLOWED), and 0 for the missing ones.
-    _, probabilities = head.k_best_probabilities(features, mask, k)
+    _, log_probabilities = head.k_best_probabilities(features, mask, k)
+    probabilities = log_probabilities.exp()
     for row in range(len(LENGTHS)):
         total = sum(math.exp(score) for score, _ in paths[row])
         expected = [math.exp(score) / total for score, _ in paths[row][:k]]

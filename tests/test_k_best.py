@@ -41,8 +41,16 @@ def test_k_best_is_ordered_starts_with_viterbi_and_stays_valid(crf_run):
         probabilities = [p for _, p in prediction.k_best]
         assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
         assert prediction.k_best[0][0] == prediction.tags
+        # A path is never likelier than any of its tokens' marginals (both at the fitted temperature).
+        assert prediction.k_best[0][1] <= min(prediction.confidences) + 1e-4
         assert len({tuple(tags) for tags, _ in prediction.k_best}) == 5
         assert all(first_invalid(tags, "IOB2") is None for tags, _ in prediction.k_best)
+
+
+def test_empty_tokens_are_refused_with_their_place(crf_run):
+    tagger = birnn_tag.load(crf_run, device="cpu")
+    with pytest.raises(birnn_tag.BirnnTagError, match=r"sentence 2 token 2: expected a non-empty string, got ' '"):
+        tagger.tag_tokens([["EU"], ["EU", " "]])
 
 
 def test_pieces_combine_into_the_sentences_k_best():

@@ -164,19 +164,24 @@ def test_concurrent_requests_are_run_as_one_batch():
     assert waited < 0.15
 
 
-def test_a_failing_batch_fails_its_requests_and_the_worker_goes_on():
+def test_a_failing_request_fails_alone_and_the_batcher_restarts_on_another_loop():
     def run(items):
         if "bad" in items:
             raise ValueError("boom")
         return items
 
     async def scenario():
-        batcher = MicroBatcher(run, max_batch=10, max_wait=0.0)
-        batcher.start()
-        with pytest.raises(ValueError):
-            await batcher.submit(["bad"])
-        result = await batcher.submit(["good"])
+        batcher = MicroBatcher(run, max_batch=10, max_wait=0.2)  # started by the first request
+        results = await asyncio.gather(batcher.submit(["bad"]), batcher.submit(["good"]), return_exceptions=True)
+        await batcher.stop()
+        return batcher, results
+
+    batcher, results = asyncio.run(scenario())
+    assert isinstance(results[0], ValueError) and results[1] == ["good"]  # batched together, failed apart
+
+    async def again():
+        result = await batcher.submit(["fine"])
         await batcher.stop()
         return result
 
-    assert asyncio.run(scenario()) == ["good"]
+    assert asyncio.run(again()) == ["fine"]  # a new event loop: a new queue and model thread

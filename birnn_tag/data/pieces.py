@@ -42,3 +42,8 @@ def join_pieces(rows: Sequence[Sequence[Item]], pieces: Sequence[int]) -> list[l
         joined.append([item for row in rows[position : position + count] for item in row])
         position += count
     return joined
+
+
+def cut_tokens(tokens: Sequence[str], max_length: int) -> list[Sequence[str]]:
+    """``tokens`` cut into consecutive pieces of at most ``max_length`` (see :func:`piece_bounds`)."""
+    return [tokens[start:end] for start, end in piece_bounds(len(tokens), max_length)]

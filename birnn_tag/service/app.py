@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from birnn_tag.errors import short_repr
-from birnn_tag.service.batcher import MicroBatcher
+from birnn_tag.service.batcher import Busy, MicroBatcher
 from birnn_tag.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,10 @@ def create_app(model: Any, *, max_batch: int = 256, max_wait: float = 0.005, lim
     @app.exception_handler(RequestError)
     async def refused(request: Request, error: RequestError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, error: Busy) -> JSONResponse:
+        return JSONResponse({"error": f"busy: {error}; retry later"}, status_code=503)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:  # 404, 405
@@ -133,9 +137,13 @@ async def _body(request: Request, limits: Limits) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.body:
         raise RequestError(413, f"body: {int(declared):,} bytes, more than the limit of {limits.body:,}")
-    raw = await request.body()
-    if len(raw) > limits.body:
-        raise RequestError(413, f"body: {len(raw):,} bytes, more than the limit of {limits.body:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():  # read in pieces: a chunked upload declares no length
+        size += len(chunk)
+        if size > limits.body:
+            raise RequestError(413, f"body: more than the limit of {limits.body:,} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         raise RequestError(400, "body: empty; send a JSON object")
     try:

@@ -4,7 +4,7 @@ A worker takes the first waiting request, then keeps collecting until the batch 
 ``max_batch`` items or ``max_wait`` seconds have passed, runs the whole batch in one call on a
 single worker thread (the model is not shared between threads), and hands each request its share
 of the results. Under load a batch fills at once and the wait costs nothing; a lone request waits
-at most ``max_wait``.
+at most ``max_wait``. At most ``max_queue`` requests wait; more are refused (:class:`Busy`).
 """
 
 from __future__ import annotations
@@ -15,60 +15,90 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 
+class Busy(Exception):
+    """Raised by :meth:`MicroBatcher.submit` when ``max_queue`` requests are waiting already."""
+
+
 class MicroBatcher:
     """Runs ``run`` (items → one result per item, in order) over the items of concurrent
-    :meth:`submit` calls, batched."""
+    :meth:`submit` calls, batched. The worker starts with the first request on the running event
+    loop (or at :meth:`start`) and can be stopped and started again."""
 
-    def __init__(self, run: Callable[[list[Any]], Sequence[Any]], max_batch: int, max_wait: float) -> None:
-        self.run, self.max_batch, self.max_wait = run, max_batch, max_wait
-        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future]] = asyncio.Queue()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="birnn-tag-model")
-        self.batches = 0  # batches run so far (the service's tests and load test read it)
+    def __init__(self, run: Callable[[list[Any]], Sequence[Any]], max_batch: int, max_wait: float, max_queue: int = 1024) -> None:
+        self.run, self.max_batch, self.max_wait, self.max_queue = run, max_batch, max_wait, max_queue
+        self.batches = 0  # batches run so far
+        self.queue: asyncio.Queue | None = None
+        self.executor: ThreadPoolExecutor | None = None
         self.worker: asyncio.Task | None = None
+        self.running: list[tuple[list[Any], asyncio.Future]] = []  # the jobs of the batch being collected or run
 
     def start(self) -> None:
-        """Start the worker on the running event loop."""
+        """Start the worker on the running event loop, with a queue and a model thread of its own."""
+        if self.worker is not None and not self.worker.done():
+            return
+        self.queue = asyncio.Queue(maxsize=self.max_queue)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="birnn-tag-model")
         self.worker = asyncio.get_running_loop().create_task(self._work())
 
     async def stop(self) -> None:
-        """Stop the worker (requests still queued fail) and its thread."""
-        if self.worker is not None:
-            self.worker.cancel()
-            try:
-                await self.worker
-            except asyncio.CancelledError:
-                pass
-        self.executor.shutdown(wait=True)
+        """Stop the worker: every request still waiting or running fails with ``CancelledError``."""
+        if self.worker is None:
+            return
+        self.worker.cancel()
+        try:
+            await self.worker
+        except asyncio.CancelledError:
+            pass
+        pending = list(self.running)
+        while not self.queue.empty():
+            pending.append(self.queue.get_nowait())
+        for _, future in pending:
+            if not future.done():
+                future.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.queue = self.executor = self.worker = None
+        self.running = []
 
     async def submit(self, items: list[Any]) -> list[Any]:
         """The results for ``items``, once the batch they join has run."""
+        self.start()
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((items, future))
+        try:
+            self.queue.put_nowait((items, future))
+        except asyncio.QueueFull:
+            raise Busy(f"{self.max_queue} requests are waiting already") from None
         return await future
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            jobs = [await self.queue.get()]
-            count, deadline = len(jobs[0][0]), loop.time() + self.max_wait
+            self.running = [await self.queue.get()]
+            count, deadline = len(self.running[0][0]), loop.time() + self.max_wait
             while count < self.max_batch and (left := deadline - loop.time()) > 0:
                 try:
                     job = await asyncio.wait_for(self.queue.get(), left)
                 except asyncio.TimeoutError:
                     break
-                jobs.append(job)
+                self.running.append(job)
                 count += len(job[0])
-            items = [item for job_items, _ in jobs for item in job_items]
-            try:
-                results = await loop.run_in_executor(self.executor, self.run, items)
-            except Exception as error:  # the requests fail; the worker (and the service) go on
-                for _, future in jobs:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            self.batches += 1
-            start = 0
-            for job_items, future in jobs:
-                if not future.done():  # a client that went away leaves a cancelled future
-                    future.set_result(list(results[start : start + len(job_items)]))
-                start += len(job_items)
+            await self._run(loop, self.running)
+            self.running = []
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, jobs: list[tuple[list[Any], asyncio.Future]]) -> None:
+        items = [item for job_items, _ in jobs for item in job_items]
+        try:
+            results = await loop.run_in_executor(self.executor, self.run, items)
+        except Exception as error:
+            if len(jobs) > 1:  # one request's items may be the cause: the others should not fail with it
+                for job in jobs:
+                    await self._run(loop, [job])
+                return
+            if not jobs[0][1].done():
+                jobs[0][1].set_exception(error)
+            return
+        self.batches += 1
+        start = 0
+        for job_items, future in jobs:
+            if not future.done():  # a client that went away leaves a cancelled future
+                future.set_result(list(results[start : start + len(job_items)]))
+            start += len(job_items)

@@ -11,7 +11,7 @@ Scores are computed from entity spans, so runs trained in different schemes (IOB
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -105,25 +105,32 @@ def scores_of(summed: np.ndarray) -> np.ndarray:
     return np.divide(2 * summed[..., 0], denominator, out=np.zeros(denominator.shape), where=denominator > 0)
 
 
-def resample_weights(sentences: int, samples: int, seed: int) -> np.ndarray:
-    """(samples, sentences): how often each sentence is drawn in each bootstrap sample."""
-    draws = np.random.default_rng(seed).integers(0, sentences, size=(samples, sentences))
-    weights = np.zeros((samples, sentences), dtype=np.int64)
-    np.add.at(weights, (np.arange(samples)[:, None], draws), 1)
-    return weights
+SAMPLES_PER_BLOCK = 100  # bootstrap samples drawn at once: bounds memory at 100 × sentences counts
+
+
+def resample_weights(sentences: int, samples: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of (≤ :data:`SAMPLES_PER_BLOCK`, sentences): how often each sentence is drawn in
+    each bootstrap sample; the same seed gives the same draws."""
+    generator = np.random.default_rng(seed)
+    for start in range(0, samples, SAMPLES_PER_BLOCK):
+        size = min(SAMPLES_PER_BLOCK, samples - start)
+        draws = generator.integers(0, sentences, size=(size, sentences))
+        weights = np.zeros((size, sentences), dtype=np.int64)
+        np.add.at(weights, (np.arange(size)[:, None], draws), 1)
+        yield weights
 
 
 def paired_bootstrap(
-    counts_a: Sequence[np.ndarray], counts_b: Sequence[np.ndarray], weights: np.ndarray
+    counts_a: Sequence[np.ndarray], counts_b: Sequence[np.ndarray], blocks: Iterable[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each side's mean score per sample and class, (samples, classes + 1), from per-run
     :func:`sentence_counts` and :func:`resample_weights` (the same draws for every run)."""
 
-    def side(counts: Sequence[np.ndarray]) -> np.ndarray:
-        scores = [scores_of(np.einsum("sn,nck->sck", weights, run)) for run in counts]
-        return np.mean(scores, axis=0)
+    def side(counts: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+        return np.mean([scores_of(np.einsum("sn,nck->sck", weights, run)) for run in counts], axis=0)
 
-    return side(counts_a), side(counts_b)
+    sides = [(side(counts_a, weights), side(counts_b, weights)) for weights in blocks]
+    return np.concatenate([a for a, _ in sides]), np.concatenate([b for _, b in sides])
 
 
 def compare_predictions(
@@ -157,7 +164,9 @@ def compare_predictions(
         low, high = np.percentile(spread, [2.5, 97.5])
         p_value = min(1.0, 2 * min(float(np.mean(spread <= 0)), float(np.mean(spread >= 0))))
         rows.append(Difference(name, float(full_a[column]), float(full_b[column]), float(full_b[column] - full_a[column]), float(low), float(high), p_value))
-    metric = "token accuracy" if scheme == schemes.NO_SPANS else "strict micro F1"
+    # Spans are read as conlleval reads them: for valid sequences (constrained decoding, the
+    # default) that is seqeval's strict score; unconstrained output may differ slightly.
+    metric = "token accuracy" if scheme == schemes.NO_SPANS else "entity micro F1"
     return Comparison(
         metric, len(gold), samples, seed, list(runs_a), list(runs_b),
         [float(scores_of(run.sum(axis=0))[-1]) for run in counts_a],

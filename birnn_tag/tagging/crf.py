@@ -344,8 +344,10 @@ class CRFHead(Calibrated):
         return k_best_viterbi(self(features), mask, *self.scores(fill=float("-inf")), k)
 
     def k_best_probabilities(self, features: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`k_best` with each path's probability ``exp(score - log Z)`` (batch, k) instead of
-        its score; a missing path (fewer than ``k`` allowed) has probability 0."""
-        tag_ids, scores = self.k_best(features, mask, k)
-        log_z = self.log_partition(self(features), mask)  # (batch,)
-        return tag_ids, (scores - log_z[:, None]).exp()
+        """:meth:`k_best` with each path's log-probability ``(score - log Z) / T`` at the head's
+        temperature (batch, k) instead of its score: ``-inf`` for a missing path (fewer than
+        ``k`` allowed). Logarithms, as a long sentence's probabilities underflow."""
+        emissions = self(features)  # (batch, time, num_tags)
+        tag_ids, scores = k_best_viterbi(emissions, mask, *self.scores(fill=float("-inf")), k)
+        log_z = self.log_partition(emissions, mask, self.temperature)  # (batch,)
+        return tag_ids, scores / self.temperature - log_z[:, None]

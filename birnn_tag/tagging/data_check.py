@@ -144,7 +144,7 @@ def _summarize(corpus: Corpus, name: str, data, findings: list[Finding]) -> Spli
     except DataError as error:
         findings.append(Finding("error", name, str(error)))
         return summary
-    if summary.scheme in ("IOB2", "BIOES"):
+    if summary.scheme in ("IOB2", "BIOES") and data.scheme != schemes.NO_SPANS:  # labels as they are: nothing to repair
         invalid = 0
         for row, tags in enumerate(dataset["tags"]):
             try:
@@ -176,16 +176,10 @@ def _count_docstarts(path: Path) -> int:
 def _check_unseen_labels(cleaned: dict, scheme: str, findings: list[Finding]) -> None:
     if "train" not in cleaned or "tags" not in cleaned["train"].column_names:
         return
-
-    def kinds(rows) -> set[str]:
-        if scheme == schemes.NO_SPANS:
-            return {tag for tags in rows for tag in tags}
-        return {kind for tags in rows for kind, _, _ in schemes.to_spans(tags, scheme)}
-
-    known = kinds(cleaned["train"]["tags"])
+    known = schemes.label_kinds(cleaned["train"]["tags"], scheme)
     for name, dataset in cleaned.items():
         if name != "train" and "tags" in dataset.column_names:
-            unseen = kinds(dataset["tags"]) - known
+            unseen = schemes.label_kinds(dataset["tags"], scheme) - known
             if unseen:
                 what = "labels" if scheme == schemes.NO_SPANS else "entity types"
                 findings.append(Finding("error", name, f"{what} absent from train (never predicted): {', '.join(sorted(unseen))}"))

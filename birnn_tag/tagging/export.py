@@ -25,7 +25,7 @@ from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.config import save_config
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import TokenEncoder
-from birnn_tag.data.pieces import piece_bounds
+from birnn_tag.data.pieces import cut_tokens
 from birnn_tag.errors import BirnnTagError, first_line
 from birnn_tag.run_folder import report_scores, run_folder_of
 from birnn_tag.tagging.crf import CRFHead, marginals, viterbi
@@ -209,16 +209,12 @@ def check_export(loaded: LoadedModel, folder: str | Path, sentences: list[list[s
     )
     emission_gap = 0.0
     model = loaded.model.eval()
-    pieces = [piece for tokens in sentences for piece in _pieces(tokens, loaded.config.data.max_length)]
+    pieces = [piece for tokens in sentences for piece in cut_tokens(tokens, loaded.config.data.max_length)]
     for start in range(0, len(pieces), batch_size):
         batch = pieces[start : start + batch_size]
         _, _, emissions = exported.run(batch)
         emission_gap = max(emission_gap, _emission_gap(model, reference, batch, emissions))
     return CheckResult(len(sentences), differing, emission_gap, confidence_gap)
-
-
-def _pieces(tokens: list[str], max_length: int) -> list[list[str]]:
-    return [tokens[start:end] for start, end in piece_bounds(len(tokens), max_length)]
 
 
 @torch.inference_mode()

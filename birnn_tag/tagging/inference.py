@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -64,10 +65,11 @@ def decode_k_best(
     best: list[list[tuple[list[int], float]]] = [[] for _ in sentences]
     with evaluating(model), inference_autocast(precision, device):
         for batch in iterate_batches(sentences, batch_size):
-            tag_ids, probabilities = model.k_best(batch.to(device), k)
+            tag_ids, log_probabilities = model.k_best(batch.to(device), k)
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
                 paths = tag_ids[row, :, :length].tolist()
-                best[index] = [(path, p) for path, p in zip(paths, probabilities[row].tolist()) if p > 0]
+                found = [(path, lp) for path, lp in zip(paths, log_probabilities[row].tolist()) if lp != float("-inf")]
+                best[index] = [(path, math.exp(lp)) for path, lp in found]  # may round to 0.0, never dropped
     return best
 
 

@@ -11,6 +11,7 @@ same output.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from birnn_tag.config import config_from_dict
 from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.errors import BirnnTagError, CheckpointError, first_line
+from birnn_tag.errors import BirnnTagError, CheckpointError, first_line, short_repr
 from birnn_tag.options import EvaluateOptions
 from birnn_tag.tagging.prediction import Decode
 from birnn_tag.tagging.tagging_base import TaggingBase
@@ -49,10 +50,11 @@ class OnnxTaggingModel(TaggingBase):
             metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
             config = config_from_dict(yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")), f"{folder / 'config.yaml'}", saved=True)
             vocabs = Vocabularies.from_dict(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError) as error:
+        except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
             raise CheckpointError(f"{folder}: not a readable export folder: {first_line(error)}") from None
-        if metadata.get("format") != EXPORT_FORMAT:
-            raise CheckpointError(f"{folder}: export format {metadata.get('format')!r} is not supported (this birnn-tag reads {EXPORT_FORMAT})")
+        if not isinstance(metadata, dict) or metadata.get("format") != EXPORT_FORMAT:
+            found = metadata.get("format") if isinstance(metadata, dict) else short_repr(metadata)
+            raise CheckpointError(f"{folder / METADATA_FILE}: export format {found!r} is not supported (this birnn-tag reads {EXPORT_FORMAT})")
         super().__init__(config, vocabs)
         self.folder, self.metadata = folder, metadata
         self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))
@@ -69,19 +71,21 @@ class OnnxTaggingModel(TaggingBase):
         def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
             tag_ids: list[list[int]] = [[] for _ in pieces]
             scores: list[list[float]] | None = [[] for _ in pieces] if confidences else None
+            outputs = ["tag_ids", "confidences"] if confidences else ["tag_ids"]  # onnxruntime runs only what they need
             for indices in sorted_batches([len(piece) for piece in pieces], batch_size):
-                tags, probabilities, _ = self.run([pieces[i] for i in indices])
+                tags, *probabilities = self.run([pieces[i] for i in indices], outputs)
                 for row, index in enumerate(indices):
                     length = len(pieces[index])
                     tag_ids[index] = tags[row, :length].tolist()
                     if scores is not None:
-                        scores[index] = probabilities[row, :length].tolist()
+                        scores[index] = probabilities[0][row, :length].tolist()
             return tag_ids, scores
 
         return decode
 
-    def run(self, pieces: list[list[str]]) -> list[np.ndarray]:
-        """The graph's outputs (numpy arrays: tag ids, confidences, emissions; padded) for one batch."""
+    def run(self, pieces: list[list[str]], outputs: Sequence[str] = OUTPUTS) -> list[np.ndarray]:
+        """The graph's ``outputs`` (numpy arrays, padded; by default tag ids, confidences and
+        emissions) for one batch."""
         steps = max(len(tokens) for tokens in pieces)
         words, casing, spelling_ids = (np.zeros((len(pieces), steps), dtype=np.int64) for _ in range(3))
         spellings: dict[str, int] = {}  # each distinct token once; row 0 is the padding's empty one
@@ -97,7 +101,7 @@ class OnnxTaggingModel(TaggingBase):
             "word_ids": words, "char_ids": chars, "spelling_ids": spelling_ids, "casing_ids": casing,
             "lengths": np.array([len(tokens) for tokens in pieces], dtype=np.int64),
         }
-        return self.session.run(list(OUTPUTS), {name: value for name, value in feed.items() if name in self.inputs})
+        return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
 
     def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions):
         """Refused: scoring reads data through ``datasets`` and PyTorch; evaluate the run instead."""

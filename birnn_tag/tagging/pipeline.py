@@ -89,14 +89,7 @@ def warn_unknown_labels(origin: str, sentences: datasets.Dataset, vocabs: Vocabu
     had: the model cannot predict them, so each of their tokens or entities counts as an error."""
     if "tags" not in sentences.column_names:
         return
-
-    def kinds(tags) -> set[str]:
-        if scheme == schemes.NO_SPANS:
-            return set(tags)
-        return {schemes.split_tag(tag)[1] for tag in tags} - {None}
-
-    known = kinds(vocabs.labels.items)
-    unknown = set().union(*map(kinds, sentences["tags"])) - known
+    unknown = schemes.label_kinds(sentences["tags"], scheme) - schemes.label_kinds([vocabs.labels.items], scheme)
     if unknown:
         what = "labels" if scheme == schemes.NO_SPANS else "entity types"
         logger.warning("%s: %s not seen in training (always wrong): %s", origin, what, ", ".join(sorted(unknown)))

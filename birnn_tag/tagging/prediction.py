@@ -22,9 +22,10 @@ from birnn_tag.config import Config
 from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
-from birnn_tag.data.pieces import join_pieces, piece_bounds
+from birnn_tag.data.pieces import cut_tokens, join_pieces
 from birnn_tag.data.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import BirnnTagError, short_repr
 from birnn_tag.tagging import schemes
 
 if TYPE_CHECKING:  # PyTorch: only predict_stream uses it, and an exported model runs without it
@@ -105,7 +106,9 @@ class Prediction:
         if self.confidences is not None:
             record["confidences"] = [round(c, 4) for c in self.confidences]
         if self.scheme != schemes.NO_SPANS:
-            spans = self.spans if min_confidence is None else [s for s in self.spans if s.confidence >= min_confidence]
+            spans = self.spans
+            if min_confidence is not None:  # spans without a confidence (none asked for) stay
+                spans = [s for s in spans if s.confidence is None or s.confidence >= min_confidence]
             record["spans"] = [span.to_dict() for span in spans]
         if self.k_best is not None:
             record["k_best"] = [{"tags": tags, "prob": round(p, 4)} for tags, p in self.k_best]
@@ -148,13 +151,19 @@ def read_inputs(
         yield input_sentence(line, pretokenized=input_format == "pretokenized")
 
 
-def input_sentence(item: str | Sequence[str], pretokenized: bool = False) -> InputSentence:
+def input_sentence(item: str | Sequence[str], pretokenized: bool = False, number: int | None = None) -> InputSentence:
     """A line of text (tokenized as ``predict`` does: CoNLL/PTB-style, or on whitespace when
-    ``pretokenized``) or a list of tokens (its text is the tokens joined by spaces)."""
+    ``pretokenized``) or a list of tokens (its text is the tokens joined by spaces). An empty or
+    blank token is an error naming sentence ``number`` (1-based) and the token."""
     if isinstance(item, str):
         tokens, offsets = (whitespace_tokenize if pretokenized else tokenize)(item)
         return InputSentence(item, tokens, offsets)
-    return InputSentence.from_tokens(list(item))
+    tokens = list(item)
+    for position, token in enumerate(tokens, start=1):
+        if not isinstance(token, str) or not token.strip():
+            where = f"sentence {number} " if number is not None else ""
+            raise BirnnTagError(f"{where}token {position}: expected a non-empty string, got {short_repr(token)}")
+    return InputSentence.from_tokens(tokens)
 
 
 def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]]]:
@@ -190,7 +199,7 @@ def tag_sentences(
         pieces: list[list[str]] = []
         counts = []  # pieces per sentence
         for sentence in chunk:
-            parts = [sentence.tokens[start:end] for start, end in piece_bounds(len(sentence.tokens), config.data.max_length)]
+            parts = cut_tokens(sentence.tokens, config.data.max_length)
             counts.append(len(parts))
             pieces.extend(parts)
         tag_ids: list[list[int]] = []

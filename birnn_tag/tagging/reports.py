@@ -66,4 +66,5 @@ def save_report(stem: Path, text: str, data: dict[str, Any], sentences: ScoredSe
     stem.with_name(stem.name + ".txt").write_text(text, encoding="utf-8")
     stem.with_name(stem.name + ".json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     if sentences is not None:
-        sentences.write_conll(stem.with_name(stem.name.replace("report", "predictions", 1) + ".conll"))
+        name = stem.name.replace("report", "predictions", 1)  # report-data-x.conll → predictions-data-x.conll
+        sentences.write_conll(stem.with_name(name if name.endswith(".conll") else name + ".conll"))

@@ -58,6 +58,14 @@ def first_of_each_kind(sentences: Iterable[Sequence[str]]) -> tuple[tuple[int, i
     return prefixed, plain
 
 
+def label_kinds(rows: Iterable[Sequence[str]], scheme: str) -> set[str]:
+    """What a model can get right or wrong in tag rows of ``scheme``: the labels themselves for
+    ``none``, the entity types of span schemes."""
+    if scheme == NO_SPANS:
+        return {tag for tags in rows for tag in tags}
+    return {kind for tags in rows for tag in tags for _, kind in [split_tag(tag)] if kind is not None}
+
+
 def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
     """Guess the scheme of a corpus.
 

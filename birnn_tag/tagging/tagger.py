@@ -48,8 +48,8 @@ class Tagger(nn.Module):
             return self.head.decode(features.float(), batch.mask, confidences)
 
     def k_best(self, batch: Batch, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``k`` most probable tag sequences (batch, k, time) and their probabilities (batch, k),
-        best first (CRF heads only: a softmax head scores tokens, not sequences)."""
+        """The ``k`` most probable tag sequences (batch, k, time) and their log-probabilities
+        (batch, k), best first (CRF heads only: a softmax head scores tokens, not sequences)."""
         features = self.features(batch)
         with _full_precision(features):
             return self.head.k_best_probabilities(features.float(), batch.mask, k)

@@ -68,7 +68,7 @@ class TaggingBase:
         Without ``confidences`` the predictions carry none and a CRF skips its forward-backward
         pass. ``k_best`` > 0 (CRF heads) lists each sentence's ``k_best`` most probable sequences.
         """
-        inputs = (input_sentence(item, pretokenized) for item in sentences)
+        inputs = (input_sentence(item, pretokenized, number) for number, item in enumerate(sentences, start=1))
         return self._tagger(batch_size, k_best)(inputs, confidences)
 
     def _tagger(self, batch_size: int, k: int) -> Callable[[Iterable[InputSentence], bool], Iterator[Prediction]]:
