@@ -176,8 +176,7 @@ def plot(
 
 @app.command()
 def calibrate(run: Annotated[Path, typer.Argument(help="Run folder (its best.pt) or checkpoint of a tagging run.")]) -> None:
-    """Fit the confidences' temperature on the run's validation split and save it in the
-    checkpoint (train does this after its last epoch; this is for runs trained before)."""
+    """Fit the confidences' temperature on the run's validation split and save it in the checkpoint (train does this after its last epoch; this is for runs trained before)."""
     from birnn_tag import api
 
     _setup_logging()
@@ -196,9 +195,7 @@ def check_data(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     strict: Annotated[bool, typer.Option(help="Exit 1 on warnings too.")] = False,
 ) -> None:
-    """Check a config's data before training: sizes, labels, schemes, invalid transitions, labels
-    missing from train, repeated and shared sentences, long sentences, vectors' coverage. Exit 1
-    on errors (and on warnings with --strict)."""
+    """Check a config's data before training: sizes, labels, schemes, invalid transitions, labels missing from train, repeated and shared sentences, long sentences, vectors' coverage. Exit 1 on errors (and on warnings with --strict)."""
     from birnn_tag import api
 
     _setup_logging()
@@ -222,8 +219,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
     device: Annotated[Device, typer.Option(help="Where to run: auto picks CUDA when available.")] = Device.auto,
 ) -> None:
-    """Is B better than A? Scores, B − A with its 95 % interval and p-value (paired bootstrap
-    over sentences), overall and per type."""
+    """Is B better than A? Scores, B − A with its 95 % interval and p-value (paired bootstrap over sentences), overall and per type."""
     from birnn_tag import api
 
     _setup_logging()
@@ -264,8 +260,7 @@ def export(
     check_split: Annotated[str, typer.Option(help="The split --check tags.")] = "test",
     check_sentences: Annotated[Optional[int], typer.Option(min=1, help="--check only the first N sentences.")] = None,
 ) -> None:
-    """Export a tagger as an ONNX folder (Viterbi inside the graph) that `predict` and
-    `birnn_tag.load` run with onnxruntime alone."""
+    """Export a tagger as an ONNX folder (Viterbi inside the graph) that `predict` and `birnn_tag.load` run with onnxruntime alone."""
     from birnn_tag import api
 
     _setup_logging()
@@ -292,8 +287,7 @@ def serve(
     device: Annotated[Device, typer.Option(help="Where a run's model runs: auto picks CUDA when available.")] = Device.auto,
     precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
 ) -> None:
-    """Serve a model over HTTP: POST /tag (taggers) or /fill (cloze), GET /health and /info.
-    SIGTERM or Ctrl-C finishes the requests in flight and exits."""
+    """Serve a model over HTTP: POST /tag (taggers) or /fill (cloze), GET /health and /info. SIGTERM or Ctrl-C finishes the requests in flight and exits."""
     from birnn_tag import api
 
     _setup_logging()
