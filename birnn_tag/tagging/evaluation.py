@@ -67,7 +67,7 @@ def split_predictions(
     """Each sentence's gold and predicted tags (in the run's scheme) on a split or a file, as
     :func:`evaluate_checkpoint` scores them."""
     tagged = load_scored_split(loaded, split=split, data_file=data_file)
-    predicted, _ = decode_split(loaded.model, tagged, loaded.vocabs, loaded.config, device, precision)
+    predicted, _, _ = decode_split(loaded.model, tagged, loaded.vocabs, loaded.config, device, precision)
     return tagged.tags, predicted
 
 
@@ -90,34 +90,47 @@ def load_scored_split(loaded: LoadedModel, *, split: str = "test", data_file: st
 
 
 def decode_split(
-    model: Tagger, split: Split, vocabs: Vocabularies, config: Config, device: torch.device, precision: str | None = None
-) -> tuple[list[list[str]], list[list[bool]]]:
-    """Each whole sentence's predicted tags (its pieces decoded and joined), and which of its
-    tokens' words were in the training vocabulary."""
+    model: Tagger,
+    split: Split,
+    vocabs: Vocabularies,
+    config: Config,
+    device: torch.device,
+    precision: str | None = None,
+    confidences: bool = False,
+) -> tuple[list[list[str]], list[list[bool]], list[list[float]] | None]:
+    """Each whole sentence's predicted tags (its pieces decoded and joined), which of its tokens'
+    words were in the training vocabulary, and (if asked) its tokens' confidences."""
     precision = precision or config.training.eval_precision
-    tag_ids, _ = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, False, precision)
+    tag_ids, scores = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, confidences, precision)
     predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
     words = [[vocabs.seen_in_training(i) for i in piece.words.tolist()] for piece in split.sentences]
-    return predicted, join_pieces(words, split.pieces)
+    return predicted, join_pieces(words, split.pieces), None if scores is None else join_pieces(scores, split.pieces)
 
 
 def calibration_report(
-    model: Tagger, split: Split, predicted: list[list[str]], config: Config, device: torch.device, precision: str | None = None
+    model: Tagger,
+    split: Split,
+    predicted: list[list[str]],
+    calibrated: list[list[float]],
+    config: Config,
+    device: torch.device,
+    precision: str | None = None,
 ) -> dict:
     """The head's temperature and the expected calibration errors of the confidences before
-    (temperature 1) and after it."""
+    (temperature 1, decoded here unless the temperature is 1) and after it (``calibrated``)."""
     precision = precision or config.training.eval_precision
-    errors = {}
-    head = model.head
+    head, scheme = model.head, config.data.scheme
     fitted = head.temperature.clone()
-    try:
-        for name, temperature in (("before", torch.ones(())), ("after", fitted)):
-            head.temperature.copy_(temperature)
+    after = calibration_errors(split.tags, predicted, calibrated, scheme)
+    before = after
+    if float(fitted) != 1.0:
+        try:
+            head.temperature.fill_(1.0)
             _, scores = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, True, precision)
-            errors[name] = calibration_errors(split.tags, predicted, join_pieces(scores, split.pieces), config.data.scheme)
-    finally:
-        head.temperature.copy_(fitted)
-    return {"temperature": float(fitted), "ece_before": errors["before"], "ece_after": errors["after"], "bins": BINS}
+            before = calibration_errors(split.tags, predicted, join_pieces(scores, split.pieces), scheme)
+        finally:
+            head.temperature.copy_(fitted)
+    return {"temperature": float(fitted), "ece_before": before, "ece_after": after, "bins": BINS}
 
 
 def score_model(
@@ -133,12 +146,13 @@ def score_model(
     """Decode a split's pieces, join them back into sentences and score those against the
     sentences' gold tags (at ``precision``, by default ``training.eval_precision``). A ``full``
     report (``evaluate``, a run's final reports) also measures the confidences' calibration."""
-    predicted, seen = decode_split(model, split, vocabs, config, device, precision)
+    # A full report's confidences come with its tags: one decode, not one more for calibration.
+    predicted, seen, calibrated = decode_split(model, split, vocabs, config, device, precision, confidences=full)
     scheme = config.data.scheme
     report = evaluate_tags(split.tags, predicted, scheme, seen if scheme == NO_SPANS else None)
     report.sentences = ScoredSentences(split.tokens, split.tags, predicted)
     if scheme != NO_SPANS:
         report.seen = seen  # for the error analysis, made if the report is saved or shown
     if full:
-        report.calibration = calibration_report(model, split, predicted, config, device, precision)
+        report.calibration = calibration_report(model, split, predicted, calibrated, config, device, precision)
     return report
