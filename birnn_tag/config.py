@@ -119,6 +119,8 @@ class ModelConfig:
     char_filters: int = _tagging(50, min=1, max=MAX_SIZE)
     char_kernel_size: int = _tagging(3, min=1, max=MAX_SIZE)
     char_hidden_size: int = _tagging(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
+    # The recurrent cell of the tagger's encoder and character BiRNN, and of the cloze stacks.
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
     hidden_size: int = _bounded(200, min=1, max=MAX_SIZE)
     num_layers: int = _bounded(1, min=1, max=MAX_SIZE)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)

@@ -1,7 +1,7 @@
 """The measurements behind the BiLSTM kernel choices, on CoNLL-2003's real sentence lengths.
 
   1. the word BiLSTM over packed sequences against the padded oneDNN path birnn-tag takes on CPU
-     (``BiLSTMEncoder.packed`` / ``.padded``), training (forward + backward) and inference;
+     (``BiRNNEncoder.packed`` / ``.padded``), training (forward + backward) and inference;
   2. the character BiLSTM packed (what birnn-tag does) against the same padded path;
   3. inference batches of a fixed 256 sentences against ``sorted_batches`` (capped padded tokens);
   4. predicting the test set with and without ``gc.freeze()`` after loading, as ``birnn-tag predict``
@@ -32,7 +32,7 @@ import torch
 from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.batching import bucketed_batches
 from birnn_tag.data.conll import ColumnFormat, read_conll
-from birnn_tag.nn.encoder import BiLSTMEncoder
+from birnn_tag.nn.encoder import BiRNNEncoder
 from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction
 
 
@@ -54,7 +54,7 @@ def best_of(repeats: int, variants: dict[str, Callable[[], None]]) -> dict[str, 
 
 
 def word_bilstm(lengths: list[int], repeats: int) -> None:
-    encoder = BiLSTMEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0)
+    encoder = BiRNNEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0)
     plan = bucketed_batches(lengths, 32, generator=torch.Generator().manual_seed(0))[:100]
     batches = [torch.tensor([lengths[i] for i in indices]) for indices in plan]
     inputs = [torch.randn(len(b), int(b.max()), 110) for b in batches]
@@ -116,7 +116,7 @@ def char_bilstm(repeats: int) -> None:
 
 
 def inference_batches(lengths: list[int], repeats: int) -> None:
-    encoder = BiLSTMEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0).eval()
+    encoder = BiRNNEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0).eval()
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     plans = {
         "256 sentences each": [order[i : i + 256] for i in range(0, len(order), 256)],

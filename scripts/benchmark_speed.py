@@ -75,7 +75,7 @@ def lstm_only_seconds(model: torch.nn.Module, lengths: list[int], batch_size: in
         started = time.perf_counter()
         for indices in bucketed_batches(lengths, batch_size, generator=torch.Generator().manual_seed(0)):
             batch_lengths = torch.tensor([lengths[i] for i in indices])
-            inputs = torch.randn(len(indices), int(batch_lengths.max()), encoder.lstm.input_size, device=device, requires_grad=True)
+            inputs = torch.randn(len(indices), int(batch_lengths.max()), encoder.rnn.input_size, device=device, requires_grad=True)
             encoder(inputs, batch_lengths).sum().backward()
         sync()
         times.append(time.perf_counter() - started)

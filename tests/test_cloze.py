@@ -16,10 +16,11 @@ from conftest import SENTENCES
 runner = CliRunner()
 
 
-def model(direction="both", num_layers=2, output_layer="softmax", vocab=40):
+def model(direction="both", num_layers=2, output_layer="softmax", vocab=40, cell="lstm"):
     torch.manual_seed(0)
     config = ModelConfig(word_dim=8, hidden_size=6, num_layers=num_layers, dropout=0.0, direction=direction,
-                         output_layer=output_layer, adaptive_cutoffs=[10] if output_layer == "adaptive" else None)
+                         output_layer=output_layer, adaptive_cutoffs=[10] if output_layer == "adaptive" else None,
+                         cell=cell)
     return build_cloze_model(config, vocab).eval()
 
 
@@ -35,9 +36,9 @@ def test_reversal_keeps_padding_in_place():
     assert gather_steps(x, index)[:, :, 0].tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
 
 
-@pytest.mark.parametrize("num_layers", [1, 3])
-def test_no_leakage_from_the_target_word(num_layers):
-    net = model(num_layers=num_layers)
+@pytest.mark.parametrize("num_layers,cell", [(1, "lstm"), (3, "lstm"), (2, "gru"), (2, "rnn")])
+def test_no_leakage_from_the_target_word(num_layers, cell):
+    net = model(num_layers=num_layers, cell=cell)
     ids = torch.randint(2, 40, (1, 9))
     lengths = torch.tensor([9])
     before = distributions(net, ids, lengths)
@@ -66,9 +67,9 @@ def test_forward_half_sees_only_the_left_context():
     assert torch.allclose(before[4:], after[4:], atol=1e-6)
 
 
-@pytest.mark.parametrize("output_layer", ["softmax", "adaptive"])
-def test_padding_invariance_and_probabilities(output_layer):
-    net = model(output_layer=output_layer)
+@pytest.mark.parametrize("output_layer,cell", [("softmax", "lstm"), ("adaptive", "lstm"), ("softmax", "gru"), ("softmax", "rnn")])
+def test_padding_invariance_and_probabilities(output_layer, cell):
+    net = model(output_layer=output_layer, cell=cell)
     short = torch.randint(2, 40, (4,))
     alone = distributions(net, short[None], torch.tensor([4]))
     batch = torch.zeros(3, 13, dtype=torch.long)

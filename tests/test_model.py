@@ -1,4 +1,4 @@
-"""Tensor layouts and padding invariance of the BiLSTM tagger."""
+"""Tensor layouts and padding invariance of the BiRNN tagger, for every recurrent cell."""
 
 import pytest
 import torch
@@ -9,7 +9,8 @@ from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.nn.embeddings import CharCNN, distinct_rows
-from birnn_tag.nn.encoder import BiLSTMEncoder
+from birnn_tag.nn.encoder import BiRNNEncoder
+from birnn_tag.nn.recurrent import CELLS, final_states
 from birnn_tag.tagging.schemes import first_invalid
 from birnn_tag.tagging.tagger import build_tagger
 
@@ -25,11 +26,12 @@ def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6)
     return EncodedSentence(words, chars[:, : int(widths.max())], tags, casing)
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 3])
-def test_padded_path_equals_packed_path_and_final_states_sit_at_sequence_ends(layers):
+def test_padded_path_equals_packed_path_and_final_states_sit_at_sequence_ends(layers, cell):
     torch.manual_seed(0)
     hidden, batch = 7, 5
-    encoder = BiLSTMEncoder(input_dim=4, hidden_size=hidden, num_layers=layers, dropout=0.0).eval()
+    encoder = BiRNNEncoder(input_dim=4, hidden_size=hidden, num_layers=layers, dropout=0.0, cell=cell).eval()
     lengths = torch.tensor([6, 1, 9, 3, 9])
     inputs = torch.randn(batch, 9, 4)
     out = encoder(inputs, lengths)  # on CPU: the padded path
@@ -38,17 +40,18 @@ def test_padded_path_equals_packed_path_and_final_states_sit_at_sequence_ends(la
     assert torch.allclose(out, reference, atol=1e-6), (out - reference).abs().max()
     # The layout users of h_n rely on: h_n.view(layers, 2, batch, hidden) holds the last layer's
     # forward state at t = len-1 and its backward state at t = 0.
-    _, (h_n, _) = encoder.lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
-    h_n = h_n.view(layers, 2, batch, hidden)
+    _, state = encoder.rnn(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
+    h_n = final_states(state).view(layers, 2, batch, hidden)
     for row, length in enumerate(lengths.tolist()):
         assert torch.allclose(h_n[-1, 0, row], out[row, length - 1, :hidden], atol=1e-6)
         assert torch.allclose(h_n[-1, 1, row], out[row, 0, hidden:], atol=1e-6)
         assert torch.all(out[row, length:] == 0)  # nothing past the end
 
 
-def test_padded_path_gives_the_packed_path_gradients():
+@pytest.mark.parametrize("cell", CELLS)
+def test_padded_path_gives_the_packed_path_gradients(cell):
     torch.manual_seed(0)
-    encoder = BiLSTMEncoder(input_dim=4, hidden_size=7, num_layers=2, dropout=0.0)
+    encoder = BiRNNEncoder(input_dim=4, hidden_size=7, num_layers=2, dropout=0.0, cell=cell)
     lengths = torch.tensor([6, 1, 9, 3, 9])
     inputs, weights = torch.randn(5, 9, 4), torch.randn(5, 9, 14)
     grads = []
@@ -68,6 +71,8 @@ def test_padded_path_gives_the_packed_path_gradients():
         {"head": "crf", "char_encoder": "lstm", "casing_dim": 4},
         {"head": "crf", "char_encoder": "none", "constrained": False},
         {"char_encoder": "cnn", "char_kernel_size": 4, "word_dropout": 0.3},
+        {"head": "crf", "cell": "gru", "char_encoder": "lstm"},
+        {"cell": "rnn", "char_encoder": "lstm", "casing_dim": 4},
     ],
 )
 def test_padding_never_changes_scores_or_tags(options):
@@ -131,12 +136,12 @@ def test_char_cnn_equals_a_zero_padded_convolution_of_each_word_alone(kernel_siz
         assert torch.allclose(cnn.dense(char_ids)[row], expected, atol=1e-6)  # the export's form
 
 
-@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "none"])
-def test_the_dense_embedder_of_an_export_equals_the_forward_pass(char_encoder):
+@pytest.mark.parametrize("char_encoder,cell", [("cnn", "lstm"), ("lstm", "lstm"), ("lstm", "gru"), ("lstm", "rnn"), ("none", "lstm")])
+def test_the_dense_embedder_of_an_export_equals_the_forward_pass(char_encoder, cell):
     """TokenEmbedder.dense (given distinct spellings and each position's row) gives what forward
     gives at inference, for every character encoder, padding included."""
     torch.manual_seed(0)
-    config = ModelConfig(word_dim=6, char_encoder=char_encoder, char_dim=5, char_filters=7, char_hidden_size=4, casing_dim=3, hidden_size=8)
+    config = ModelConfig(word_dim=6, char_encoder=char_encoder, char_dim=5, char_filters=7, char_hidden_size=4, casing_dim=3, hidden_size=8, cell=cell)
     model = build_tagger(config, num_words=20, num_chars=30, labels=["O", "B-X", "I-X"], scheme="IOB2").eval()
     sentences = [
         EncodedSentence(torch.tensor([2, 3, 4]), torch.tensor([[3, 4, 0], [5, 0, 0], [3, 4, 6]]), casing=torch.tensor([1, 2, 3])),

@@ -1,4 +1,4 @@
-"""Fill-in-the-blank model: two separate stacked directional LSTMs (ELMo-style), no leakage.
+"""Fill-in-the-blank model: two separate stacked directional RNNs (ELMo-style), no leakage.
 
 A stacked *bidirectional* LSTM leaks: from layer 2 on, the forward input at t-1 is the layer-1
 backward state at t-1, which has read x_t. So the forward and backward stacks are separate
@@ -23,20 +23,18 @@ from birnn_tag.data.batching import Batch
 from birnn_tag.data.vocab import PAD_ID
 from birnn_tag.errors import ConfigError
 from birnn_tag.nn.dropout import Dropout
-from birnn_tag.nn.recurrent import gather_steps, reversal_index, zero_padding
+from birnn_tag.nn.recurrent import gather_steps, recurrent_layers, reversal_index, zero_padding
 
 ADAPTIVE_ABOVE = 20_000  # vocabulary size from which output_layer: auto picks the adaptive softmax
 
 
 class DirectionalStack(nn.Module):
-    """A stacked unidirectional LSTM reading left-to-right or right-to-left, with the results of
-    packed sequences (see :mod:`birnn_tag.nn.recurrent`)."""
+    """A stacked unidirectional LSTM (GRU, RNN: ``cell``) reading left-to-right or right-to-left,
+    with the results of packed sequences (see :mod:`birnn_tag.nn.recurrent`)."""
 
-    def __init__(self, input_dim: int, hidden_size: int, num_layers: int, dropout: float, reverse: bool) -> None:
+    def __init__(self, input_dim: int, hidden_size: int, num_layers: int, dropout: float, reverse: bool, cell: str = "lstm") -> None:
         super().__init__()
-        self.lstm = nn.LSTM(
-            input_dim, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
-        )
+        self.rnn = recurrent_layers(self, cell, input_dim, hidden_size, num_layers=num_layers, dropout=dropout if num_layers > 1 else 0.0)
         self.reverse = reverse
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -44,10 +42,10 @@ class DirectionalStack(nn.Module):
 
         For ``reverse``, output t has read inputs t..length-1."""
         if not self.reverse:
-            outputs, _ = self.lstm(inputs)  # padding sits after each sequence, out of its reach
+            outputs, _ = self.rnn(inputs)  # padding sits after each sequence, out of its reach
             return zero_padding(outputs, lengths)
         index = reversal_index(lengths, inputs.shape[1], inputs.device)  # its own inverse
-        outputs, _ = self.lstm(gather_steps(inputs, index))
+        outputs, _ = self.rnn(gather_steps(inputs, index))
         return zero_padding(gather_steps(outputs, index), lengths)
 
 
@@ -88,13 +86,14 @@ class ClozeNetwork(nn.Module):
         dropout: float,
         direction: str,
         adaptive_cutoffs: list[int] | None,
+        cell: str = "lstm",
     ) -> None:
         super().__init__()
         self.direction = direction
         self.embedding = nn.Embedding(num_words, word_dim, padding_idx=PAD_ID)
         self.boundary = nn.Parameter(torch.randn(2, word_dim) * 0.1)  # BOS, EOS input vectors
         self.dropout = Dropout(dropout)
-        stack = lambda reverse: DirectionalStack(word_dim, hidden_size, num_layers, dropout, reverse)  # noqa: E731
+        stack = lambda reverse: DirectionalStack(word_dim, hidden_size, num_layers, dropout, reverse, cell)  # noqa: E731
         self.forward_stack = stack(False) if self.direction in ("both", "forward") else None
         self.backward_stack = stack(True) if self.direction in ("both", "backward") else None
         width = hidden_size * (2 if self.direction == "both" else 1)
@@ -143,5 +142,6 @@ def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeNetwork:
                 f"(the vocabulary has {num_words} words)"
             )
     return ClozeNetwork(
-        num_words, config.word_dim, config.hidden_size, config.num_layers, config.dropout, config.direction, cutoffs
+        num_words, config.word_dim, config.hidden_size, config.num_layers, config.dropout, config.direction, cutoffs,
+        config.cell,
     )

@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.nn.dropout import Dropout
-from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction
+from birnn_tag.nn.recurrent import final_states, gather_steps, recurrent_layers, reversal_index, run_direction
 from birnn_tag.nn.shapes import pad_to_grid
 
 
@@ -64,13 +64,14 @@ class CharCNN(nn.Module):
         return pooled.masked_fill(~real.any(dim=2), 0.0)
 
 
-class CharLSTM(nn.Module):
-    """Character BiLSTM (Lample et al. 2016): a word is its last forward and first backward state."""
+class CharRNN(nn.Module):
+    """Character BiLSTM (Lample et al. 2016), or BiGRU / BiRNN (``cell``): a word is its last
+    forward and first backward state."""
 
-    def __init__(self, num_chars: int, char_dim: int, hidden_size: int) -> None:
+    def __init__(self, num_chars: int, char_dim: int, hidden_size: int, cell: str = "lstm") -> None:
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)  # ids are 0-padded, as forward() assumes
-        self.lstm = nn.LSTM(char_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.rnn = recurrent_layers(self, cell, char_dim, hidden_size, bidirectional=True)
         self.output_dim = 2 * hidden_size
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ class CharLSTM(nn.Module):
         # hidden units leave oneDNN's dense kernel mostly padding; for 1,500 words it trained in
         # 28-39 ms packed against 63-66 ms dense (docs/benchmarks.md).
         packed = pack_padded_sequence(self.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
-        _, (h_n, _) = self.lstm(packed)  # h_n (2, words, hidden): forward end, backward start
+        h_n = final_states(self.rnn(packed)[1])  # (2, words, hidden): forward end, backward start
         return torch.cat([h_n[0], h_n[1]], dim=-1)  # (words, 2 * hidden)
 
     def dense(self, char_ids: torch.Tensor) -> torch.Tensor:
@@ -89,9 +90,9 @@ class CharLSTM(nn.Module):
         lengths = (char_ids != 0).sum(dim=1)  # (words,)
         embedded = self.embedding(char_ids)  # (words, chars, char_dim)
         index = reversal_index(lengths, char_ids.shape[1], char_ids.device)
-        forward = run_direction(self.lstm, 0, False, embedded, grid=False)  # (words, chars, hidden)
-        backward = run_direction(self.lstm, 0, True, gather_steps(embedded, index), grid=False)
-        last = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, self.lstm.hidden_size)  # (words, 1, hidden)
+        forward = run_direction(self.rnn, 0, False, embedded, grid=False)  # (words, chars, hidden)
+        backward = run_direction(self.rnn, 0, True, gather_steps(embedded, index), grid=False)
+        last = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, self.rnn.hidden_size)  # (words, 1, hidden)
         # The last real step: the forward end, and the backward state at the word's first character.
         return torch.cat([forward.gather(1, last).squeeze(1), backward.gather(1, last).squeeze(1)], dim=-1)
 
@@ -129,7 +130,7 @@ class TokenEmbedder(nn.Module):
     def __init__(
         self,
         words: nn.Embedding,
-        chars: CharCNN | CharLSTM | None,
+        chars: CharCNN | CharRNN | None,
         casing: nn.Embedding | None,
         dropout: float,
         word_dropout: float = 0.0,

@@ -1,6 +1,7 @@
-"""LSTMs over padded batches with the results of packed sequences, on oneDNN's fused CPU kernels.
+"""Recurrent layers (LSTM, GRU or vanilla RNN) over padded batches with the results of packed
+sequences, on the fused CPU kernels.
 
-A left-to-right LSTM's output at a real position t has read inputs 0..t only, so padding placed
+A left-to-right RNN's output at a real position t has read inputs 0..t only, so padding placed
 after each sequence's end cannot reach it. A right-to-left direction is run left-to-right over
 each sequence reversed *within its length* (padding stays at the end), and its outputs are put
 back in order. Both directions then run as plain dense LSTMs, which on CPU use oneDNN's fused
@@ -10,6 +11,12 @@ is the work spent on padding, small for length-bucketed sentences (the character
 words' lengths vary widely, stays packed; so does the word encoder on CUDA, where cuDNN runs
 packed sequences natively, while the cloze model's stacks run dense on every device). Padded
 positions of an output hold arbitrary values; callers mask them.
+
+oneDNN fuses only the LSTM. A GRU or vanilla RNN over the padded batch runs PyTorch's own step
+loop and pays for every padding step, so their encoders stay packed on CPU too: on 256 sentences
+of 5-40 tokens a GRU tagged 1.4x and an RNN 1.6x faster packed, and trained at par (the
+``model.cell`` section of docs/benchmarks.md). :func:`run_direction` still runs them dense for
+an ONNX export and the cloze stacks.
 """
 
 from __future__ import annotations
@@ -18,6 +25,29 @@ import torch
 from torch import nn
 
 from birnn_tag.nn.shapes import pad_to_grid
+
+# model.cell → the torch layer whose weights a recurrent module keeps.
+CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+def recurrent_layers(owner: nn.Module, cell: str, input_dim: int, hidden_size: int, **options) -> nn.RNNBase:
+    """``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` (tanh) for ``model.cell``, batch first, to be kept
+    as ``owner.rnn``; ``options`` as those classes take them (``num_layers``, ``bidirectional``,
+    ``dropout``). Checkpoints saved before ``model.cell`` existed keep these weights under
+    ``lstm.``: ``owner`` loads them under their new name."""
+    owner.register_load_state_dict_pre_hook(_renamed_lstm_weights)
+    return CELLS[cell](input_dim, hidden_size, batch_first=True, **options)
+
+
+def _renamed_lstm_weights(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    for key in [key for key in state_dict if key.startswith(prefix + "lstm.")]:
+        state_dict[prefix + "rnn." + key[len(prefix) + len("lstm."):]] = state_dict.pop(key)
+
+
+def final_states(state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``h_n`` (layers * directions, batch, hidden) of what an RNN module returns as its state:
+    an LSTM's is ``(h_n, c_n)``, a GRU's or RNN's ``h_n`` alone."""
+    return state[0] if isinstance(state, tuple) else state
 
 
 def reversal_index(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
@@ -49,19 +79,26 @@ def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return inputs.reshape(batch * steps, dim).index_select(0, index).view(batch, steps, dim)
 
 
-def run_direction(lstm: nn.LSTM, layer: int, reverse: bool, inputs: torch.Tensor, grid: bool = True) -> torch.Tensor:
-    """One direction of one layer of ``lstm`` read left to right over ``inputs`` (batch, time, dim),
+def run_direction(rnn: nn.RNNBase, layer: int, reverse: bool, inputs: torch.Tensor, grid: bool = True) -> torch.Tensor:
+    """One direction of one layer of ``rnn`` (an LSTM, GRU or RNN) read left to right over ``inputs`` (batch, time, dim),
     from zero states → (batch, time, hidden_size). ``reverse`` picks the layer's backward weights;
     the caller has already reversed the sequences. ``grid=False`` keeps inference shapes as they
     are (an ONNX export must not bake one batch's padded sizes into its graph)."""
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
-    params = [getattr(lstm, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    params = [getattr(rnn, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     batch, steps, _ = inputs.shape
-    if grid and inputs.device.type == "cpu" and not lstm.training:
+    if grid and inputs.device.type == "cpu" and not rnn.training:
         # Inference batches come in endless (batch, time) shapes and oneDNN keeps a kernel for
         # each (nn/shapes.py); extra rows and trailing steps never reach the real ones.
         # Training batches (batch_size rows, at most data.max_length steps) are few shapes already.
         inputs = pad_to_grid(inputs, 0, 1)
-    zeros = inputs.new_zeros(1, inputs.shape[0], lstm.hidden_size)
-    outputs, _, _ = torch.lstm(inputs, (zeros, zeros), params, True, 1, 0.0, lstm.training, False, True)
+    zeros = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)
+    # Arguments after the weights: has biases, 1 layer, no dropout, training, one direction, batch first.
+    if isinstance(rnn, nn.LSTM):
+        outputs = torch.lstm(inputs, (zeros, zeros), params, True, 1, 0.0, rnn.training, False, True)[0]
+    elif isinstance(rnn, nn.GRU):
+        outputs = torch.gru(inputs, zeros, params, True, 1, 0.0, rnn.training, False, True)[0]
+    else:
+        step = torch.rnn_tanh if rnn.nonlinearity == "tanh" else torch.rnn_relu
+        outputs = step(inputs, zeros, params, True, 1, 0.0, rnn.training, False, True)[0]
     return outputs[:batch, :steps]

@@ -9,8 +9,8 @@ from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.data.token_ids import CASINGS
 from birnn_tag.data.vocab import PAD_ID, UNK_ID
-from birnn_tag.nn.embeddings import CharCNN, CharLSTM, TokenEmbedder
-from birnn_tag.nn.encoder import BiLSTMEncoder
+from birnn_tag.nn.embeddings import CharCNN, CharRNN, TokenEmbedder
+from birnn_tag.nn.encoder import BiRNNEncoder
 from birnn_tag.tagging.crf import CRFHead
 from birnn_tag.tagging.heads import SoftmaxHead
 from birnn_tag.tagging.schemes import NO_SPANS
@@ -20,7 +20,7 @@ from birnn_tag.tagging.transitions import allowed_transitions
 class Tagger(nn.Module):
     """Composes the parts; a batch goes in, features, a loss or decoded tags come out."""
 
-    def __init__(self, embedder: TokenEmbedder, encoder: BiLSTMEncoder, head: SoftmaxHead | CRFHead) -> None:
+    def __init__(self, embedder: TokenEmbedder, encoder: BiRNNEncoder, head: SoftmaxHead | CRFHead) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
@@ -71,12 +71,12 @@ def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: li
     if config.char_encoder == "cnn":
         chars = CharCNN(num_chars, config.char_dim, config.char_filters, config.char_kernel_size)
     elif config.char_encoder == "lstm":
-        chars = CharLSTM(num_chars, config.char_dim, config.char_hidden_size)
+        chars = CharRNN(num_chars, config.char_dim, config.char_hidden_size, config.cell)
     words = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
     words.weight.requires_grad_(not config.freeze_embeddings)
     casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=PAD_ID) if config.casing_dim else None
     embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout, unk_id=UNK_ID)
-    encoder = BiLSTMEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout)
+    encoder = BiRNNEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout, config.cell)
     allowed = allowed_transitions(scheme, labels) if config.constrained and scheme != NO_SPANS else None
     head_type = CRFHead if config.head == "crf" else SoftmaxHead
     return Tagger(embedder, encoder, head_type(encoder.output_dim, len(labels), allowed))
