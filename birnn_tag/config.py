@@ -65,7 +65,8 @@ class DataConfig:
     """
 
     format: Literal["auto", "conll", "conllu", "text", "json", "csv", "parquet"] = "auto"
-    train: str | None = None
+    # Cloze: also a list of files, read one after the other (a CoNLL file needs data.token_column).
+    train: str | list[str] | None = None
     validation: str | None = None
     test: str | None = None
     hub: str | None = None
@@ -73,6 +74,8 @@ class DataConfig:
     disk: str | None = None
     # CoNLL files: column index (0-based, negative counts from the end); tables: field name;
     # CoNLL-U: a column name (form, lemma, upos, xpos, feats, deprel...) or index; tags default to upos.
+    # Cloze: a file in CoNLL columns (neither .txt nor a table) is read as columns only when
+    # token_column is set, one sentence per line of text; otherwise as plain text.
     token_column: int | str | None = None
     tag_column: int | str | None = None
     separator: Literal["auto", "space", "tab"] = "auto"
@@ -101,6 +104,22 @@ class EncodingConfig:
 
 
 @dataclass(frozen=True)
+class TransformerConfig:
+    """Features of a pretrained transformer (``transformers``' Auto classes; the ``[transformers]``
+    extra) joined to each word's representation; off while ``name`` is null."""
+
+    # A Hugging Face hub id or a local model folder.
+    name: str | None = None
+    # Hidden states to mix (0: the embedding layer's output, -1: the last layer), by a learned scalar mix.
+    layers: list[int] = field(default_factory=lambda: [-1, -2, -3, -4])
+    # Which subword of a word stands for it: the first, the mean of all, or the last.
+    pooling: Literal["first", "mean", "last"] = "first"
+    # Train the transformer's weights with the tagger. Frozen (false), each split's features are
+    # computed once and cached, and the run folder keeps no copy of the weights.
+    fine_tune: bool = False
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Embeddings → optional character CNN → stacked BiLSTM → output head (tagging), or word
     embeddings → directional LSTM stacks → a distribution over words (cloze).
@@ -114,6 +133,10 @@ class ModelConfig:
     freeze_embeddings: bool = _tagging(False)
     word_dropout: float = _tagging(0.0, min=0.0, max=0.9)
     casing_dim: int = _tagging(0, min=0, max=MAX_SIZE)  # word-shape feature embedding; 0 = off
+    transformer: TransformerConfig = field(default_factory=TransformerConfig, metadata={"task": "tagging"})
+    # A trained cloze run (TagLM): its forward and backward states at each word, frozen, join the
+    # word's representation.
+    lm_embeddings: str | None = _tagging(None)
     char_encoder: Literal["none", "cnn", "lstm"] = _tagging("cnn")
     char_dim: int = _tagging(30, min=1, max=MAX_SIZE)
     char_filters: int = _tagging(50, min=1, max=MAX_SIZE)
@@ -300,7 +323,8 @@ def _check_task_keys(config: Config) -> None:
     it would be silently ignored."""
     for setting in dataclasses.fields(ModelConfig):
         task = setting.metadata.get("task")
-        if task not in (None, config.task) and getattr(config.model, setting.name) != setting.default:
+        default = setting.default_factory() if setting.default is dataclasses.MISSING else setting.default
+        if task not in (None, config.task) and getattr(config.model, setting.name) != default:
             raise ConfigError(f"model.{setting.name}: applies to {task} models; this is a {config.task} config")
 
 

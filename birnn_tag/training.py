@@ -67,8 +67,9 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 def _inputs(config: Config) -> list[str]:
     """The files and folders a run reads, which replacing a run folder must never delete."""
-    data = config.data
-    named = (data.train, data.validation, data.test, data.disk, config.model.embeddings)
+    data, model = config.data, config.model
+    trains = data.train if isinstance(data.train, list) else [data.train]
+    named = (*trains, data.validation, data.test, data.disk, model.embeddings, model.lm_embeddings, model.transformer.name)
     return [name for name in named if name]
 
 

@@ -17,7 +17,7 @@ from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.sources import (
-    SPLITS, carve_validation, check_file, file_format, load_fresh, load_split_dict, map_batched,
+    SPLITS, carve_validation, check_file, file_format, load_fresh, load_split_dict, map_batched, read_file,
 )
 from birnn_tag.data.split import Split
 from birnn_tag.data.tokenize import tokenize
@@ -31,9 +31,14 @@ def tokenize_text(text: str, config: DataConfig) -> list[str]:
 
 
 def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
-    """One text file (``.txt`` through the ``text`` builder, or a table) as a ``text`` column."""
+    """One text file (``.txt`` through the ``text`` builder, or a table) as a ``text`` column;
+    a file in CoNLL columns, when ``data.token_column`` says which column holds the words, as
+    one row of tokens per sentence (its tags unread)."""
     path = check_file(path)
     kind = file_format(path, config.format)
+    if kind in ("conll", "conllu") and config.token_column is not None and path.suffix.lower() != ".txt":
+        columns = read_file(path, config, with_tags=False).select_columns(["tokens"])
+        return columns.rename_column("tokens", config.text_column)
     builder = "text" if kind == "conll" else kind  # unknown extensions are read as plain text
     try:
         table = load_fresh(builder, data_files=str(path), split="train")
@@ -42,10 +47,17 @@ def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
     return table
 
 
-def _load_text_sources(config: DataConfig) -> dict[str, datasets.Dataset]:
+def _load_text_sources(config: DataConfig) -> dict[str, list[tuple[datasets.Dataset, str]]]:
+    """Each split's tables (several when ``data.train`` lists files) with their origins."""
     if config.hub or config.disk:
-        return load_split_dict(config)[0]
-    return {split: read_text_file(getattr(config, split), config) for split in SPLITS if getattr(config, split)}
+        loaded, origins = load_split_dict(config)
+        return {split: [(dataset, origins[split])] for split, dataset in loaded.items()}
+    sources = {}
+    for split in SPLITS:
+        paths = getattr(config, split)
+        if paths:
+            sources[split] = [(read_text_file(path, config), str(path)) for path in ([paths] if isinstance(paths, str) else paths)]
+    return sources
 
 
 def chunk_tokens(dataset: datasets.Dataset, config: DataConfig, origin: str) -> datasets.Dataset:
@@ -75,7 +87,10 @@ def load_cloze_splits(config: Config, vocabs: Vocabularies | None = None) -> tup
     sources = _load_text_sources(config.data)
     if "train" not in sources:
         raise DataError("data: the cloze task needs a training split (data.train, data.disk or data.hub)")
-    chunks = {name: chunk_tokens(dataset, config.data, name) for name, dataset in sources.items()}
+    chunks = {
+        name: datasets.concatenate_datasets([chunk_tokens(dataset, config.data, origin) for dataset, origin in tables])
+        for name, tables in sources.items()
+    }
     if config.data.validation_fraction > 0 and "validation" not in chunks:
         chunks["train"], chunks["validation"] = carve_validation(chunks["train"], config.data)
     if not len(chunks["train"]):

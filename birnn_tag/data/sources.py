@@ -189,6 +189,8 @@ def load_corpus(config: DataConfig, only: str | None = None) -> Corpus:
     """
     if sum(bool(source) for source in (config.hub, config.disk, config.train)) != 1:
         raise DataError("data: set exactly one of data.hub, data.disk or data.train")
+    if isinstance(config.train, list):
+        raise DataError("data.train: a list of files is read by the cloze task only; give a tagger one file")
     if config.hub or config.disk:
         loaded, origins = load_split_dict(config)
         standardized = {split: standardize(dataset, config, origins[split]) for split, dataset in loaded.items()}

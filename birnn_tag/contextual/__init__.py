@@ -1,0 +1,1 @@
+"""Contextual word features from pretrained encoders, frozen or fine-tuned."""
