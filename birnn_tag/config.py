@@ -127,7 +127,8 @@ class ModelConfig:
     Settings of one task only are refused in the other's config unless they hold their default
     (saved configs list every key)."""
 
-    word_dim: int = _bounded(100, min=1, max=MAX_SIZE)
+    # 0: no word embedding, for a tagger on contextual features alone (model.transformer, lm_embeddings).
+    word_dim: int = _bounded(100, min=0, max=MAX_SIZE)
     # Pretrained vectors (GloVe / word2vec / fastText text, .gz ok); word_dim must match their size.
     embeddings: str | None = _tagging(None)
     freeze_embeddings: bool = _tagging(False)
@@ -328,6 +329,13 @@ def _check_task_keys(config: Config) -> None:
             raise ConfigError(f"model.{setting.name}: applies to {task} models; this is a {config.task} config")
 
 
+def _check_word_dim(config: Config) -> None:
+    """``model.word_dim: 0`` leaves a tagger nothing to read but contextual features."""
+    model = config.model
+    if model.word_dim == 0 and (config.task != "tagging" or not (model.transformer.name or model.lm_embeddings)):
+        raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
+
+
 def _parse_yaml(text: str | bytes, what: str) -> Any:
     """``yaml.safe_load(text)``; any way it fails is a :class:`ConfigError` starting with ``what``."""
     try:
@@ -381,6 +389,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config", *, saved: bool
         config = _build(Config, raw, "")
         if not saved:
             _check_task_keys(config)
+            _check_word_dim(config)
         return config
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None

@@ -19,7 +19,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     payload = read_checkpoint(path)
     config = config_from_dict(payload["config"], f"{path} (saved config)", saved=True)
     vocabs = Vocabularies.from_dict(payload["vocab"])
-    model = task_for(config).build_model(config, vocabs)
+    checkpoint = Path(path)
+    model = task_for(config).build_model(config, vocabs, checkpoint if checkpoint.is_dir() else checkpoint.parent)
     try:
         model.load_state_dict(payload["model"])
     except (RuntimeError, TypeError) as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -40,7 +41,14 @@ class Task:
     # Returns the config as the data resolved it (tagging: ``data.scheme: auto``), the
     # vocabularies (built from train unless given) and the encoded splits.
     load_splits: Callable[[Config, Vocabularies | None], tuple[Config, Vocabularies, dict[str, Split]]]
-    build_model: Callable[[Config, Vocabularies], nn.Module]
+    # The folder: a trained run's, whose kept files (a transformer's tokenizer...) the model is
+    # rebuilt from; None for a new model.
+    build_model: Callable[[Config, Vocabularies, Path | None], nn.Module]
+    # Before training on or scoring a split: e.g. attach cached contextual features.
+    prepare_split: Callable[[nn.Module, Split], None]
+    # Into a new run folder, with its first checkpoint: what rebuilding the model needs besides
+    # the checkpoint (see ``build_model``).
+    keep_files: Callable[[nn.Module, Path], None]
     # ``full``: the final reports' extras (tagging: calibration errors), not a dev score per epoch.
     score: Callable[[nn.Module, Split, Vocabularies, Config, torch.device, bool], Report | ClozeReport]
     # Fresh (not resumed, not loaded) models only: e.g. pretrained vectors. Returns a log line or None.
@@ -57,8 +65,32 @@ class Task:
     may_skip_parameters: Callable[[nn.Module], bool]
 
 
-def _build_tagger(config: Config, vocabs: Vocabularies) -> nn.Module:
-    return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), vocabs.labels.items, config.data.scheme)
+def _build_tagger(config: Config, vocabs: Vocabularies, folder: Path | None = None) -> nn.Module:
+    contexts = []
+    if config.model.transformer.name or config.model.lm_embeddings:
+        from birnn_tag.contextual.sources import context_sources
+
+        contexts = context_sources(config.model, folder)
+    return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), vocabs.labels.items, config.data.scheme, contexts)
+
+
+def _attach_context(model: nn.Module, split: Split) -> None:
+    model.attach_context(split)
+
+
+def _keep_context_files(model: nn.Module, folder: Path) -> None:
+    if len(model.contexts):
+        from birnn_tag.contextual.sources import keep_source_files
+
+        keep_source_files(list(model.contexts), folder)
+
+
+def _nothing_to_prepare(model: nn.Module, split: Split) -> None:
+    return None
+
+
+def _nothing_to_keep(model: nn.Module, folder: Path) -> None:
+    return None
 
 
 def _load_tagging_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
@@ -120,7 +152,7 @@ def _score_cloze(model: nn.Module, split: Split, vocabs: Vocabularies, config: C
     return score_cloze(model, split, vocabs, config, device)
 
 
-def _build_cloze(config: Config, vocabs: Vocabularies) -> nn.Module:
+def _build_cloze(config: Config, vocabs: Vocabularies, folder: Path | None = None) -> nn.Module:
     return build_cloze_model(config.model, len(vocabs.words))
 
 
@@ -143,12 +175,12 @@ def _uses_adaptive_softmax(model: nn.Module) -> bool:
 
 TASKS = {
     "tagging": Task(
-        _load_tagging_splits, _build_tagger, _score_tagger, _initialize_tagger, _calibrate_tagger, _open_tagger,
-        loss_mean_over="sentences", may_skip_parameters=lambda model: False,
+        _load_tagging_splits, _build_tagger, _attach_context, _keep_context_files, _score_tagger, _initialize_tagger,
+        _calibrate_tagger, _open_tagger, loss_mean_over="sentences", may_skip_parameters=lambda model: False,
     ),
     "cloze": Task(
-        _load_cloze_splits, _build_cloze, _score_cloze, _no_initialization, _no_finish, _open_cloze,
-        loss_mean_over="tokens", may_skip_parameters=_uses_adaptive_softmax,
+        _load_cloze_splits, _build_cloze, _nothing_to_prepare, _nothing_to_keep, _score_cloze, _no_initialization,
+        _no_finish, _open_cloze, loss_mean_over="tokens", may_skip_parameters=_uses_adaptive_softmax,
     ),
 }
 

@@ -130,7 +130,9 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
     torch.manual_seed(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
     config, vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
-    model = task.build_model(config, vocabs).to(device)
+    model = task.build_model(config, vocabs, run_dir if saved is not None else None).to(device)
+    for split in splits.values():
+        task.prepare_split(model, split)
     optimizer = make_optimizer(model, config.training)
     state = TrainState()
     if saved is not None:
@@ -262,6 +264,7 @@ def _save_epoch(session: Session, improved: bool, record: dict) -> None:
         clear_run_folder(run_dir)
         save_config(session.config, run_dir / "config.yaml")
         session.vocabs.save(run_dir / "vocab.json")
+        task_for(session.config).keep_files(distributed.unwrap(session.model), run_dir)
         session.written = True
     payload = {
         "config": session.config.to_dict(),

@@ -101,20 +101,38 @@ class ClozeNetwork(nn.Module):
 
     def features(self, word_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Context features for every position: (batch, time, width); position t never sees x_t."""
+        forward, backward = self._stack_outputs(word_ids, lengths)
+        parts = [] if forward is None else [forward[:, :-1]]  # f_t has read BOS, x_<t
+        parts += [] if backward is None else [backward[:, 1:]]  # b_{t+1} has read x_>t, EOS
+        return self.dropout(torch.cat(parts, dim=-1))
+
+    def states(self, word_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The top layers' states *after* reading each word, (batch, time, width), zero past each
+        length: the forward state at t has read BOS, x_<=t and the backward one x_>=t, EOS. These
+        are TagLM's features (Peters et al. 2017) for a tagger, which, unlike a cloze prediction,
+        may see the word itself."""
+        forward, backward = self._stack_outputs(word_ids, lengths)
+        parts = [] if forward is None else [forward[:, 1:]]
+        parts += [] if backward is None else [backward[:, :-1]]
+        return zero_padding(torch.cat(parts, dim=-1), lengths)
+
+    def _stack_outputs(self, word_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The forward stack's outputs over ``[BOS, x_0 .. x_{n-1}]`` and the backward stack's over
+        ``[x_0 .. x_{n-1}, EOS]``, each (batch, time + 1, hidden), or None for a missing direction."""
         batch, time = word_ids.shape
         embedded = self.dropout(self.embedding(word_ids))  # (batch, time, dim)
-        padded = torch.cat([embedded, embedded.new_zeros(batch, 1, embedded.shape[2])], dim=1)  # (batch, time+1, dim)
         longer = lengths + 1
-        parts = []
+        forward = backward = None
         if self.forward_stack is not None:
             bos = self.boundary[0].expand(batch, 1, -1)  # (batch, 1, dim)
             shifted = torch.cat([bos, embedded], dim=1)  # (batch, time+1, dim): x_t sits at t+1
-            parts.append(self.forward_stack(shifted, longer)[:, :time])  # f_t has read BOS, x_<t
+            forward = self.forward_stack(shifted, longer)
         if self.backward_stack is not None:
+            padded = torch.cat([embedded, embedded.new_zeros(batch, 1, embedded.shape[2])], dim=1)  # (batch, time+1, dim)
             rows = torch.arange(batch, device=word_ids.device)
             with_eos = padded.index_put((rows, lengths.to(word_ids.device)), self.boundary[1].expand(batch, -1))
-            parts.append(self.backward_stack(with_eos, longer)[:, 1:])  # b_{t+1} has read x_>t, EOS
-        return self.dropout(torch.cat(parts, dim=-1))
+            backward = self.backward_stack(with_eos, longer)
+        return forward, backward
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Mean negative log-likelihood of every real word given its context."""

@@ -71,6 +71,8 @@ def _import_transformers() -> Any:
     except ImportError:
         raise BirnnTagError("model.transformer: needs the transformers package: "
                             "pip install 'birnn-tag[transformers]'") from None
+    # Its per-load progress bars ("Loading weights") would interleave with our own output.
+    transformers.utils.logging.disable_progress_bar()
     return transformers
 
 
@@ -112,6 +114,28 @@ def _sha256(folder: Path) -> str | None:
     return None
 
 
+def _load(name: str, fine_tune: bool, files: str | Path | None) -> tuple[Any, Any]:
+    """The fast tokenizer and the model for :class:`TransformerFeatures`' arguments."""
+    transformers = _import_transformers()
+    source = str(files) if files is not None else name
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+        if tokenizer.is_fast and _needs_prefix_space(tokenizer):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source, add_prefix_space=True)
+        if files is not None and fine_tune:
+            model = transformers.AutoModel.from_config(transformers.AutoConfig.from_pretrained(source))
+        else:
+            model = transformers.AutoModel.from_pretrained(name)
+    except Exception as error:  # hub, file-system and format errors share no base class
+        asked = repr(name) + (f" (tokenizer and config from {str(files)!r})" if files is not None else "")
+        raise BirnnTagError(f"model.transformer.name: cannot load {asked}: {first_line(error)}") from None
+    if not tokenizer.is_fast:
+        raise BirnnTagError(f"model.transformer.name: {name!r} has no fast tokenizer, which birnn-tag "
+                            "needs to map subwords back to words (word_ids())")
+    # Some checkpoints are stored in half precision; autocast, not the weights, picks the compute type.
+    return tokenizer, model.float()
+
+
 class TransformerFeatures(nn.Module):
     """(batch, time, num_layers, dim) features of the words of sentences from a Hugging Face encoder.
 
@@ -129,27 +153,13 @@ class TransformerFeatures(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise BirnnTagError(f"model.transformer.pooling: unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
-        transformers = _import_transformers()
         self.name, self.pooling, self.fine_tune = str(name), pooling, fine_tune
-        source = str(files) if files is not None else self.name
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-            if tokenizer.is_fast and _needs_prefix_space(tokenizer):
-                tokenizer = transformers.AutoTokenizer.from_pretrained(source, add_prefix_space=True)
-            if files is not None and fine_tune:
-                model = transformers.AutoModel.from_config(transformers.AutoConfig.from_pretrained(source))
-            else:
-                model = transformers.AutoModel.from_pretrained(self.name)
-        except Exception as error:  # hub, file-system and format errors share no base class
-            asked = repr(self.name) + (f" (tokenizer and config from {str(files)!r})" if files is not None else "")
-            raise BirnnTagError(f"model.transformer.name: cannot load {asked}: {first_line(error)}") from None
-        if not tokenizer.is_fast:
-            raise BirnnTagError(f"model.transformer.name: {self.name!r} has no fast tokenizer, which birnn-tag "
-                                "needs to map subwords back to words (word_ids())")
+        if not layers:
+            raise BirnnTagError("model.transformer.layers: must name at least one layer")
+        tokenizer, model = _load(self.name, fine_tune, files)
         self.tokenizer = tokenizer
-        model.float()  # some checkpoints are stored in half precision; autocast decides the compute type
         if fine_tune:
-            self.model = model
+            self.model = model.train(self.training)  # from_pretrained leaves it in eval mode
         else:
             # Set past nn.Module.__setattr__, so the weights are not a registered child (see the module docstring).
             object.__setattr__(self, "model", model.eval().requires_grad_(False))
@@ -158,8 +168,6 @@ class TransformerFeatures(nn.Module):
             if not -(total + 1) <= layer <= total:
                 raise BirnnTagError(f"model.transformer.layers: {layer} is out of range for {self.name!r}; expected "
                                     f"{-(total + 1)}..{total} (0 = embeddings, {total} or -1 = last layer)")
-        if not layers:
-            raise BirnnTagError("model.transformer.layers: must name at least one layer")
         self.layers = [layer % (total + 1) for layer in layers]
         self.num_layers, self.dim = len(layers), model.config.hidden_size
         self.max_subwords = _max_subwords(model, tokenizer)
@@ -232,23 +240,25 @@ class TransformerFeatures(nn.Module):
 
     def _encode(self, windows: list[list[int]], device: torch.device) -> torch.Tensor:
         """(total subwords, num_layers, dim) float32 hidden states of the windows' subwords (special
-        tokens dropped), window after window. Runs windows of similar lengths together."""
+        tokens dropped), window after window. Windows of similar lengths run together, at most
+        :data:`BATCH_SUBWORDS` padded subwords a batch."""
         padding = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         outputs: list[torch.Tensor] = [torch.empty(0)] * len(windows)
         order = sorted(range(len(windows)), key=lambda window: -len(windows[window]))
         while order:
             longest = len(self._prefix) + len(windows[order[0]]) + len(self._suffix)
-            batch, order = order[:max(1, BATCH_SUBWORDS // longest)], order[max(1, BATCH_SUBWORDS // longest):]
+            size = max(1, BATCH_SUBWORDS // longest)
+            batch, order = order[:size], order[size:]
             wrapped = [self._prefix + windows[window] + self._suffix for window in batch]
-            ids = torch.tensor([ids + [padding] * (longest - len(ids)) for ids in wrapped], device=device)
-            mask = torch.tensor([[1] * len(ids) + [0] * (longest - len(ids)) for ids in wrapped], device=device)
+            ids = torch.tensor([tokens + [padding] * (longest - len(tokens)) for tokens in wrapped], device=device)
+            mask = torch.tensor([[1] * len(tokens) + [0] * (longest - len(tokens)) for tokens in wrapped], device=device)
             with ExitStack() as context:
                 if not self.fine_tune:
                     context.enter_context(torch.inference_mode())
                     if has_native_bf16(device):
                         context.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
                 hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-            # Stacked outside inference mode: the result is an ordinary tensor that a trained layer may save for backward.
+            # Past inference mode, functional ops make ordinary tensors, which a trained layer may save for backward.
             chosen = torch.stack([hidden[layer] for layer in self.layers], dim=2).float()  # (batch, longest, num_layers, dim)
             for row, window in enumerate(batch):
                 outputs[window] = chosen[row, len(self._prefix):len(self._prefix) + len(windows[window])]
@@ -272,6 +282,13 @@ class TransformerFeatures(nn.Module):
         # The hub cache keeps each revision in snapshots/<commit hash>/.
         revision = folder.name if folder.parent.name == "snapshots" else None
         return {"name": self.name, "revision": revision, "sha256": _sha256(folder)}
+
+    def cache_key(self) -> dict:
+        """What frozen features depend on (:mod:`birnn_tag.contextual.feature_cache`): the weights,
+        the layers and the pooling. Fine-tuned weights change every step and are never cached."""
+        if not hasattr(self, "_fingerprint"):
+            self._fingerprint = self.fingerprint()  # hashing the weights takes a while; they never change
+        return {"transformer": self._fingerprint, "layers": self.layers, "pooling": self.pooling}
 
     def check_fingerprint(self, expected: dict) -> None:
         """Raise when the weights found for ``name`` are not those of ``expected`` (a :meth:`fingerprint`):

@@ -16,7 +16,9 @@ class Batch:
     """A padded batch. ``lengths`` stays on the CPU (``pack_padded_sequence`` wants it there).
 
     Shapes: ``word_ids``/``tag_ids``/``mask`` (batch, time); ``char_ids`` (batch, time, chars) or None;
-    ``indices`` are the sentences' positions in their split, to restore input order.
+    ``indices`` are the sentences' positions in their split, to restore input order. ``tokens``:
+    the sentences' words as written; ``context``: per contextual source, cached (batch, time,
+    layers, dim) features, zero past each length, or None (see :class:`EncodedSentence`).
     """
 
     word_ids: torch.Tensor
@@ -26,13 +28,15 @@ class Batch:
     mask: torch.Tensor
     indices: list[int]
     casing_ids: torch.Tensor | None = None
+    tokens: list[list[str]] | None = None
+    context: list[torch.Tensor | None] | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch with its tensors (except ``lengths``) on ``device``."""
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return Batch(
             move(self.word_ids), move(self.char_ids), move(self.tag_ids), self.lengths, move(self.mask),
-            self.indices, move(self.casing_ids),
+            self.indices, move(self.casing_ids), self.tokens, None if self.context is None else [move(c) for c in self.context],
         )
 
     @property
@@ -60,7 +64,22 @@ def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Bat
     word_ids = pad([s.words for s in sentences])
     tag_ids = pad([s.tags for s in sentences])
     casing_ids = pad([s.casing for s in sentences])
-    return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices), casing_ids)
+    tokens = [s.tokens for s in sentences] if sentences[0].tokens is not None else None
+    context = None
+    if sentences[0].context is not None:
+        context = [_pad_features([s.context[i] for s in sentences], time) for i in range(len(sentences[0].context))]
+    return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices), casing_ids, tokens, context)
+
+
+def _pad_features(features: list[torch.Tensor | None], time: int) -> torch.Tensor | None:
+    """Per-sentence (length, layers, dim) features as one zero-padded (batch, time, layers, dim)
+    tensor in their own dtype (fp16 when cached); None for a source the model runs itself."""
+    if features[0] is None:
+        return None
+    padded = features[0].new_zeros(len(features), time, *features[0].shape[1:])
+    for row, rows in enumerate(features):
+        padded[row, : len(rows)] = rows
+    return padded
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, *, generator: torch.Generator | None = None) -> list[list[int]]:

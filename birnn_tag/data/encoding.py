@@ -23,12 +23,17 @@ class EncodedSentence:
     """One sentence as tensors: ``words`` (T,), ``chars`` (T, W) with 0-padding, ``tags`` (T,).
 
     ``chars`` is None for models without a character encoder, ``tags`` for untagged text.
+    ``tokens`` are the words as written, which contextual features read; ``context`` holds, per
+    contextual source of the model, its cached (T, layers, dim) features, or None where the
+    model computes them from the tokens as it goes (a fine-tuned transformer).
     """
 
     words: torch.Tensor
     chars: torch.Tensor | None
     tags: torch.Tensor | None = None
     casing: torch.Tensor | None = None
+    tokens: list[str] | None = None
+    context: list[torch.Tensor | None] | None = None
 
     def __len__(self) -> int:
         return self.words.shape[0]
@@ -66,7 +71,10 @@ class TokenEncoder(TokenIds):
         widths = torch.zeros(len(sentences), dtype=torch.long).scatter_reduce_(0, owner, word_widths, "amax")
         parts = zip(words.split(lengths), chars[rows].split(lengths), casing.split(lengths), widths.tolist())
         # Each sentence's characters are cut to its own longest word, as ids() pads them.
-        return [EncodedSentence(words=w, chars=c[:, :widest], casing=k) for w, c, k, widest in parts]
+        return [
+            EncodedSentence(words=w, chars=c[:, :widest], casing=k, tokens=tokens)
+            for (w, c, k, widest), tokens in zip(parts, sentences)
+        ]
 
 
 def to_tensors(
@@ -99,4 +107,7 @@ def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: Encodi
     encoded = map_batched(dataset, to_ids, remove_columns=dataset.column_names)
     columns = [encoded[name] for name in ("word_ids", "char_ids", "casing_ids")]
     tags = encoded["tag_ids"] if has_tags else [None] * len(encoded)
-    return [to_tensors(*row, tag_ids) for *row, tag_ids in zip(*columns, tags)]
+    sentences = [to_tensors(*row, tag_ids) for *row, tag_ids in zip(*columns, tags)]
+    for sentence, tokens in zip(sentences, dataset["tokens"]):
+        sentence.tokens = tokens
+    return sentences

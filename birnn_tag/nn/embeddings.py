@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.nn.dropout import Dropout
+from birnn_tag.nn.scalar_mix import ScalarMix
 from birnn_tag.nn.recurrent import final_states, gather_steps, recurrent_layers, reversal_index, run_direction
 from birnn_tag.nn.shapes import pad_to_grid
 
@@ -121,7 +122,8 @@ def _hash_powers(width: int, device: torch.device) -> torch.Tensor:
 
 
 class TokenEmbedder(nn.Module):
-    """Word embedding ⊕ optional character features ⊕ optional casing embedding, then dropout.
+    """Word embedding ⊕ optional character features ⊕ optional casing embedding ⊕ optional
+    contextual features (each source's layers mixed by a :class:`ScalarMix`), then dropout.
 
     ``word_dropout`` replaces each real word by ``<unk>`` with that probability while training, so
     the model learns to use characters and context for words it has never seen.
@@ -136,11 +138,13 @@ class TokenEmbedder(nn.Module):
         word_dropout: float = 0.0,
         *,
         unk_id: int,
+        mixes: list[ScalarMix] = (),
     ) -> None:
         super().__init__()
         self.words = words
         self.chars = chars
         self.casing = casing
+        self.mixes = nn.ModuleList(mixes)  # one per contextual source, in the tagger's order
         self.dropout = Dropout(dropout)
         self.word_dropout = word_dropout
         self.unk_id = unk_id  # the word id a dropped word becomes
@@ -148,6 +152,7 @@ class TokenEmbedder(nn.Module):
             words.embedding_dim
             + (chars.output_dim if chars is not None else 0)
             + (casing.embedding_dim if casing is not None else 0)
+            + sum(mix.output_dim for mix in mixes)
         )
 
     def forward(
@@ -156,9 +161,10 @@ class TokenEmbedder(nn.Module):
         char_ids: torch.Tensor | None,
         mask: torch.Tensor,
         casing_ids: torch.Tensor | None = None,
+        context: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """(batch, time) word ids, mask and casing ids, (batch, time, chars) char ids
-        → (batch, time, output_dim)."""
+        """(batch, time) word ids, mask and casing ids, (batch, time, chars) char ids and, per
+        contextual source, (batch, time, layers, dim) features → (batch, time, output_dim)."""
         if self.training and self.word_dropout > 0:
             dropped = (torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout) & mask
             word_ids = word_ids.masked_fill(dropped, self.unk_id)
@@ -172,6 +178,8 @@ class TokenEmbedder(nn.Module):
             parts.append(chars)
         if self.casing is not None:
             parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)
+        for mix, layers in zip(self.mixes, context or ()):
+            parts.append(mix(layers).to(parts[0].dtype))  # (batch, time, dim), zero past each length
         return self.dropout(torch.cat(parts, dim=-1))
 
     def dense(

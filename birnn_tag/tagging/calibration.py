@@ -33,8 +33,12 @@ SEARCH = (math.log(0.5), math.log(10.0))
 def fit_temperature(model: Tagger, split: Split, vocabs: Vocabularies, device: torch.device, batch_size: int = 256) -> dict[str, float] | None:
     """The temperature that minimises the NLL of ``split``'s gold tags (pieces whose labels the
     model knows), with the NLL per token at 1 and at it; None when no piece can be used."""
+    model.attach_context(split)
     labelled = [
-        EncodedSentence(piece.words, piece.chars, torch.tensor([vocabs.labels.index[tag] for tag in tags]), piece.casing)
+        EncodedSentence(
+            piece.words, piece.chars, torch.tensor([vocabs.labels.index[tag] for tag in tags]), piece.casing,
+            piece.tokens, piece.context,
+        )
         for piece, tags in zip(split.sentences, split.piece_tags or [])
         if tags and all(tag in vocabs.labels for tag in tags)
     ]

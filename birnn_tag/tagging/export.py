@@ -84,6 +84,11 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
     folder = Path(folder)
     if not isinstance(loaded.model, Tagger):
         raise BirnnTagError(f"{loaded.path}: only tagging runs can be exported; this is a {loaded.config.task} run")
+    if len(loaded.model.contexts):
+        raise BirnnTagError(
+            f"{loaded.path}: runs with contextual features (model.transformer, model.lm_embeddings) cannot be "
+            "exported to ONNX yet; serve them with birnn-tag serve"
+        )
     if folder.exists():
         raise BirnnTagError(f"{folder}: already exists; remove it or choose another -o")
     folder.parent.mkdir(parents=True, exist_ok=True)

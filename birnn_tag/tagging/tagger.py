@@ -1,4 +1,5 @@
-"""The sequence tagger: token embedder → BiLSTM encoder → head, and its builder from a config."""
+"""The sequence tagger: token embedder (with optional contextual features) → BiRNN encoder →
+head, and its builder from a config."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from torch import nn
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import Batch
+from birnn_tag.data.split import Split
 from birnn_tag.data.token_ids import CASINGS
 from birnn_tag.data.vocab import PAD_ID, UNK_ID
 from birnn_tag.nn.embeddings import CharCNN, CharRNN, TokenEmbedder
 from birnn_tag.nn.encoder import BiRNNEncoder
+from birnn_tag.nn.scalar_mix import ScalarMix
 from birnn_tag.tagging.crf import CRFHead
 from birnn_tag.tagging.heads import SoftmaxHead
 from birnn_tag.tagging.schemes import NO_SPANS
@@ -18,18 +21,51 @@ from birnn_tag.tagging.transitions import allowed_transitions
 
 
 class Tagger(nn.Module):
-    """Composes the parts; a batch goes in, features, a loss or decoded tags come out."""
+    """Composes the parts; a batch goes in, features, a loss or decoded tags come out.
 
-    def __init__(self, embedder: TokenEmbedder, encoder: BiRNNEncoder, head: SoftmaxHead | CRFHead) -> None:
+    ``contexts`` are the contextual feature sources (a transformer, a cloze LM), modules that map
+    token lists to (batch, time, layers, dim) features. A frozen one's features of a split are
+    computed once (:meth:`attach_context`) and come with each batch; otherwise, and for a
+    fine-tuned transformer always, the tagger computes them from the batch's tokens.
+    """
+
+    def __init__(
+        self, embedder: TokenEmbedder, encoder: BiRNNEncoder, head: SoftmaxHead | CRFHead, contexts: list[nn.Module] = ()
+    ) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
         self.head = head
+        self.contexts = nn.ModuleList(contexts)
 
     def features(self, batch: Batch) -> torch.Tensor:
         """Encoder features (batch, time, 2 * hidden_size) of a padded batch."""
-        embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids)
+        embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids, self.context_features(batch))
         return self.encoder(embedded, batch.lengths)
+
+    def context_features(self, batch: Batch) -> list[torch.Tensor] | None:
+        """Each contextual source's (batch, time, layers, dim) features: the batch's cached ones,
+        or computed from its tokens."""
+        if not len(self.contexts):
+            return None
+        cached = batch.context or [None] * len(self.contexts)
+        return [
+            features if features is not None else source(batch.tokens).to(batch.word_ids.device)
+            for source, features in zip(self.contexts, cached)
+        ]
+
+    def attach_context(self, split: Split) -> None:
+        """Give each sentence of ``split`` its frozen sources' features, computed once per split
+        content and source and cached on disk (:mod:`birnn_tag.contextual.feature_cache`); the
+        sentences of a split that has them already are left as they are."""
+        if not len(self.contexts) or not split.sentences or split.sentences[0].context is not None:
+            return
+        from birnn_tag.contextual.feature_cache import cached_features
+
+        tokens = [sentence.tokens for sentence in split.sentences]
+        per_source = [cached_features(source, tokens) if not source.fine_tune else None for source in self.contexts]
+        for row, sentence in enumerate(split.sentences):
+            sentence.context = [None if features is None else features[row] for features in per_source]
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Training loss of a batch (a scalar)."""
@@ -62,8 +98,11 @@ def _full_precision(features: torch.Tensor) -> torch.autocast:
     return torch.autocast(features.device.type, enabled=False)
 
 
-def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str) -> Tagger:
-    """Build an untrained tagger for the given vocabulary sizes, label list and tag scheme.
+def build_tagger(
+    config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str, contexts: list[nn.Module] = ()
+) -> Tagger:
+    """Build an untrained tagger for the given vocabulary sizes, label list and tag scheme, over
+    the given contextual sources (:func:`birnn_tag.contextual.sources.context_sources`).
 
     Under ``scheme`` none every label may follow every other: ``config.constrained`` has nothing
     to forbid, and the CRF learns its transitions unconstrained."""
@@ -75,8 +114,9 @@ def build_tagger(config: ModelConfig, num_words: int, num_chars: int, labels: li
     words = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
     words.weight.requires_grad_(not config.freeze_embeddings)
     casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=PAD_ID) if config.casing_dim else None
-    embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout, unk_id=UNK_ID)
+    mixes = [ScalarMix(source.num_layers, source.dim) for source in contexts]
+    embedder = TokenEmbedder(words, chars, casing, config.dropout, config.word_dropout, unk_id=UNK_ID, mixes=mixes)
     encoder = BiRNNEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout, config.cell)
     allowed = allowed_transitions(scheme, labels) if config.constrained and scheme != NO_SPANS else None
     head_type = CRFHead if config.head == "crf" else SoftmaxHead
-    return Tagger(embedder, encoder, head_type(encoder.output_dim, len(labels), allowed))
+    return Tagger(embedder, encoder, head_type(encoder.output_dim, len(labels), allowed), contexts)
