@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 
 from birnn_tag.version import __version__
-from birnn_tag.config import Config
+from birnn_tag.config import Config, config_from_dict
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import CheckpointError, first_line, short_repr
 from birnn_tag.files import write_atomic
@@ -97,3 +98,16 @@ class LoadedModel:
     vocabs: Vocabularies
     model: torch.nn.Module
     path: Path
+
+
+def restore_model(payload: dict[str, Any], path: str | Path, build: Callable[[Config, Vocabularies], torch.nn.Module]) -> LoadedModel:
+    """The model of a :func:`read_checkpoint` payload, built by ``build`` from the saved config and
+    vocabularies, with the saved weights, in eval mode on the CPU."""
+    config = config_from_dict(payload["config"], f"{path} (saved config)", saved=True)
+    vocabs = Vocabularies.from_dict(payload["vocab"])
+    model = build(config, vocabs)
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{path}: weights do not match the saved config: {first_line(error)}") from None
+    return LoadedModel(config, vocabs, model.eval(), Path(path))

@@ -332,7 +332,7 @@ def _check_task_keys(config: Config) -> None:
 def _check_word_dim(config: Config) -> None:
     """``model.word_dim: 0`` leaves a tagger nothing to read but contextual features."""
     model = config.model
-    if model.word_dim == 0 and (config.task != "tagging" or not (model.transformer.name or model.lm_embeddings)):
+    if model.word_dim == 0 and not (model.transformer.name or model.lm_embeddings):
         raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
 
 

@@ -1,8 +1,8 @@
 """The run folder a training writes: checks before it starts, an exclusive lock while it runs, and
 the rules for replacing an old run.
 
-A folder is recognised as a birnn-tag run when it holds no subfolders (a run never makes any) and
-either the lock file ``.birnn-tag.lock`` (every run since the lock was introduced) or both
+A folder is recognised as a birnn-tag run when it holds no subfolders but the one a run with
+transformer features keeps (:data:`TRANSFORMER_FOLDER`) and either the lock file ``.birnn-tag.lock`` (every run since the lock was introduced) or both
 ``config.yaml`` and ``vocab.json`` (the first files every run writes). ``--overwrite`` replaces
 only such a folder, and only one that holds none of the files the new run reads; the old run is
 cleared when the new one writes its first checkpoint, so a run stopped before that point leaves
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,6 +27,9 @@ except ImportError:  # Windows: runs are not locked there
 
 LOCK_NAME = ".birnn-tag.lock"
 RUN_MARKERS = ("config.yaml", "vocab.json")
+# The transformer's config, tokenizer and fingerprint (birnn_tag/contextual/sources.py): the only
+# subfolder a run writes.
+TRANSFORMER_FOLDER = "transformer"
 
 
 def _contents(path: Path) -> list[Path]:
@@ -38,7 +42,7 @@ def is_run_folder(path: Path) -> bool:
     entries = _contents(path)
     names = {entry.name for entry in entries}
     marked = (path / LOCK_NAME).is_file() or all(marker in names for marker in RUN_MARKERS)
-    return marked and not any(entry.is_dir() for entry in entries)
+    return marked and not any(entry.is_dir() and entry.name != TRANSFORMER_FOLDER for entry in entries)
 
 
 def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | Path] = ()) -> None:
@@ -121,7 +125,10 @@ def clear_run_folder(path: Path) -> None:
     """Delete the files of the old run in ``path`` (never the lock): done by a new run with
     ``--overwrite`` just before it writes its own first files."""
     for entry in _contents(path):
-        entry.unlink()
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def report_scores(run: Path) -> dict[str, dict[str, float | str]]:

@@ -22,7 +22,7 @@ from torch import nn
 from birnn_tag.cloze.model import build_cloze_model
 from birnn_tag.config import Config
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.errors import ConfigError
+from birnn_tag.errors import BirnnTagError, ConfigError
 from birnn_tag.tagging.tagger import build_tagger
 
 if TYPE_CHECKING:
@@ -70,8 +70,23 @@ def _build_tagger(config: Config, vocabs: Vocabularies, folder: Path | None = No
     if config.model.transformer.name or config.model.lm_embeddings:
         from birnn_tag.contextual.sources import context_sources
 
-        contexts = context_sources(config.model, folder)
+        contexts = context_sources(config.model, folder, _language_model)
     return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), vocabs.labels.items, config.data.scheme, contexts)
+
+
+def _language_model(path: Path) -> nn.Module:
+    """A cloze run's checkpoint as a tagger's TagLM features (model.lm_embeddings)."""
+    from birnn_tag.checkpoint import read_checkpoint, restore_model
+    from birnn_tag.contextual.lm_states import LMStates
+
+    try:
+        payload = read_checkpoint(path)
+    except BirnnTagError as error:
+        raise BirnnTagError(f"model.lm_embeddings: {error}") from None
+    task = payload["config"].get("task", "tagging")
+    if task != "cloze":
+        raise BirnnTagError(f"model.lm_embeddings: {path} is a {task} run; expected a cloze run (task: cloze)")
+    return LMStates(restore_model(payload, path, _build_cloze))
 
 
 def _attach_context(model: nn.Module, split: Split) -> None:
@@ -168,6 +183,11 @@ def _open_cloze(loaded: LoadedModel, device: torch.device, precision: str | None
     return ClozeModel(loaded, device, precision)
 
 
+def _fine_tunes_a_transformer(model: nn.Module) -> bool:
+    """Layers above the highest mixed one (and BERT's pooler) get no gradient."""
+    return any(source.fine_tune for source in model.contexts)
+
+
 def _uses_adaptive_softmax(model: nn.Module) -> bool:
     """An adaptive softmax uses a tail cluster only when a batch has a target in it."""
     return model.output.adaptive is not None
@@ -176,7 +196,7 @@ def _uses_adaptive_softmax(model: nn.Module) -> bool:
 TASKS = {
     "tagging": Task(
         _load_tagging_splits, _build_tagger, _attach_context, _keep_context_files, _score_tagger, _initialize_tagger,
-        _calibrate_tagger, _open_tagger, loss_mean_over="sentences", may_skip_parameters=lambda model: False,
+        _calibrate_tagger, _open_tagger, loss_mean_over="sentences", may_skip_parameters=_fine_tunes_a_transformer,
     ),
     "cloze": Task(
         _load_cloze_splits, _build_cloze, _nothing_to_prepare, _nothing_to_keep, _score_cloze, _no_initialization,

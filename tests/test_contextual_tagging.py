@@ -127,3 +127,30 @@ def test_export_refuses_contextual_runs(tmp_path, tiny_conll, bert):
     folder = train(config_from_dict(config(tiny_conll, tmp_path / "run", bert)))
     with pytest.raises(BirnnTagError, match="contextual features"):
         export_model(birnn_tag.load(folder).loaded, tmp_path / "export")
+
+
+def test_other_layers_or_pooling_get_their_own_cache_file(tmp_path, tiny_conll, bert):
+    cache = tmp_path / "hf-cache" / "birnn-tag-features"
+    train(config_from_dict(config(tiny_conll, tmp_path / "a", bert)))
+    first = set(cache.glob("*.npy"))
+    train(config_from_dict(config(tiny_conll, tmp_path / "b", bert, layers=[-1])))
+    second = set(cache.glob("*.npy")) - first
+    train(config_from_dict(config(tiny_conll, tmp_path / "c", bert, pooling="mean")))
+    third = set(cache.glob("*.npy")) - first - second
+    assert first and second and third
+
+
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_a_contextual_run_resumes_and_is_overwritten(tmp_path, tiny_conll, bert, fine_tune):
+    raw = config(tiny_conll, tmp_path / "run", bert, fine_tune=fine_tune)
+    whole = train(config_from_dict({**raw, "output": {"dir": str(tmp_path / "whole")}}))
+    raw["training"]["epochs"] = 2
+    train(config_from_dict(raw))
+    raw["training"]["epochs"] = 3
+    resumed = train(config_from_dict(raw), resume=True)
+    for name in ("best.pt", "last.pt"):
+        a, b = (torch.load(folder / name, weights_only=True)["model"] for folder in (whole, resumed))
+        assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    raw["output"]["overwrite"] = True
+    train(config_from_dict(raw))  # a run folder with its transformer/ subfolder is a run, replaced whole
+    assert (resumed / "transformer" / "fingerprint.json").is_file()

@@ -14,7 +14,10 @@ import birnn_tag
 from birnn_tag.cli import app
 from birnn_tag.config import config_from_dict
 from birnn_tag.contextual.lm_states import LMStates
+from birnn_tag.data.conll import ColumnFormat, read_conll
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.loading import load_model
+from birnn_tag.tagging.evaluation import split_predictions
 from birnn_tag.training import train
 
 from conftest import SENTENCES, tiny_config_dict
@@ -29,7 +32,7 @@ def feature_cache(tmp_path, monkeypatch):
 
 
 def test_states_include_the_word_itself_and_only_its_side(cloze_run):
-    states = LMStates(cloze_run / "run")
+    states = LMStates(load_model(cloze_run / "run" / "best.pt"))
     words = SENTENCES[0].split()
     hidden = states.dim // 2
     base = states([words])[0, :, 0]  # (time, 2 * hidden)
@@ -45,7 +48,7 @@ def test_states_include_the_word_itself_and_only_its_side(cloze_run):
 
 
 def test_padding_never_changes_states_and_unknown_words_are_the_lms_unk(cloze_run):
-    states = LMStates(cloze_run / "run")
+    states = LMStates(load_model(cloze_run / "run" / "best.pt"))
     short, long = SENTENCES[1].split()[:3], SENTENCES[2].split()
     alone = states([short])
     together = states([long, short])
@@ -55,9 +58,14 @@ def test_padding_never_changes_states_and_unknown_words_are_the_lms_unk(cloze_ru
     assert torch.allclose(unknown, states([["<unk>", "<unk>"]]))
 
 
-def test_a_tagging_run_is_not_a_language_model(trained_run):
-    with pytest.raises(BirnnTagError, match="is a tagging run; expected a cloze run"):
-        LMStates(trained_run)
+def test_a_tagging_run_is_not_a_language_model(trained_run, tmp_path, tiny_conll):
+    raw = tiny_config_dict(tiny_conll, tmp_path / "tagger", epochs=1)
+    raw["model"]["lm_embeddings"] = str(trained_run)
+    with pytest.raises(BirnnTagError, match="model.lm_embeddings: .* is a tagging run; expected a cloze run"):
+        train(config_from_dict(raw))
+    raw["model"]["lm_embeddings"] = str(tmp_path / "nowhere")
+    with pytest.raises(BirnnTagError, match="model.lm_embeddings: .*nowhere: no cloze run there"):
+        train(config_from_dict(raw))
 
 
 def test_taglm_trains_predicts_and_keeps_its_lm(cloze_run, tmp_path, tiny_conll, feature_cache):
@@ -78,8 +86,14 @@ def test_taglm_trains_predicts_and_keeps_its_lm(cloze_run, tmp_path, tiny_conll,
     assert [p.tags for p in again] == [p.tags for p in first]
     assert again[0].confidences == pytest.approx(first[0].confidences, abs=1e-6)
     # Scoring reads the cached states; tagging on the fly gives the same tags.
-    report = birnn_tag.load(folder).evaluate("test")
-    assert report.score == pytest.approx(json.loads((folder / "report-test.json").read_text())["score"])
+    model = birnn_tag.load(folder)
+    assert model.evaluate("test").score == pytest.approx(json.loads((folder / "report-test.json").read_text())["score"])
+    _, from_cache = split_predictions(model.loaded, split="test", device=torch.device("cpu"))
+    sentences = read_conll(tiny_conll, ColumnFormat(token_column=0, tag_column=3))["tokens"]
+    assert [p.tags for p in model.tag(sentences, pretokenized=True)] == from_cache
+    (folder / "lm.pt").unlink()
+    with pytest.raises(BirnnTagError, match="lm.pt: missing"):
+        birnn_tag.load(folder)
 
 
 def test_cloze_reads_a_list_of_text_and_conll_files(tmp_path, tiny_conll):

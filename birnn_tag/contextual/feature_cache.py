@@ -24,6 +24,9 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 SENTENCES_PER_CALL = 64  # sentences given to a source at once; it batches its own work within
+# Part of every key: raise it when a change to the feature code changes what a source computes,
+# so that files computed before are never read again.
+FEATURES_VERSION = 1
 
 
 def cache_folder() -> Path:
@@ -35,7 +38,7 @@ def cache_folder() -> Path:
 
 def content_key(source_key: dict, sentences: list[list[str]]) -> str:
     """A hex digest of the source's identity and the sentences' tokens."""
-    digest = hashlib.sha256(json.dumps(source_key, sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps({"version": FEATURES_VERSION, **source_key}, sort_keys=True).encode())
     for tokens in sentences:
         digest.update("\x1f".join(tokens).encode("utf-8", "surrogatepass"))
         digest.update(b"\x1e")

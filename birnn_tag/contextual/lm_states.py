@@ -11,12 +11,11 @@ its weights are not the tagger's parameters, and its checkpoint's checksum keys 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from birnn_tag.errors import BirnnTagError
+from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.data.vocab import normalize_word
 
 
@@ -26,24 +25,16 @@ class LMStates(nn.Module):
 
     fine_tune = False  # always frozen: features are cached per split
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, loaded: LoadedModel) -> None:
+        """``loaded``: a cloze run's model, read from its checkpoint file ``loaded.path``."""
         super().__init__()
-        from birnn_tag.loading import load_model
-
-        path = Path(path)
-        checkpoint = path / "best.pt" if path.is_dir() else path
-        if not checkpoint.is_file():
-            raise BirnnTagError(f"model.lm_embeddings: {path}: no cloze run there (no {checkpoint.name})")
-        loaded = load_model(checkpoint)
-        if loaded.config.task != "cloze":
-            raise BirnnTagError(f"model.lm_embeddings: {path} is a {loaded.config.task} run; expected a cloze run (task: cloze)")
         network = loaded.model.eval().requires_grad_(False)
         self._network = [network]  # in a list: not a registered child, so not in the tagger's state_dict
-        self.checkpoint = checkpoint
+        self.checkpoint = loaded.path
         self.words, self.encoding = loaded.vocabs.words, loaded.config.encoding
         stacks = sum(stack is not None for stack in (network.forward_stack, network.backward_stack))
         self.num_layers, self.dim = 1, stacks * loaded.config.model.hidden_size
-        self._sha256 = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        self._sha256 = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()
 
     def cache_key(self) -> dict:
         """What the features depend on: the LM's weights and vocabulary, all in its checkpoint."""

@@ -71,8 +71,6 @@ def _import_transformers() -> Any:
     except ImportError:
         raise BirnnTagError("model.transformer: needs the transformers package: "
                             "pip install 'birnn-tag[transformers]'") from None
-    # Its per-load progress bars ("Loading weights") would interleave with our own output.
-    transformers.utils.logging.disable_progress_bar()
     return transformers
 
 
@@ -94,7 +92,7 @@ def _max_subwords(model: Any, tokenizer: Any) -> int:
         # RoBERTa-family embeddings (those that derive positions from the input ids) number real
         # tokens from pad_token_id + 1, so roberta-base's 514 positions hold 512 tokens; BERT counts from 0.
         numbered_after_padding = hasattr(getattr(model, "embeddings", None), "create_position_ids_from_input_ids")
-        limits.append(positions - (model.config.pad_token_id + 1 if numbered_after_padding else 0))
+        limits.append(positions - ((model.config.pad_token_id or 0) + 1 if numbered_after_padding else 0))
     if tokenizer.model_max_length < 1e6:  # unset, it is a huge placeholder
         limits.append(tokenizer.model_max_length)
     return min(limits, default=512)  # neither known: BERT's length, which every encoder accepts
@@ -118,6 +116,9 @@ def _load(name: str, fine_tune: bool, files: str | Path | None) -> tuple[Any, An
     """The fast tokenizer and the model for :class:`TransformerFeatures`' arguments."""
     transformers = _import_transformers()
     source = str(files) if files is not None else name
+    # Its per-load progress bars ("Loading weights") would interleave with our own output.
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(source)
         if tokenizer.is_fast and _needs_prefix_space(tokenizer):
@@ -129,6 +130,9 @@ def _load(name: str, fine_tune: bool, files: str | Path | None) -> tuple[Any, An
     except Exception as error:  # hub, file-system and format errors share no base class
         asked = repr(name) + (f" (tokenizer and config from {str(files)!r})" if files is not None else "")
         raise BirnnTagError(f"model.transformer.name: cannot load {asked}: {first_line(error)}") from None
+    finally:
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
     if not tokenizer.is_fast:
         raise BirnnTagError(f"model.transformer.name: {name!r} has no fast tokenizer, which birnn-tag "
                             "needs to map subwords back to words (word_ids())")
@@ -233,7 +237,7 @@ class TransformerFeatures(nn.Module):
                 pieces[word].append(token)
             ids, offsets = [], [0]
             for piece in pieces:
-                ids.extend(piece or [self.tokenizer.unk_token_id])
+                ids.extend(piece or [self.tokenizer.unk_token_id or 0])  # no unknown token: the first id
                 offsets.append(len(ids))
             result.append((index, ids, offsets))
         return result
@@ -288,7 +292,7 @@ class TransformerFeatures(nn.Module):
         the layers and the pooling. Fine-tuned weights change every step and are never cached."""
         if not hasattr(self, "_fingerprint"):
             self._fingerprint = self.fingerprint()  # hashing the weights takes a while; they never change
-        return {"transformer": self._fingerprint, "layers": self.layers, "pooling": self.pooling}
+        return {"transformer": self._fingerprint, "layers": self.layers, "pooling": self.pooling, "window": self.max_subwords}
 
     def check_fingerprint(self, expected: dict) -> None:
         """Raise when the weights found for ``name`` are not those of ``expected`` (a :meth:`fingerprint`):

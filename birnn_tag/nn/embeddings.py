@@ -9,8 +9,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from birnn_tag.nn.dropout import Dropout
-from birnn_tag.nn.scalar_mix import ScalarMix
 from birnn_tag.nn.recurrent import final_states, gather_steps, recurrent_layers, reversal_index, run_direction
+from birnn_tag.nn.scalar_mix import ScalarMix
 from birnn_tag.nn.shapes import pad_to_grid
 
 

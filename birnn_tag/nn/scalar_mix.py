@@ -21,5 +21,5 @@ class ScalarMix(nn.Module):
 
     def forward(self, layers: torch.Tensor) -> torch.Tensor:
         """(batch, time, layers, dim) → (batch, time, dim)."""
-        weights = self.weights.softmax(dim=0).to(self.gamma.dtype)
-        return self.gamma * torch.einsum("btld,l->btd", layers.to(self.gamma.dtype), weights)
+        weights = self.weights.softmax(dim=0)
+        return self.gamma * torch.einsum("btld,l->btd", layers.to(weights.dtype), weights)

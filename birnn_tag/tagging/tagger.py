@@ -45,27 +45,35 @@ class Tagger(nn.Module):
 
     def context_features(self, batch: Batch) -> list[torch.Tensor] | None:
         """Each contextual source's (batch, time, layers, dim) features: the batch's cached ones,
-        or computed from its tokens."""
+        or computed from its tokens. A frozen source's are rounded to fp16 as the cache keeps
+        them, so that tagging on the fly gives what scoring a split gives."""
         if not len(self.contexts):
             return None
         cached = batch.context or [None] * len(self.contexts)
-        return [
-            features if features is not None else source(batch.tokens).to(batch.word_ids.device)
-            for source, features in zip(self.contexts, cached)
-        ]
+        features = []
+        for source, given in zip(self.contexts, cached):
+            if given is None:
+                given = source(batch.tokens).to(batch.word_ids.device)
+                given = given if source.fine_tune else given.half()
+            features.append(given)
+        return features
 
     def attach_context(self, split: Split) -> None:
         """Give each sentence of ``split`` its frozen sources' features, computed once per split
         content and source and cached on disk (:mod:`birnn_tag.contextual.feature_cache`); the
         sentences of a split that has them already are left as they are."""
-        if not len(self.contexts) or not split.sentences or split.sentences[0].context is not None:
+        if not len(self.contexts) or not split.sentences:
             return
         from birnn_tag.contextual.feature_cache import cached_features
 
+        keys = [None if source.fine_tune else source.cache_key() for source in self.contexts]
+        if split.context_keys == keys:
+            return  # attached by this model, or by one with the same sources
         tokens = [sentence.tokens for sentence in split.sentences]
-        per_source = [cached_features(source, tokens) if not source.fine_tune else None for source in self.contexts]
+        per_source = [None if key is None else cached_features(source, tokens) for source, key in zip(self.contexts, keys)]
         for row, sentence in enumerate(split.sentences):
             sentence.context = [None if features is None else features[row] for features in per_source]
+        split.context_keys = keys
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Training loss of a batch (a scalar)."""
