@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import tempfile
 import platform
 import resource
@@ -138,6 +139,8 @@ def main() -> None:
     for split in splits.values():
         task_for(config).prepare_split(model, split)
     context_seconds = time.perf_counter() - started
+    if args.cold_features:  # the features stay mapped in memory; their files can go
+        shutil.rmtree(os.environ["HF_DATASETS_CACHE"])
     optimizer = make_optimizer(model, config.training)
 
     # The ceiling is measured before and after the epoch and the better kept: a shared machine's
