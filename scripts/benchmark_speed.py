@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import shutil
-import tempfile
 import platform
 import resource
+import shutil
+import tempfile
 import time
 
 import torch
