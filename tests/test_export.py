@@ -34,16 +34,21 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=[("crf", "cnn", 4), ("softmax", "cnn", 4), ("crf", "lstm", 0), ("softmax", "none", 0)])
+@pytest.fixture(
+    scope="module",
+    params=[("crf", "cnn", 4, "lstm"), ("softmax", "cnn", 4, "lstm"), ("crf", "lstm", 0, "lstm"), ("softmax", "none", 0, "lstm"),
+            ("crf", "lstm", 4, "gru")],
+)
 def run(request, tmp_path_factory) -> Path:
-    """A tiny NER run (max_length 6) with each head and character encoder, with and without casing."""
-    head, chars, casing = request.param
-    folder = tmp_path_factory.mktemp(f"export-{head}-{chars}")
+    """A tiny NER run (max_length 6) with each head and character encoder, with and without
+    casing, and with GRU cells (ONNX GRU nodes, from the dense path)."""
+    head, chars, casing, cell = request.param
+    folder = tmp_path_factory.mktemp(f"export-{head}-{chars}-{cell}")
     data = folder / "tiny.conll"
     shutil.copy(FIXTURES / "tiny.conll", data)
     raw = tiny_config_dict(data, folder / "run", epochs=8)
     raw["data"]["max_length"] = 6
-    raw["model"].update(head=head, char_encoder=chars, casing_dim=casing)
+    raw["model"].update(head=head, char_encoder=chars, casing_dim=casing, cell=cell)
     return train(config_from_dict(raw))
 
 
