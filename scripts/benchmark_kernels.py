@@ -1,7 +1,8 @@
 """The measurements behind the BiLSTM kernel choices, on CoNLL-2003's real sentence lengths.
 
   1. the word BiLSTM over packed sequences against the padded oneDNN path birnn-tag takes on CPU
-     (``BiRNNEncoder.packed`` / ``.padded``), training (forward + backward) and inference;
+     (``BiRNNEncoder.packed`` / ``.padded``), training (forward + backward) and inference; with
+     ``--cells lstm gru rnn``, the same for each ``model.cell`` (GRU and RNN stay packed on CPU);
   2. the character BiLSTM packed (what birnn-tag does) against the same padded path;
   3. inference batches of a fixed 256 sentences against ``sorted_batches`` (capped padded tokens);
   4. predicting the test set with and without ``gc.freeze()`` after loading, as ``birnn-tag predict``
@@ -53,13 +54,16 @@ def best_of(repeats: int, variants: dict[str, Callable[[], None]]) -> dict[str, 
     return {name: min(values) for name, values in times.items()}
 
 
-def word_bilstm(lengths: list[int], repeats: int) -> None:
-    encoder = BiRNNEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0)
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def word_bilstm(lengths: list[int], repeats: int, cell: str = "lstm") -> None:
+    encoder = BiRNNEncoder(input_dim=110, hidden_size=200, num_layers=1, dropout=0.0, cell=cell)
     plan = bucketed_batches(lengths, 32, generator=torch.Generator().manual_seed(0))[:100]
     batches = [torch.tensor([lengths[i] for i in indices]) for indices in plan]
     inputs = [torch.randn(len(b), int(b.max()), 110) for b in batches]
     tokens = sum(int(b.sum()) for b in batches)
-    flops = 2 * 2 * 4 * 200 * (110 + 200) * tokens  # forward FLOPs of both directions
+    flops = 2 * 2 * GATES[cell] * 200 * (110 + 200) * tokens  # forward FLOPs of both directions
 
     def train(path: Callable) -> Callable[[], None]:
         def run() -> None:
@@ -75,10 +79,10 @@ def word_bilstm(lengths: list[int], repeats: int) -> None:
         return run
 
     result = best_of(repeats, {
-        "packed, training": train(encoder.packed), "padded (oneDNN), training": train(encoder.padded),
-        "packed, inference": infer(encoder.packed), "padded (oneDNN), inference": infer(encoder.padded),
+        "packed, training": train(encoder.packed), "padded (dense), training": train(encoder.padded),
+        "packed, inference": infer(encoder.packed), "padded (dense), inference": infer(encoder.padded),
     })
-    print(f"\nWord BiLSTM (input 110, hidden 200), {len(batches)} training batches of 32, {tokens:,} tokens")
+    print(f"\nWord Bi{cell.upper()} (input 110, hidden 200), {len(batches)} training batches of 32, {tokens:,} tokens")
     print("| path | seconds | GFLOP/s |\n|---|---|---|")
     for name, seconds in result.items():
         scale = 3 if "training" in name else 1  # forward + backward ≈ 3× forward
@@ -244,10 +248,12 @@ def main() -> None:
     parser.add_argument("--run", help="a trained tagging run for the garbage-collector comparison (skipped without)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cells", nargs="+", default=["lstm"], choices=list(GATES), help="word encoder cells to time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{args.threads} threads, torch {torch.__version__}")
-    word_bilstm(sentence_lengths(args.data / "eng.train"), args.repeats)
+    for cell in args.cells:
+        word_bilstm(sentence_lengths(args.data / "eng.train"), args.repeats, cell)
     char_bilstm(args.repeats)
     inference_batches(sentence_lengths(args.data / "eng.testb"), args.repeats)
     precision(args.repeats)

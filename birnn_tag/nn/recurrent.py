@@ -13,10 +13,10 @@ packed sequences natively, while the cloze model's stacks run dense on every dev
 positions of an output hold arbitrary values; callers mask them.
 
 oneDNN fuses only the LSTM. A GRU or vanilla RNN over the padded batch runs PyTorch's own step
-loop and pays for every padding step, so their encoders stay packed on CPU too: on 256 sentences
-of 5-40 tokens a GRU tagged 1.4x and an RNN 1.6x faster packed, and trained at par (the
-``model.cell`` section of docs/benchmarks.md). :func:`run_direction` still runs them dense for
-an ONNX export and the cloze stacks.
+loop, no faster than over a packed sequence (on length-bucketed CoNLL batches the two are within
+2 % for the GRU and 11 % for the RNN, ``scripts/benchmark_kernels.py --cells``) and paying for
+every padding step where a batch's lengths vary, so their word encoders stay packed on CPU.
+:func:`run_direction` still runs them dense for an ONNX export and the cloze stacks.
 """
 
 from __future__ import annotations
