@@ -60,8 +60,9 @@ class Tagger(nn.Module):
 
     def attach_context(self, split: Split) -> None:
         """Give each sentence of ``split`` its frozen sources' features, computed once per split
-        content and source and cached on disk (:mod:`birnn_tag.contextual.feature_cache`); the
-        sentences of a split that has them already are left as they are."""
+        content and source and cached on disk (:mod:`birnn_tag.contextual.feature_cache`). A split
+        that carries these sources' features already is left as it is; one that carries other
+        sources' (another model's) gets these instead."""
         if not len(self.contexts) or not split.sentences:
             return
         from birnn_tag.contextual.feature_cache import cached_features
