@@ -158,6 +158,7 @@ class TransformerFeatures(nn.Module):
         if pooling not in POOLINGS:
             raise BirnnTagError(f"model.transformer.pooling: unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
         self.name, self.pooling, self.fine_tune = str(name), pooling, fine_tune
+        self._fingerprint: dict | None = None  # see fingerprint()
         if not layers:
             raise BirnnTagError("model.transformer.layers: must name at least one layer")
         tokenizer, model = _load(self.name, fine_tune, files)
@@ -270,7 +271,14 @@ class TransformerFeatures(nn.Module):
 
     def fingerprint(self) -> dict:
         """``{"name", "revision", "sha256"}`` of the weights ``name`` resolves to on this machine;
-        ``revision`` (a hub commit) and ``sha256`` are None where they cannot be found."""
+        ``revision`` (a hub commit) and ``sha256`` are None where they cannot be found. Worked out
+        once per module: hashing a base-size model's weights reads hundreds of MB, and checking a
+        run, keying its cache and keeping its files all ask."""
+        if self._fingerprint is None:
+            self._fingerprint = self._find_fingerprint()
+        return self._fingerprint
+
+    def _find_fingerprint(self) -> dict:
         folder = Path(self.name)
         if not folder.is_dir():
             try:
@@ -290,9 +298,7 @@ class TransformerFeatures(nn.Module):
     def cache_key(self) -> dict:
         """What frozen features depend on (:mod:`birnn_tag.contextual.feature_cache`): the weights,
         the layers and the pooling. Fine-tuned weights change every step and are never cached."""
-        if not hasattr(self, "_fingerprint"):
-            self._fingerprint = self.fingerprint()  # hashing the weights takes a while; they never change
-        return {"transformer": self._fingerprint, "layers": self.layers, "pooling": self.pooling, "window": self.max_subwords}
+        return {"transformer": self.fingerprint(), "layers": self.layers, "pooling": self.pooling, "window": self.max_subwords}
 
     def check_fingerprint(self, expected: dict) -> None:
         """Raise when the weights found for ``name`` are not those of ``expected`` (a :meth:`fingerprint`):
