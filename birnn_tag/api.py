@@ -68,17 +68,19 @@ def export(
     from birnn_tag.tagging.export import DEFAULT_OPSET, check_export, export_model
 
     loaded = load_model(run, "cpu")
+    tokens = None
+    if check_split is not None:  # read before anything is written: missing data leaves no half-made export
+        from birnn_tag.data.sources import load_corpus
+
+        tokens = load_corpus(loaded.config.data, only=check_split).splits[check_split]["tokens"]
     folder = export_model(loaded, folder, opset=opset or DEFAULT_OPSET)
     if loaded.config.training.eval_precision != "fp32":
         logging.getLogger(__name__).warning(
             "%s tags at training.eval_precision=%s; the export (and --check's PyTorch reference) runs fp32",
             run, loaded.config.training.eval_precision,
         )
-    if check_split is None:
+    if tokens is None:
         return folder, None
-    from birnn_tag.data.sources import load_corpus
-
-    tokens = load_corpus(loaded.config.data, only=check_split).splits[check_split]["tokens"]
     result = check_export(loaded, folder, tokens[:check_sentences] if check_sentences else tokens)
     if not result.passed:
         raise BirnnTagError(f"{folder}: {result.summary()} (the export is kept for inspection)")

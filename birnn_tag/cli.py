@@ -20,13 +20,19 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.text import Text
 
 from birnn_tag.cli_view import TrainingView
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import Device, EvaluateOptions, InputFormat, OutputFormat, PredictOptions, Precision
 
 app = typer.Typer(no_args_is_help=True, help="Train, evaluate and run BiLSTM sequence taggers.")
-stderr = Console(stderr=True)
+# Markup off: messages carry user values and install hints ("pip install 'birnn-tag[plots]'")
+# whose square brackets rich would otherwise swallow as tags. Styles come as Text instead.
+stderr = Console(stderr=True, markup=False)
+stdout = Console(markup=False)
+ERROR = Text("error:", style="bold red")
+WARNING = Text("warning:", style="yellow")
 PRECISION_HELP = "Tagging: auto is bf16 on hardware with native bf16. Default: training.eval_precision."
 
 
@@ -36,7 +42,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except BirnnTagError as error:
-        stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        stderr.print(ERROR, str(error), highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         stderr.print("interrupted")
@@ -50,7 +56,7 @@ def user_errors() -> Iterator[None]:
         except OSError:  # stdout itself failed: it would fail again when Python flushes it at exit
             _discard_stdout()
         where = f"{error.filename}: " if error.filename else ""
-        stderr.print(f"[bold red]error:[/] {where}{error.strerror or error}", highlight=False, soft_wrap=True)
+        stderr.print(ERROR, f"{where}{error.strerror or error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -102,7 +108,7 @@ def evaluate(
         model = api.load(run, device.value, precision.value if precision else None)
         report = model.evaluate_command(split, data, EvaluateOptions(fraction, count_unk))
     # The scores are shown before they are saved: a read-only run folder must not hide them.
-    Console().print(report.table(str(data or f"{split} split")))
+    stdout.print(report.table(str(data or f"{split} split")))
     with user_errors():
         folder = run if run.is_dir() else run.parent
         stem = folder / (f"report-data-{data.name}" if data else f"report-{split}")
@@ -204,7 +210,7 @@ def check_data(
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
-        Console().print(result.table())
+        stdout.print(result.table())
     if result.errors or (strict and result.warnings):
         raise typer.Exit(1)
 
@@ -229,7 +235,7 @@ def compare(
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        Console().print(result.table(f"B vs A on {data or f'the {split} split'}"))
+        stdout.print(result.table(f"B vs A on {data or f'the {split} split'}"))
 
 
 def _sides(runs: list[str]) -> tuple[list[str], list[str]]:
@@ -314,7 +320,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def _warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/] {message}", highlight=False)
+    stderr.print(WARNING, message, highlight=False)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from birnn_tag.events import EpochDone, Event, Message, ReportDone, StepsDone
 
@@ -37,8 +38,9 @@ class TrainingView:
             self.progress.remove_task(self.bar)
             self.bar = None
         if isinstance(event, Message):
-            prefix = "[yellow]warning:[/] " if event.level == "warning" else ""
-            self.console.print(prefix + event.text, highlight=False, soft_wrap=True)
+            # Text, not markup: a message's square brackets ("birnn-tag[plots]") are its own.
+            prefix = Text("warning: ", style="yellow") if event.level == "warning" else Text()
+            self.console.print(prefix + Text(event.text), highlight=False, soft_wrap=True)
         elif isinstance(event, EpochDone):
             self.console.print(epoch_line(event.record))
         elif isinstance(event, ReportDone):

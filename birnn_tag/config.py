@@ -111,7 +111,8 @@ class TransformerConfig:
     # A Hugging Face hub id or a local model folder.
     name: str | None = None
     # Hidden states to mix (0: the embedding layer's output, -1: the last layer), by a learned scalar mix.
-    layers: list[int] = field(default_factory=lambda: [-1, -2, -3, -4])
+    # null: the top four the model has (all of them for a model of fewer than four layers).
+    layers: list[int] | None = None
     # Which subword of a word stands for it: the first, the mean of all, or the last.
     pooling: Literal["first", "mean", "last"] = "first"
     # Train the transformer's weights with the tagger. Frozen (false), each split's features are

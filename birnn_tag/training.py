@@ -14,6 +14,7 @@ from birnn_tag import distributed
 from birnn_tag.checkpoint import read_checkpoint, save_checkpoint
 from birnn_tag.config import Config, config_from_dict, save_config
 from birnn_tag.devices import resolve_device
+from birnn_tag.precision import resolve_precision
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.epoch import learning_rate, make_optimizer, train_epoch
@@ -83,7 +84,9 @@ def train(config: Config, *, resume: bool = False, on_event: Listener | None = N
     """
     run_dir = Path(config.output.dir)
     check_run_dir(run_dir, overwrite=config.output.overwrite, resume=resume, inputs=_inputs(config))
-    context, device = distributed.setup(resolve_device(config.training.device))
+    wanted = resolve_device(config.training.device)
+    resolve_precision(config.training.eval_precision, wanted, "training.eval_precision")  # refused before any epoch
+    context, device = distributed.setup(wanted)
     emit = on_event if on_event is not None and context.is_main else ignore
     close_log = None
     if config.training.tensorboard and context.is_main:

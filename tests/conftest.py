@@ -6,9 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from birnn_tag.devices import has_native_bf16
+
 FIXTURES = Path(__file__).parent / "fixtures"
+# bf16 kernels run only where the CPU multiplies bf16 natively; elsewhere bf16 is refused (tested).
+needs_native_bf16 = pytest.mark.skipif(not has_native_bf16(torch.device("cpu")), reason="this CPU has no native bf16")
 # The cloze run's text: three sentences, memorised by the model.
 SENTENCES = [
     "joe likes eggs , especially fried , scrambled or poached .",

@@ -9,7 +9,9 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
+from birnn_tag import precision
 from birnn_tag.cli import app
+from conftest import needs_native_bf16
 
 runner = CliRunner()
 
@@ -150,6 +152,7 @@ def test_conll_output_skips_confidences_but_not_tags(tmp_path, trained_run):
     assert conll_tags == jsonl_tags and len(conll_tags) == 10
 
 
+@needs_native_bf16
 def test_bf16_precision_tags_like_fp32(tmp_path, trained_run):
     text = tmp_path / "in.txt"
     text.write_text("Anna Berg visited Oslo .\nTom flew to Paris .\n")
@@ -160,6 +163,23 @@ def test_bf16_precision_tags_like_fp32(tmp_path, trained_run):
     result = invoke("evaluate", trained_run, "--split", "validation", "--device", "cpu", "--precision", "bf16")
     assert result.exit_code == 0 and "micro avg" in result.output, result.output
     refused_choice(invoke("predict", trained_run, text, "--precision", "fp16"), "--precision", "fp16", "'fp32', 'bf16', 'auto'")
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_one_line_naming_auto_and_fp32(tmp_path, trained_run, monkeypatch):
+    monkeypatch.setattr(precision, "has_native_bf16", lambda device: False)
+    text = tmp_path / "in.txt"
+    text.write_text("Tom flew to Paris .\n")
+    for command in (("predict", trained_run, text, "--pretokenized"), ("evaluate", trained_run)):
+        result = invoke(*command, "--device", "cpu", "--precision", "bf16")
+        one_line_error(result, "precision: bf16 needs a CPU that multiplies bfloat16 natively")
+        assert "use auto (bf16 where native, else fp32) or fp32" in result.output.replace("\n", "")
+    assert invoke("predict", trained_run, text, "--pretokenized", "--device", "cpu", "--precision", "auto").exit_code == 0
+    config = yaml.safe_load((trained_run / "config.yaml").read_text())
+    config["training"]["eval_precision"] = "bf16"
+    config["output"]["dir"] = str(tmp_path / "bf16-run")
+    (tmp_path / "bf16.yaml").write_text(yaml.safe_dump(config))
+    one_line_error(invoke("train", tmp_path / "bf16.yaml"), "training.eval_precision: bf16 needs a CPU")
+    assert not (tmp_path / "bf16-run" / "metrics.jsonl").exists()
 
 
 def test_predict_starts_without_importing_data_loading_or_scoring_libraries(tmp_path, trained_run):
@@ -210,3 +230,20 @@ def test_help_lists_each_options_choices_and_offers_shell_completion(trained_run
     one_line_error(invoke("predict", trained_run, source, "--format", "text", "-o", tmp_path / "out"),
                    "--format: 'text' does not apply to tagging models; expected one of conll, jsonl")
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_messages_keep_their_square_brackets(tmp_path, trained_run):
+    missing = tmp_path / "notes[plots].txt"
+    one_line_error(invoke("predict", trained_run, missing), f"{missing}: input file not found")
+
+
+def test_training_view_prints_warnings_with_square_brackets_as_written():
+    from rich.console import Console
+
+    from birnn_tag.cli_view import TrainingView
+    from birnn_tag.events import Message
+
+    console = Console(record=True, markup=False, width=200)
+    with TrainingView(console, progress=False) as view:
+        view.show(Message("curves need matplotlib: pip install 'birnn-tag[plots]'", level="warning"))
+    assert "warning: curves need matplotlib: pip install 'birnn-tag[plots]'" in console.export_text()

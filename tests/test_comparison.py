@@ -96,3 +96,34 @@ def test_compare_command_on_runs_of_two_schemes(two_runs, tmp_path):
     other.write_text("Anna B-PER\n")
     result = runner.invoke(app, ["compare", a, b, "--data", str(other), "--samples", "10", "--device", "cpu"])
     assert result.exit_code == 0, result.output  # one file for both: the same gold tags
+
+
+def test_a_cloze_run_is_refused_by_name_with_or_without_data(trained_run, cloze_run, tmp_path):
+    data = tmp_path / "tiny.conll"
+    shutil.copy(FIXTURES / "tiny.conll", data)
+    for extra in ([], ["--data", str(data)]):
+        result = runner.invoke(app, ["compare", str(trained_run), str(cloze_run / "run"), *extra])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"compare: {cloze_run / 'run'} is a cloze run; compare scores tagging runs" in result.output.replace("\n", "")
+
+
+def test_runs_find_their_relative_data_from_any_directory(tmp_path, monkeypatch):
+    """A run trained with relative paths is evaluated, compared and export-checked from elsewhere;
+    a file that is gone is named with where it was looked for, and --check writes no export."""
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    shutil.copy(FIXTURES / "tiny.conll", project / "data" / "tiny.conll")
+    monkeypatch.chdir(project)
+    raw = tiny_config_dict("data/tiny.conll", "runs/a", epochs=1)
+    train(config_from_dict(raw))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run = project / "runs" / "a"
+    for command in (["evaluate", str(run)], ["compare", str(run), str(run)], ["export", str(run), "-o", "onnx", "--check"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+    (project / "data" / "tiny.conll").unlink()
+    result = runner.invoke(app, ["export", str(run), "-o", "onnx-2", "--check"])
+    assert result.exit_code == 1 and str(project / "data" / "tiny.conll") in result.output.replace("\n", ""), result.output
+    assert not (elsewhere / "onnx-2").exists()

@@ -154,3 +154,12 @@ def test_a_contextual_run_resumes_and_is_overwritten(tmp_path, tiny_conll, bert,
     raw["output"]["overwrite"] = True
     train(config_from_dict(raw))  # a run folder with its transformer/ subfolder is a run, replaced whole
     assert (resumed / "transformer" / "fingerprint.json").is_file()
+
+
+def test_default_layers_are_the_top_ones_the_model_has(tmp_path, tiny_conll, bert):
+    raw = config(tiny_conll, tmp_path / "run", bert)
+    del raw["model"]["transformer"]["layers"]  # the 2-layer model has 3 hidden states, not the 4 a base model mixes
+    folder = train(config_from_dict(raw))
+    model = birnn_tag.load(folder, device="cpu")
+    assert [context.layers for context in model.loaded.model.contexts] == [[2, 1, 0]]
+    assert len(model.tag(["Anna lives in Oslo ."])[0].tags) == 5

@@ -13,6 +13,7 @@ from birnn_tag.nn.encoder import BiRNNEncoder
 from birnn_tag.nn.recurrent import CELLS, final_states
 from birnn_tag.tagging.schemes import first_invalid
 from birnn_tag.tagging.tagger import build_tagger
+from conftest import needs_native_bf16
 
 
 def random_sentence(length: int, generator: torch.Generator, max_chars: int = 6) -> EncodedSentence:
@@ -99,6 +100,7 @@ def test_padding_never_changes_scores_or_tags(options):
     assert torch.allclose(alone[2], batched[2], atol=1e-5)
 
 
+@needs_native_bf16
 def test_under_bf16_autocast_the_encoder_runs_in_bf16_and_the_head_in_fp32():
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)

@@ -40,6 +40,7 @@ from birnn_tag.errors import BirnnTagError, first_line
 POOLINGS: tuple[str, ...] = ("first", "mean", "last")
 # Padded batch size × length of one forward pass: bounds activation memory whatever the lengths.
 BATCH_SUBWORDS = 8192
+DEFAULT_LAYERS = 4  # hidden states mixed when model.transformer.layers is null
 # Weight files as transformers loads them: safetensors when present, else PyTorch pickles.
 WEIGHT_FILES: tuple[tuple[str, ...], ...] = (("model.safetensors", "model-*.safetensors"),
                                               ("pytorch_model.bin", "pytorch_model-*.bin"))
@@ -145,21 +146,22 @@ class TransformerFeatures(nn.Module):
 
     Args:
         name: a hub id or a local model folder.
-        layers: indices into the model's hidden states (0 = embeddings, 1..N = layers, -1 = last).
+        layers: indices into the model's hidden states (0 = embeddings, 1..N = layers, -1 = last);
+            None: the top :data:`DEFAULT_LAYERS` (all states of a smaller model).
         pooling: which subwords make a word's vector: ``first``, ``mean`` or ``last``.
         fine_tune: train the weights (and save them in ``state_dict()``) rather than freeze them.
         files: a folder written by :meth:`save_files` to read the tokenizer and config from; with
             ``fine_tune`` the architecture is built from it alone and the weights come from the caller's checkpoint.
     """
 
-    def __init__(self, name: str, layers: list[int], pooling: str = "first", fine_tune: bool = False, *,
+    def __init__(self, name: str, layers: list[int] | None, pooling: str = "first", fine_tune: bool = False, *,
                  files: str | Path | None = None) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise BirnnTagError(f"model.transformer.pooling: unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
         self.name, self.pooling, self.fine_tune = str(name), pooling, fine_tune
         self._fingerprint: dict | None = None  # see fingerprint()
-        if not layers:
+        if layers is not None and not layers:
             raise BirnnTagError("model.transformer.layers: must name at least one layer")
         tokenizer, model = _load(self.name, fine_tune, files)
         self.tokenizer = tokenizer
@@ -169,6 +171,8 @@ class TransformerFeatures(nn.Module):
             # Set past nn.Module.__setattr__, so the weights are not a registered child (see the module docstring).
             object.__setattr__(self, "model", model.eval().requires_grad_(False))
         total = model.config.num_hidden_layers
+        if layers is None:  # the top four hidden states, or all a smaller model has
+            layers = list(range(-1, -min(DEFAULT_LAYERS, total + 1) - 1, -1))
         for layer in layers:
             if not -(total + 1) <= layer <= total:
                 raise BirnnTagError(f"model.transformer.layers: {layer} is out of range for {self.name!r}; expected "

@@ -195,6 +195,8 @@ def compare_runs(
     golds, predictions, kinds = [], [], {}
     for run in [*runs_a, *runs_b]:
         loaded = load_model(run, device)
+        if loaded.config.task != "tagging":
+            raise BirnnTagError(f"compare: {run} is a {loaded.config.task} run; compare scores tagging runs")
         gold, predicted = split_predictions(loaded, split=split, data_file=data_file, device=device)
         scheme = loaded.config.data.scheme
         if scheme != schemes.NO_SPANS:

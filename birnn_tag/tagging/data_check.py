@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from birnn_tag.config import Config
 from birnn_tag.data.conll import DOCSTART
@@ -86,7 +86,7 @@ class DataCheck:
                 s.name, s.origin, f"{s.sentences:,}", f"{s.tokens:,}", s.scheme or "–", str(len(s.labels)),
                 docstarts, str(s.over_max_length), str(s.duplicates),
             )
-        lines = [escape(f"{f.level}: {f.split}: {f.message}") for f in self.findings]
+        lines = [f"{f.level}: {f.split}: {f.message}" for f in self.findings]
         if self.coverage:
             c = self.coverage
             lines.append(
@@ -94,7 +94,7 @@ class DataCheck:
                 f"{c['lowercased']:,} lowercased; {c['missing']:,} missing"
             )
         lines.append(f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
-        table.caption = "\n".join(lines)
+        table.caption = Text("\n".join(lines))  # Text, not markup: messages quote user values
         table.caption_justify = "left"
         return table
 

@@ -11,7 +11,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import EvaluateOptions
-from birnn_tag.precision import PRECISIONS
+from birnn_tag.precision import PRECISIONS, resolve_precision
 from birnn_tag.run_folder import report_scores, run_folder_of
 from birnn_tag.tagging.crf import CRFHead
 from birnn_tag.tagging.inference import torch_decoder, torch_k_best
@@ -35,6 +35,8 @@ class TaggingModel(TaggingBase):
         super().__init__(loaded.config, loaded.vocabs)
         self.loaded, self.device = loaded, device
         self.precision = precision or loaded.config.training.eval_precision
+        # Refused here, at load, rather than on the first batch (bf16 on a CPU that cannot run it).
+        resolve_precision(self.precision, device, "precision" if precision else "training.eval_precision")
 
     def describe(self) -> dict[str, Any]:
         """:meth:`TaggingBase.describe` plus the backend, the checkpoint and the run's scores."""
