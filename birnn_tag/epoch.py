@@ -59,10 +59,12 @@ def train_epoch(
     context: distributed.Context = distributed.Context(),
     *,
     loss_mean_over: str = "sentences",
+    between_steps: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """One pass over the training data; returns mean loss, tokens (all ranks) and seconds.
 
-    ``on_steps(step, steps, mean_loss, tokens_per_s)`` is called every 20 steps and after the last.
+    ``on_steps(step, steps, mean_loss, tokens_per_s)`` is called every 20 steps and after the last;
+    ``between_steps()`` after every step (the thread count's check, :mod:`birnn_tag.threads`).
 
     ``model(batch)`` is the training loss (the form DistributedDataParallel needs). With several
     ranks each takes its share of every global batch, and its loss is rescaled by its share of
@@ -92,6 +94,8 @@ def train_epoch(
         total_loss += loss.detach()
         tokens += batch.num_tokens if weight else 0
         sentences_seen += len(local) if weight else 0
+        if between_steps is not None:
+            between_steps()
         if on_steps is not None and (step % 20 == 0 or step == len(plan)):
             # .item() syncs with the GPU: only on progress refreshes, not every step.
             on_steps(step, len(plan), total_loss.item() / step, tokens / (time.perf_counter() - started))

@@ -25,7 +25,7 @@ from birnn_tag.plots import plot_curves
 from birnn_tag.run_folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
 from birnn_tag.tensorboard_log import tensorboard_listener
-from birnn_tag.threads import thread_count
+from birnn_tag.threads import ThreadController
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Session:
     run_dir: Path
     emit: Listener
     context: distributed.Context
+    threads: ThreadController
     # Whether the run folder holds this run's files yet (a new run writes them with its first
     # checkpoint, so that stopping before then leaves an old run being overwritten intact).
     written: bool
@@ -129,7 +130,7 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
         config = resumed
     # Never more threads than the cores other processes leave free: each parallel region waits for
     # its slowest thread, and a thread sharing a busy core stalls them all.
-    torch.set_num_threads(thread_count(config.training.threads))
+    threads = ThreadController(config.training.threads, torch.set_num_threads, _threads_listener(emit))
     torch.manual_seed(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
     config, vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
@@ -160,7 +161,7 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
         f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}{processes}"
     ))
     wrapped = distributed.wrap(model, context, device, find_unused_parameters=task.may_skip_parameters(model))
-    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, emit, context, written=resume)
+    return Session(config, wrapped, optimizer, splits, vocabs, device, state, run_dir, emit, context, threads, written=resume)
 
 
 def _drop_records_after(path: Path, epoch: int) -> None:
@@ -221,6 +222,7 @@ def _run_epochs(session: Session) -> None:
         stats = train_epoch(
             session.model, session.splits["train"].sentences, session.optimizer, training, epoch,
             session.device, _steps_listener(session, epoch), context, loss_mean_over=task_for(config).loss_mean_over,
+            between_steps=session.threads.check,
         )
         record = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"], **stats}
         record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
@@ -255,6 +257,16 @@ def _steps_listener(session: Session, epoch: int) -> Callable[[int, int, float, 
         session.emit(StepsDone(epoch, step, steps, loss, tokens_per_s))
 
     return on_steps
+
+
+def _threads_listener(emit: Listener) -> Callable[[int, int, float], None]:
+    """Tells the user when the thread count follows the other processes' load."""
+
+    def on_change(before: int, after: int, others: float) -> None:
+        why = f"other processes keep {others:.1f} cores busy" if after < before else "cores are free again"
+        emit(Message(f"threads {before} → {after}: {why}"))
+
+    return on_change
 
 
 def _save_epoch(session: Session, improved: bool, record: dict) -> None:
