@@ -64,6 +64,7 @@ def test_format_setting_reads_any_file_name(tmp_path, conllu):
         ("8\tx\tx\tX\n", ":11: expected 10 tab-separated columns (CoNLL-U), found 4"),
         ("x\tx\tx\tX\t_\t_\t0\tdep\t_\t_\n", ":11: invalid word ID 'x'"),
         ("8\t \tx\tX\t_\t_\t0\tdep\t_\t_\n", ":11: empty form"),
+        ("8\tx\tx\t\t_\t_\t0\tdep\t_\t_\n", ":11: empty upos"),
     ],
 )
 def test_bad_lines_name_file_and_line(conllu, line, message):

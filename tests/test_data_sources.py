@@ -171,6 +171,9 @@ def test_byte_order_mark_bare_docstart_and_empty_tokens(tmp_path):
     rows.write_text(json.dumps({"tokens": ["a", ""], "tags": ["O", "O"]}))
     with pytest.raises(DataError, match=r"rows.jsonl row 1: empty token"):
         load_corpus(DataConfig(train=str(rows)))
+    rows.write_text(json.dumps({"tokens": ["a", "b"], "tags": ["O", ""]}))
+    with pytest.raises(DataError, match=r"rows.jsonl row 1: empty tag"):
+        load_corpus(DataConfig(train=str(rows)))
 
 
 def test_iob2_with_stray_inside_tags_is_not_mistaken_for_iob1(tmp_path):
@@ -198,3 +201,29 @@ def test_sentences_encoded_together_equal_each_encoded_alone():
         alone = to_tensors(*encoder.ids(tokens))
         for field in ("words", "chars", "casing"):
             assert torch.equal(getattr(encoded, field), getattr(alone, field)), (tokens, field)
+
+
+def test_tab_separated_fields_lose_surrounding_whitespace_and_a_trailing_tab(tmp_path):
+    # A line's trailing tab is not an empty column, and a space typed after a tag is not part of it.
+    path = tmp_path / "t.tsv"
+    path.write_text("Peter\tNNP\tI-NP\tI-PER\t\nBerg\tNNP\tI-NP\tI-ORG \n")
+    assert read_conll(path, ColumnFormat(0, -1))["tags"] == [["I-PER", "I-ORG"]]
+
+
+def test_an_empty_tag_names_file_and_line(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_text("Peter\tNNP\tI-PER\nBerg\t\tI-PER\n")
+    with pytest.raises(DataError, match=r"x.tsv:2: empty tag \(column 2\)"):
+        read_conll(path, ColumnFormat(0, 1))
+
+
+def test_docstart_inside_a_sentence_is_refused(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_text("-DOCSTART- -X- -X- O\n\nPeter B-PER\n-DOCSTART- -X- -X- O\nBerg I-PER\n\n")
+    with pytest.raises(DataError, match=r"x.txt:4: -DOCSTART- inside a sentence \(the one from line 3\)"):
+        read_conll(path, ColumnFormat(0, -1))
+
+
+def test_a_folder_named_as_a_split_is_not_a_missing_file(tmp_path, tiny_conll):
+    with pytest.raises(DataError, match=f"^data.test: {tmp_path}: is a folder, not a data file$"):
+        load_corpus(DataConfig(train=str(tiny_conll), test=str(tmp_path)))

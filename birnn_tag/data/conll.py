@@ -51,7 +51,9 @@ def _split(line: str, separator: str, name: str, number: int) -> list[str]:
     if separator == "tab":
         if "\t" not in line and " " in line.strip():
             raise DataError(f"{name}:{number}: mixed separators: spaces in a tab-separated file")
-        return line.split("\t")
+        # Whitespace at the end of a line (a trailing tab included) is not a column, and spaces
+        # typed around a field are not part of it: ``I-ORG `` is ``I-ORG``.
+        return [field.strip() for field in line.rstrip().split("\t")]
     if "\t" in line:
         raise DataError(f"{name}:{number}: mixed separators: tab in a space-separated file")
     return line.split()
@@ -79,17 +81,26 @@ def group_sentences(words: Iterable[tuple[int, str, str | None] | None], with_ta
 def iter_conll(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFormat) -> Iterator[ColumnSentence]:
     """Sentences from numbered lines; ``-DOCSTART-`` lines and repeated blank lines are skipped.
 
-    All lines must have the same number of columns as the first one.
+    All lines must have the same number of columns as the first one. A ``-DOCSTART-`` line must
+    not follow a word directly: it would cut that sentence (and any entity across it) in two.
     """
     return group_sentences(_conll_words(lines, name, columns), columns.tag_column is not None)
 
 
 def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFormat) -> Iterator[tuple[int, str, str | None] | None]:
     separator, width = columns.separator, None
+    sentence_line = None  # where the sentence being read started; None between sentences
     for number, line in lines:
         if not line.strip() or line.split()[0] == DOCSTART:
+            if sentence_line is not None and line.strip():
+                raise DataError(
+                    f"{name}:{number}: {DOCSTART} inside a sentence (the one from line {sentence_line}); "
+                    "a blank line must come before it"
+                )
+            sentence_line = None
             yield None
             continue
+        sentence_line = sentence_line or number
         if separator == "auto":
             separator = "tab" if "\t" in line else "space"
         fields = _split(line, separator, name, number)
@@ -100,7 +111,10 @@ def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFor
             raise DataError(f"{name}:{number}: expected {width} columns, found {len(fields)}")
         if not fields[columns.token_column].strip():
             raise DataError(f"{name}:{number}: empty token")
-        yield number, fields[columns.token_column], None if columns.tag_column is None else fields[columns.tag_column]
+        tag = None if columns.tag_column is None else fields[columns.tag_column]
+        if tag == "":  # fields are stripped: a tag of spaces is empty too
+            raise DataError(f"{name}:{number}: empty tag (column {columns.tag_column % width + 1})")
+        yield number, fields[columns.token_column], tag
 
 
 def read_conll(path: str | Path, columns: ColumnFormat) -> dict[str, list]:

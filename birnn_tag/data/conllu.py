@@ -59,8 +59,9 @@ def _words(
             continue
         if not word_id.isdigit():
             raise DataError(f"{name}:{number}: invalid word ID {word_id!r}")
-        if not fields[token_column].strip():
-            raise DataError(f"{name}:{number}: empty {COLUMNS[token_column]}")
+        for column in (token_column, tag_column):
+            if column is not None and not fields[column].strip():
+                raise DataError(f"{name}:{number}: empty {COLUMNS[column]}")
         yield number, fields[token_column], None if tag_column is None else fields[tag_column]
 
 

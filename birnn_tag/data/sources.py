@@ -43,6 +43,14 @@ def map_batched(dataset: datasets.Dataset, function, **kwargs) -> datasets.Datas
     )
 
 
+class SplitError(DataError):
+    """A configured split's file that cannot be read; ``split`` says which split it is."""
+
+    def __init__(self, message: str, split: str) -> None:
+        super().__init__(message)
+        self.split = split
+
+
 @dataclass
 class Corpus:
     """Splits plus a human-readable origin per split (a path or ``hub:name/split``)."""
@@ -66,10 +74,11 @@ def file_format(path: str | Path, configured: str = "auto") -> str:
 
 
 def read_file(
-    path: str | Path, config: DataConfig, *, with_tags: bool = True
+    path: str | Path, config: DataConfig, *, with_tags: bool = True, key: str | None = None
 ) -> datasets.Dataset:
-    """Read one local file (CoNLL columns or a table) into a standardised ``Dataset``."""
-    path = check_file(path)
+    """Read one local file (CoNLL columns or a table) into a standardised ``Dataset``; ``key``
+    (``data.test``) is the setting that named it, for messages."""
+    path = check_file(path, key)
     kind = file_format(path, config.format)
     if kind == "conll":
         columns = ColumnFormat(
@@ -101,13 +110,17 @@ def load_fresh(path: str, **kwargs) -> datasets.Dataset | datasets.DatasetDict:
         return datasets.load_dataset(path, cache_dir=cache, keep_in_memory=True, **kwargs)
 
 
-def check_file(path: str | Path) -> Path:
-    """``path`` as a Path, or a DataError if it is missing or empty."""
+def check_file(path: str | Path, key: str | None = None) -> Path:
+    """``path`` as a Path, or a DataError if it is missing, a folder or empty; ``key`` (the
+    setting that named the path) starts the message when given."""
     path = Path(path)
+    where = f"{key}: {path}" if key else str(path)
+    if path.is_dir():
+        raise DataError(f"{where}: is a folder, not a data file")
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{where}: file not found")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
+        raise DataError(f"{where}: file is empty")
     return path
 
 
@@ -167,7 +180,10 @@ def standardize(
 def _tag_strings(tags: list, names: list[str] | None, origin: str, row: int) -> list[str]:
     """Tags as strings; ClassLabel ids go through their names (and must be in range)."""
     if names is None:
-        return [str(tag) for tag in tags]
+        strings = [str(tag) for tag in tags]
+        if not all(tag.strip() for tag in strings):
+            raise DataError(f"{origin} row {row + 1}: empty tag")
+        return strings
     for tag in tags:
         if not 0 <= tag < len(names):
             raise DataError(f"{origin} row {row + 1}: tag id {tag} outside the {len(names)} ClassLabel names")
@@ -202,7 +218,7 @@ def load_corpus(config: DataConfig, only: str | None = None) -> Corpus:
             needed = {only, "train"} if only == "validation" and "validation" not in paths else {only}
             paths = {split: path for split, path in paths.items() if split in needed}
         corpus = Corpus(
-            datasets.DatasetDict({split: read_file(path, config) for split, path in paths.items()}),
+            datasets.DatasetDict({split: _read_split(split, path, config) for split, path in paths.items()}),
             {split: str(path) for split, path in paths.items()},
         )
     if config.validation_fraction > 0 and "validation" not in corpus.splits and "train" in corpus.splits:
@@ -214,6 +230,14 @@ def load_corpus(config: DataConfig, only: str | None = None) -> Corpus:
             have.append("validation")
         raise DataError(f"no {only!r} split in the run's data (have: {', '.join(have)})")
     return corpus
+
+
+def _read_split(split: str, path: str, config: DataConfig) -> datasets.Dataset:
+    """:func:`read_file` for the file of ``data.<split>``; its errors say which split failed."""
+    try:
+        return read_file(path, config, key=f"data.{split}")
+    except DataError as error:
+        raise SplitError(str(error), split) from None
 
 
 def carve_validation(train: datasets.Dataset, config: DataConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
