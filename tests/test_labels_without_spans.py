@@ -207,3 +207,14 @@ def test_conllu_file_trains_evaluates_and_predicts(tmp_path):
     sentences = [block.splitlines() for block in output.read_text().strip().split("\n\n")]
     assert [[row.split("\t")[0] for row in rows] for rows in sentences][1] == ["Anna", "reads", "de", "le", "pain", "."]
     assert sentences[1][3] == "le\tDET" and len(sentences[2]) == 7
+
+
+def test_lowercase_prefixes_are_spans_not_plain_labels():
+    corpus = corpus_of(["b-per", "i-per", "o"], ["o", "b-loc"])
+    assert (input_scheme(corpus, "train", data_config()), training_scheme(corpus, data_config())) == ("IOB2", "IOB2")
+
+
+def test_a_prefix_without_a_type_is_named_with_its_place():
+    corpus = corpus_of(["B-PER", "O"], ["O", "B-"])
+    with pytest.raises(DataError, match=r"^data.conll:4 token 2: invalid tag 'B-': the type after B- is empty$"):
+        input_scheme(corpus, "train", data_config())

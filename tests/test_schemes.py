@@ -57,3 +57,17 @@ def test_malformed_tags():
     with pytest.raises(ValueError, match="invalid tag 'S-PER' for scheme IOB2"):
         check_tag("S-PER", "IOB2")
     check_tag("S-PER", "BIOES")
+
+
+def test_lowercase_prefixes_are_read_as_prefixes_and_written_in_upper_case():
+    tags = ["b-per", "i-per", "o", "i-loc"]
+    assert detect_scheme([tags]) == "IOB2" and detect_scheme([["i-per", "b-per"]]) == "IOB1"
+    assert to_spans(tags, "IOB2") == [("per", 0, 2), ("loc", 3, 4)]
+    assert convert(tags[:3], "IOB2", "BIOES") == ["B-per", "E-per", "O"]
+    assert first_invalid(tags[:3], "IOB2") is None  # lower case is not an invalid transition
+    check_tag("s-per", "BIOES")
+
+
+def test_a_prefix_without_a_type_says_the_type_is_empty():
+    with pytest.raises(ValueError, match="invalid tag 'B-': the type after B- is empty"):
+        check_tag("B-", "IOB2")

@@ -31,6 +31,10 @@ def input_scheme(corpus: Corpus, split: str, config: DataConfig) -> str:
             f"{_tag_at(corpus, split, *prefixed)} has a span prefix but {_tag_at(corpus, split, *plain)} "
             "has none; set data.scheme: none to take every tag as a plain label, or fix the tags"
         )
+    malformed = schemes.first_malformed(tags)  # a prefix without a type (``B-``)
+    if malformed is not None:
+        row, position, why = malformed
+        raise DataError(f"{_token_at(corpus, split, row, position)}: {why}")
     return schemes.detect_scheme(tags)
 
 
@@ -51,11 +55,16 @@ def resolve_scheme(corpus: Corpus, split: str, config: DataConfig) -> DataConfig
     return dataclasses.replace(config, scheme=training_scheme(corpus, config, source))
 
 
-def _tag_at(corpus: Corpus, split: str, row: int, position: int) -> str:
-    """Where a tag is, for messages: its sentence's ``file:line`` (or table row) and token number."""
+def _token_at(corpus: Corpus, split: str, row: int, position: int) -> str:
+    """Where a token is, for messages: its sentence's ``file:line`` (or table row) and token number."""
     dataset = corpus.splits[split]
     line = dataset[row]["line"] if "line" in dataset.column_names else None
-    return f"{corpus.where(split, row, line)} token {position + 1}: tag {dataset[row]['tags'][position]!r}"
+    return f"{corpus.where(split, row, line)} token {position + 1}"
+
+
+def _tag_at(corpus: Corpus, split: str, row: int, position: int) -> str:
+    """A tag and where it is, for messages."""
+    return f"{_token_at(corpus, split, row, position)}: tag {corpus.splits[split][row]['tags'][position]!r}"
 
 
 def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:

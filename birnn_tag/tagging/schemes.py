@@ -4,7 +4,8 @@ entity spans.
 Span schemes mark entities (or chunks) with prefixed tags; :data:`NO_SPANS` ("none") takes every
 tag as a label of its own token, as part-of-speech tags are. Spans are ``(type, start, end)`` with ``end`` exclusive. Conversion reads the source tags into
 spans (repairing the usual mistakes the way conlleval does: an ``I-X`` that cannot continue the
-previous entity starts a new one) and writes the spans back in the target scheme.
+previous entity starts a new one) and writes the spans back in the target scheme. Prefixes are
+read in either case (``b-per``, ``o``) and written in upper case; the type is kept as written.
 """
 
 from __future__ import annotations
@@ -16,19 +17,27 @@ SCHEMES = ("IOB1", "IOB2", "BIOES")
 TRAINING_SCHEMES = ("IOB2", "BIOES")  # the span schemes a tagger is trained and decodes in
 NO_SPANS = "none"  # tags are labels as they are; nothing to convert, constrain or read spans from
 _PREFIXES = {"IOB1": "BI", "IOB2": "BI", "BIOES": "BIES"}
-_TAG = re.compile(r"^([BIES])-(.+)$")
+_TAG = re.compile(r"^([BIES])-(.*)$", re.IGNORECASE)  # an empty type is matched, to be named
 
 Span = tuple[str, int, int]
 
 
 def split_tag(tag: str) -> tuple[str, str | None]:
-    """``'B-PER'`` → ``('B', 'PER')``; ``'O'`` → ``('O', None)``. Raises ValueError otherwise."""
-    if tag == "O":
+    """``'B-PER'`` → ``('B', 'PER')``, ``'b-per'`` → ``('B', 'per')``; ``'O'`` or ``'o'`` →
+    ``('O', None)``. Raises ValueError otherwise."""
+    if is_outside(tag):
         return "O", None
     match = _TAG.match(tag)
     if not match:
         raise ValueError(f"invalid tag {tag!r}: expected 'O' or a prefix B-, I-, E-, S- and a type")
-    return match.group(1), match.group(2)
+    if not match.group(2):
+        raise ValueError(f"invalid tag {tag!r}: the type after {match.group(1)}- is empty")
+    return match.group(1).upper(), match.group(2)
+
+
+def is_outside(tag: str) -> bool:
+    """Whether ``tag`` is the outside tag, ``O`` (or ``o``)."""
+    return tag in ("O", "o")
 
 
 def check_tag(tag: str, scheme: str) -> None:
@@ -39,7 +48,8 @@ def check_tag(tag: str, scheme: str) -> None:
 
 
 def has_prefix(tag: str) -> bool:
-    """Whether ``tag`` marks part of a span (``B-PER``, ``I-NP``...); ``O`` and ``NOUN`` do not."""
+    """Whether ``tag`` marks part of a span (``B-PER``, ``i-np``, ``B-`` whose type is missing...);
+    ``O`` and ``NOUN`` do not."""
     return _TAG.match(tag) is not None
 
 
@@ -51,11 +61,22 @@ def first_of_each_kind(sentences: Iterable[Sequence[str]]) -> tuple[tuple[int, i
         for position, tag in enumerate(tags):
             if prefixed is None and has_prefix(tag):
                 prefixed = (row, position)
-            elif plain is None and tag != "O" and not has_prefix(tag):
+            elif plain is None and not is_outside(tag) and not has_prefix(tag):
                 plain = (row, position)
         if prefixed is not None and plain is not None:
             break
     return prefixed, plain
+
+
+def first_malformed(sentences: Iterable[Sequence[str]]) -> tuple[int, int, str] | None:
+    """``(row, position, why)`` of the first tag that is neither ``O`` nor a prefix and a type, or None."""
+    for row, tags in enumerate(sentences):
+        for position, tag in enumerate(tags):
+            try:
+                split_tag(tag)
+            except ValueError as error:
+                return row, position, str(error)
+    return None
 
 
 def label_kinds(rows: Iterable[Sequence[str]], scheme: str) -> set[str]:
@@ -137,14 +158,14 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
 def first_invalid(tags: Sequence[str], scheme: str) -> int | None:
     """Position of the first tag that the scheme forbids after its predecessor, or None.
 
-    A sequence is valid exactly when writing its spans back reproduces it. Every IOB1 sequence
-    reads unambiguously, so IOB1 has no invalid transitions.
+    A sequence is valid exactly when writing its spans back reproduces it (up to the prefixes'
+    case). Every IOB1 sequence reads unambiguously, so IOB1 has no invalid transitions.
     """
     if scheme == "IOB1":
         return None
     rewritten = convert(tags, scheme, scheme)
     for position, (tag, fixed) in enumerate(zip(tags, rewritten)):
-        if tag != fixed:
+        if split_tag(tag) != split_tag(fixed):
             return position
     return None
 
