@@ -11,7 +11,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2, IOBES
+from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import IOB2, IOBES, Entities, Token
 
 from birnn_tag.tagging.error_analysis import KINDS, ErrorAnalysis, analyze_errors, confusion_matrix
 from birnn_tag.tagging.reports import ScoredSentences, calibration_text, save_report, scores_table
@@ -19,6 +20,7 @@ from birnn_tag.tagging.schemes import seqeval_scheme
 
 _SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
 AVERAGES = ("micro avg", "macro avg", "weighted avg")
+_NOTHING = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}  # scores without entities
 
 
 @dataclass
@@ -115,14 +117,35 @@ class SpanReport:
 
 
 def score_spans(gold: list[list[str]], predicted: list[list[str]], scheme: str) -> SpanReport:
-    """Score predicted tag sequences against gold ones (both in ``scheme``: IOB2 or BIOES)."""
-    mode = _SEQEVAL_SCHEMES[seqeval_scheme(scheme)]
-    kwargs = {"mode": "strict", "scheme": mode, "zero_division": 0}
-    scores = classification_report(gold, predicted, output_dict=True, **kwargs)
-    text = classification_report(gold, predicted, digits=4, **kwargs)
-    lenient = classification_report(gold, predicted, output_dict=True, zero_division=0)["micro avg"]
+    """Score predicted tag sequences against gold ones (both in ``scheme``: IOB2 or BIOES).
+
+    Where neither side has an entity (all ``O``), every average is 0 with no support: seqeval
+    would average over no types and fail to lay out its empty table.
+    """
+    strict = {"mode": "strict", "scheme": _SEQEVAL_SCHEMES[seqeval_scheme(scheme)]}
+    found = _has_entities(gold, predicted, strict["scheme"])
+    if found:
+        scores = _scores(gold, predicted, **strict)
+        text = classification_report(gold, predicted, digits=4, zero_division=0, **strict)
+    else:
+        scores, text = {name: dict(_NOTHING) for name in AVERAGES}, "no entities in the gold tags or the predictions\n"
+    # conlleval reads more entities than strict mode (``O I-PER`` is one), never fewer.
+    conlleval = _scores(gold, predicted)["micro avg"] if found or _has_entities(gold, predicted) else dict(_NOTHING)
     total = sum(len(row) for row in gold)
     correct = sum(g == p for gold_row, pred_row in zip(gold, predicted) for g, p in zip(gold_row, pred_row))
-    scores = {name: {key: float(value) for key, value in row.items()} for name, row in scores.items()}
-    conlleval = {key: float(value) for key, value in lenient.items()}
     return SpanReport(scores, conlleval, correct / total if total else 0.0, scheme, text)
+
+
+def _has_entities(gold: list[list[str]], predicted: list[list[str]], strict: type[Token] | None = None) -> bool:
+    """Whether the gold tags or the predictions have an entity, as seqeval reads them in strict
+    mode for the scheme ``strict``, or in its default (conlleval) mode. The predictions are read
+    only when the gold tags have none (reading costs a tenth of scoring)."""
+    if strict is None:
+        return bool(get_entities(gold) or get_entities(predicted))
+    return bool(Entities(gold, strict).unique_tags or Entities(predicted, strict).unique_tags)
+
+
+def _scores(gold: list[list[str]], predicted: list[list[str]], **mode) -> dict[str, dict[str, float]]:
+    """seqeval's per-type and averaged scores in ``mode`` (its default: conlleval's reading)."""
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0, **mode)
+    return {name: {key: float(value) for key, value in row.items()} for name, row in report.items()}
