@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -74,3 +75,45 @@ def test_vector_coverage(tmp_path):
     result, report = check(tmp_path, {"train": TRAIN}, "--set", f"model.embeddings={vectors}", "--set", "model.word_dim=2")
     assert result.exit_code == 0, result.output
     assert report["coverage"] == {"words": 6, "exact": 2, "lowercased": 1, "missing": 3}
+
+
+def test_a_trailing_tab_is_not_an_empty_tag_column(tmp_path):
+    result, report = check(tmp_path, {"train": "Peter\tNNP\tB-PER\t\nBerg\tNNP\tI-PER\t\nsmiles\tVBZ\tO\t\n\n"})
+    assert result.exit_code == 0, result.output
+    assert report["splits"][0]["labels"] == {"B-PER": 1, "I-PER": 1, "O": 1}
+
+
+def test_lowercase_prefixes_are_read_as_spans(tmp_path):
+    for scheme in ("auto", "IOB2"):
+        result, report = check(tmp_path, {"train": "Peter b-per\nBerg i-per\nsmiles o\n\n"}, scheme=scheme)
+        assert result.exit_code == 0, result.output
+        assert (report["splits"][0]["scheme"], report["training_scheme"]) == ("IOB2", "IOB2")
+
+
+def test_docstart_inside_a_sentence_fails_with_its_line(tmp_path):
+    result, report = check(tmp_path, {"train": TRAIN + "Anna B-PER\n-DOCSTART- O\nBerg I-PER\n\n"})
+    assert result.exit_code == 1
+    assert messages(report, "error") == [f"{tmp_path / 'train.conll'}:12: -DOCSTART- inside a sentence (the one from line 11); a blank line must come before it"]
+    assert report["findings"][0]["split"] == "train"
+
+
+def test_an_unreadable_split_is_one_error_naming_the_split_and_no_table(tmp_path):
+    (tmp_path / "folder").mkdir()
+    result, report = check(tmp_path, {"train": TRAIN}, test=str(tmp_path / "folder"))
+    assert result.exit_code == 1
+    assert report["findings"] == [{"level": "error", "split": "test", "message": f"data.test: {tmp_path / 'folder'}: is a folder, not a data file"}]
+    result = runner.invoke(app, ["check-data", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 1 and "training scheme" not in result.output
+    assert "error: test: data.test:" in result.output.replace("\n", " ")
+
+
+@pytest.mark.parametrize("scheme", ["auto", "IOB2"])
+@pytest.mark.parametrize(
+    "tags,message",
+    [("B-PER VERB", "token 1: tag 'B-PER' has a span prefix but"), ("B- O", "token 1: invalid tag 'B-': the type after B- is empty")],
+)
+def test_a_tag_error_is_reported_once(tmp_path, scheme, tags, message):
+    train = "".join(f"w{index} {tag}\n" for index, tag in enumerate(tags.split())) + "\n"
+    result, report = check(tmp_path, {"train": train}, scheme=scheme)
+    assert result.exit_code == 1
+    assert report["errors"] == 1 and message in messages(report, "error")[0]

@@ -16,13 +16,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from birnn_tag.config import Config
 from birnn_tag.data.conll import DOCSTART
 from birnn_tag.data.pretrained import pretrained_words
-from birnn_tag.data.sources import Corpus, file_format, load_corpus
+from birnn_tag.data.sources import Corpus, SplitError, file_format, load_corpus
 from birnn_tag.data.vocab import normalize_word
 from birnn_tag.errors import DataError
 from birnn_tag.tagging import schemes
@@ -75,8 +76,11 @@ class DataCheck:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"errors": len(self.errors), "warnings": len(self.warnings)}
 
-    def table(self) -> Table:
-        """The splits as a rich table; the findings and the coverage in its caption."""
+    def table(self) -> RenderableType:
+        """The splits as a rich table; the findings and the coverage in its caption. Only the
+        findings when no split could be read (the data's one error)."""
+        if not self.splits:
+            return Text("\n".join(self._caption_lines()))
         table = Table(title=f"data check (training scheme: {self.training_scheme})")
         for column in ("split", "file", "sentences", "tokens", "scheme", "labels", "-DOCSTART-", "> max_length", "repeats"):
             table.add_column(column, justify="left" if column in ("split", "file", "scheme") else "right")
@@ -86,6 +90,11 @@ class DataCheck:
                 s.name, s.origin, f"{s.sentences:,}", f"{s.tokens:,}", s.scheme or "–", str(len(s.labels)),
                 docstarts, str(s.over_max_length), str(s.duplicates),
             )
+        table.caption = Text("\n".join(self._caption_lines()))  # Text, not markup: messages quote user values
+        table.caption_justify = "left"
+        return table
+
+    def _caption_lines(self) -> list[str]:
         lines = [f"{f.level}: {f.split}: {f.message}" for f in self.findings]
         if self.coverage:
             c = self.coverage
@@ -94,9 +103,7 @@ class DataCheck:
                 f"{c['lowercased']:,} lowercased; {c['missing']:,} missing"
             )
         lines.append(f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
-        table.caption = Text("\n".join(lines))  # Text, not markup: messages quote user values
-        table.caption_justify = "left"
-        return table
+        return lines
 
 
 def check_data(config: Config) -> DataCheck:
@@ -104,12 +111,12 @@ def check_data(config: Config) -> DataCheck:
     try:
         corpus = load_corpus(config.data)
     except DataError as error:
-        return DataCheck(None, [], [Finding("error", "all", str(error))])
+        split = error.split if isinstance(error, SplitError) else "data"
+        return DataCheck(None, [], [Finding("error", split, str(error))])
     findings: list[Finding] = []
     try:
         data = resolve_scheme(corpus, "train", config.data) if "train" in corpus.splits else config.data
-    except DataError as error:
-        findings.append(Finding("error", "train", str(error)))
+    except DataError:  # the training split's tags mix kinds: its summary reports it
         data = dataclasses.replace(config.data, scheme="none")
     summaries = [_summarize(corpus, name, data, findings) for name in corpus.splits]
     cleaned = {}
@@ -117,7 +124,9 @@ def check_data(config: Config) -> DataCheck:
         try:
             cleaned[name] = clean_split(corpus, name, dataclasses.replace(data, invalid_tags="repair"))
         except DataError as error:
-            findings.append(Finding("error", name, str(error)))
+            finding = Finding("error", name, str(error))
+            if finding not in findings:  # the split's tag scheme, which its summary already reports
+                findings.append(finding)
     _check_unseen_labels(cleaned, data.scheme, findings)
     _check_duplicates(corpus, summaries, findings)
     coverage = _coverage(corpus, config) if config.model.embeddings and "train" in corpus.splits else None
