@@ -10,7 +10,6 @@ import gc
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -292,31 +291,29 @@ def serve(
     max_chars: Annotated[int, typer.Option(min=1, help="Characters per request at most (more: 413).")] = 1_000_000,
     device: Annotated[Device, typer.Option(help="Where a run's model runs: auto picks CUDA when available.")] = Device.auto,
     precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
+    grace: Annotated[float, typer.Option(min=0.0, help="On SIGTERM or Ctrl-C, seconds to finish the accepted requests; any still running then are cut (exit 1).")] = 30.0,
 ) -> None:
-    """Serve a model over HTTP: POST /tag (taggers) or /fill (cloze), GET /health and /info. SIGTERM or Ctrl-C finishes the requests in flight and exits."""
+    """Serve a model over HTTP: POST /tag (taggers) or /fill (cloze), GET /health and /info. SIGTERM or Ctrl-C refuses new requests (503), finishes the accepted ones and exits."""
     from birnn_tag import api
 
     _setup_logging()
     with user_errors():
         try:
-            import uvicorn
-
             from birnn_tag.service.app import Limits, create_app
+            from birnn_tag.service.server import bind, run
         except ImportError as error:
             raise BirnnTagError(f"serving needs FastAPI and uvicorn: pip install 'birnn-tag[serve]' ({error})") from None
         loaded = api.load(model, device.value, precision.value if precision else None)
         limits = Limits(items=max_texts, chars=max_chars)
         service = create_app(loaded, max_batch=max_batch, max_wait=max_wait_ms / 1000, limits=limits)
-        stderr.print(f"serving {model} on http://{host}:{port} (no authentication: keep it on loopback or behind a proxy)")
-        # uvicorn finishes the requests in flight on SIGTERM, then delivers the signal again to the
-        # handler it found; this one makes that a clean exit (0) instead of death by signal.
-        signal.signal(signal.SIGTERM, _exit_cleanly)
-        uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=5, log_level="warning")
+        listener = bind(host, port)
+        bound = listener.getsockname()[1]
+        stderr.print(f"serving {model} on http://{host}:{bound} (no authentication: keep it on loopback or behind a proxy)", soft_wrap=True)
+        cut = run(service, listener, grace)
+    if cut:
+        stderr.print(ERROR, f"{cut} accepted request(s) cut: not finished within the grace period of {grace:g} s (--grace)", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     stderr.print("stopped")
-
-
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
 
 
 def _warn(message: str) -> None:

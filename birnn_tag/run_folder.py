@@ -134,11 +134,15 @@ def clear_run_folder(path: Path) -> None:
 def report_scores(run: Path) -> dict[str, dict[str, float | str]]:
     """The headline score of each report a run folder holds (``report-validation.json``,
     ``report-test.json``): ``{split: {"headline": name, "score": value}}``. Missing or damaged
-    reports are left out; reports written before ``score`` was saved give their entity F1."""
+    reports are left out; cloze reports give their top-1 accuracy, tagging reports written before
+    ``score`` was saved their entity F1."""
     scores: dict[str, dict[str, float | str]] = {}
     for split in ("validation", "test"):
         try:
             saved = json.loads((run / f"report-{split}.json").read_text(encoding="utf-8"))
+            if "top1" in saved:  # a cloze report (ClozeReport.to_dict)
+                scores[split] = {"headline": "top-1 accuracy", "score": float(saved["top1"])}
+                continue
             score = saved["score"] if "score" in saved else saved["scores"]["micro avg"]["f1-score"]
             scores[split] = {"headline": saved.get("headline", "strict micro F1"), "score": float(score)}
         except (OSError, ValueError, KeyError, TypeError):

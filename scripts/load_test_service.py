@@ -11,11 +11,19 @@ Reports requests/s, sentences/s, p50 / p99 latency, errors, and the service's RS
 after each round (a leak grows from round to round; caches fill in the first), then sends SIGTERM
 and times the exit. The client threads run on the same machine as the service. Prints a markdown
 table for docs/benchmarks.md.
+
+    python scripts/load_test_service.py MODEL --sigterm-after 0.3 --clients 16 --texts 1000 [--grace 30]
+
+instead sends one request of TEXTS texts from each of CLIENTS clients at once, SIGTERMs the service
+after S seconds, and reports how many requests were accepted, answered (200, every text) and lost
+(accepted, not answered), how many were refused (503 or no connection: never accepted), and the
+service's exit code and last line. The service must lose none and exit 0 when the grace suffices.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import platform
 import signal
@@ -72,6 +80,60 @@ def same(got: list[dict], expected: list[dict]) -> bool:
     return len(got) == len(expected) and all(bare(g) == bare(e) for g, e in zip(got, expected)) and close
 
 
+def outcome(url: str, body: dict, count: int) -> str:
+    """One request's fate at shutdown: answered, refused (never accepted: 503 "not taking new
+    requests", connection refused, or closed before the service read it), or lost."""
+    try:
+        status, answer, _ = post(url, body)
+    except (ConnectionError, urllib.error.URLError, http.client.RemoteDisconnected):
+        return "refused"
+    except ValueError:  # not JSON: uvicorn's plain-text 500 for a request it cancelled
+        return "lost"
+    if status == 200 and len(answer["results"]) == count:
+        return "answered"
+    return "refused" if status == 503 and "not taking new requests" in answer.get("error", "") else "lost"
+
+
+def sigterm_under_load(args: argparse.Namespace) -> None:
+    """The --sigterm-after mode (see the module docstring)."""
+    sentences = [" ".join(tokens) for tokens in read_conll(args.data, ColumnFormat(tag_column=None))["tokens"]]
+    texts = [sentences[i % len(sentences)] for i in range(args.texts)]
+    grace = [] if args.grace is None else ["--grace", str(args.grace)]
+    service, base = start_service(args.model, *grace, stderr=subprocess.PIPE)
+    with ThreadPoolExecutor(args.clients) as pool:
+        started = time.perf_counter()
+        futures = [pool.submit(outcome, base + "/tag", {"texts": texts}, len(texts)) for _ in range(args.clients)]
+        time.sleep(max(0.0, args.sigterm_after - (time.perf_counter() - started)))
+        service.send_signal(signal.SIGTERM)
+        stopping = time.perf_counter()
+        outcomes = [future.result() for future in futures]
+    code = service.wait(timeout=(args.grace or 30) + 60)
+    stop_seconds = time.perf_counter() - stopping
+    last = service.stderr.read().strip().splitlines()[-1:]
+    answered, lost = outcomes.count("answered"), outcomes.count("lost")
+    print(f"machine: {machine()}; model {args.model}; serve {' '.join(grace) or '(default grace)'}")
+    print(f"{args.clients} clients x {args.texts} texts, SIGTERM after {args.sigterm_after:g} s: accepted {answered + lost}, "
+          f"answered {answered}, lost {lost}, refused {outcomes.count('refused')}; exit code {code} after {stop_seconds:.2f} s; "
+          f"service's last line: {last[0] if last else '(none)'}")
+
+
+def start_service(model: str, *options: str, stderr: int = subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """`birnn-tag serve MODEL` on a free loopback port, once /health answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "birnn_tag", "serve", model, "--port", str(port), "--device", "cpu", *options]
+    service = subprocess.Popen(command, stderr=stderr, stdout=subprocess.DEVNULL, text=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return service, base
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -86,7 +148,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per concurrency level at most")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the concurrency levels (RSS read after each)")
+    parser.add_argument("--sigterm-after", type=float, help="SIGTERM under load instead (see above), after this many seconds")
+    parser.add_argument("--clients", type=int, default=16, help="--sigterm-after: clients, one request each")
+    parser.add_argument("--texts", type=int, default=1000, help="--sigterm-after: texts per request")
+    parser.add_argument("--grace", type=float, help="--sigterm-after: serve --grace (default: serve's)")
     args = parser.parse_args()
+    if args.sigterm_after is not None:
+        sigterm_under_load(args)
+        return
 
     sentences = read_conll(args.data, ColumnFormat(tag_column=None))["tokens"]
     size = args.sentences_per_request
@@ -95,18 +164,7 @@ def main() -> None:
     expected = [[p.to_record() for p in reference.tag_tokens(body)] for body in bodies]
     del reference
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "birnn_tag", "serve", args.model, "--port", str(port), "--device", "cpu"]
-    service = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    service, base = start_service(args.model)
     post(base + "/tag", {"tokens": bodies[0]})  # warm-up
     rss = [rss_mb(service.pid)]
     rows = []

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from birnn_tag.cli import app
 from birnn_tag.loading import load_model
-from birnn_tag.service.batcher import MicroBatcher
+from birnn_tag.service.batcher import Busy, MicroBatcher
 from birnn_tag.tagging.export import export_model
 
 TEXTS = ["Peter Blackburn lives in Paris .", "Anna Berg visited Oslo .", "", "EU rejects German call to boycott British lamb ."]
@@ -102,6 +102,9 @@ def test_the_service_answers_as_predict_under_concurrency_and_stops_on_sigterm(t
         ({"texts": ["ok", 5]}, 422, "texts[1]: expected a string, got int"),
         ({"tokens": [["a"], "b"]}, 422, "tokens[1]: expected a list of strings, got str"),
         ({"tokens": [["a", " "]]}, 422, "tokens[0][1]: empty token"),
+        ({"tokens": [["a", ""]]}, 422, "tokens[0][1]: empty token"),
+        ({"tokens": [["Peter", "  Paris"]]}, 422, "tokens[0][1]: whitespace in token '  Paris'"),
+        ({"tokens": [["a"], ["New York"]]}, 422, "tokens[1][0]: whitespace in token 'New York'"),
         ({"texts": ["x"] * 6}, 413, "texts: 6 items, more than the limit of 5"),
         ({"texts": ["x" * 101]}, 413, "texts: 101 characters, more than the limit of 100"),
     ],
@@ -185,3 +188,23 @@ def test_a_failing_request_fails_alone_and_the_batcher_restarts_on_another_loop(
         return result
 
     assert asyncio.run(again()) == ["fine"]  # a new event loop: a new queue and model thread
+
+
+def test_stopping_answers_every_request_already_submitted_and_refuses_new_ones():
+    def run(items):
+        time.sleep(0.02)
+        return [item * 10 for item in items]
+
+    async def scenario():
+        batcher = MicroBatcher(run, max_batch=2, max_wait=0.01)
+        waiting = [asyncio.ensure_future(batcher.submit([i])) for i in range(6)]
+        await asyncio.sleep(0)  # all six are queued
+        stopping = asyncio.ensure_future(batcher.stop())
+        await asyncio.sleep(0)
+        with pytest.raises(Busy, match="stopping"):
+            await batcher.submit([9])
+        await stopping
+        return [job.result() for job in waiting], batcher.batches
+
+    results, batches = asyncio.run(scenario())
+    assert results == [[10 * i] for i in range(6)] and batches == 3

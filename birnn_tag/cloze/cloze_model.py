@@ -12,7 +12,7 @@ import torch
 from birnn_tag.checkpoint import LoadedModel
 from birnn_tag.cloze.prediction import (
     INPUT_FORMATS, OUTPUT_FORMATS, Answer, check_blank, fill_blanks, format_answer, make_query, parse_choices,
-    read_queries, tokenizer_for,
+    read_queries, tokenizer_for, unique_choices,
 )
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.options import EvaluateOptions, OutputFormat, PredictOptions, check_format, input_format_for
@@ -64,7 +64,7 @@ class ClozeModel:
     ) -> Iterator[Answer]:
         """:meth:`fill` lazily over any iterable, a thousand lines at a time, in input order."""
         check_blank(blank)
-        tokenizer, ranked = tokenizer_for(self.loaded), None if choices is None else list(choices)
+        tokenizer, ranked = tokenizer_for(self.loaded), None if choices is None else unique_choices(choices, "choices")
         queries = (make_query(number, text, blank, tokenizer, ranked) for number, text in enumerate(lines, start=1))
         return fill_blanks(self.loaded, queries, top_k=top_k, batch_size=batch_size, device=self.device)
 

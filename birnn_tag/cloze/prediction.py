@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -20,7 +20,7 @@ from birnn_tag.cloze.text import encode_words, tokenize_text
 from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.conll import decode_lines
-from birnn_tag.data.vocab import normalize_word
+from birnn_tag.data.vocab import PAD, UNK, normalize_word
 from birnn_tag.errors import BirnnTagError, DataError
 
 MASK = "[MASK]"
@@ -102,7 +102,16 @@ def parse_choices(text: str | None) -> list[str] | None:
     choices = [choice.strip() for choice in text.split(",") if choice.strip()]
     if not choices:
         raise BirnnTagError(f"--choices: no words in {text!r}; expected comma-separated words, e.g. 'cat,dog'")
-    return choices
+    return unique_choices(choices, "--choices")
+
+
+def unique_choices(choices: Sequence[str], field: str) -> list[str]:
+    """``choices`` once each, in first-seen order. A special token (``<pad>``, ``<unk>``) is not a
+    word the model can propose, so ranking it would mislead: it is refused, naming ``field[index]``."""
+    for index, choice in enumerate(choices):
+        if choice.strip().lower() in (PAD, UNK):
+            raise BirnnTagError(f"{field}[{index}]: {choice!r} is a special token, not a word; leave it out")
+    return list(dict.fromkeys(choices))
 
 
 def check_blank(blank: str) -> None:
@@ -150,6 +159,11 @@ def read_queries(
             isinstance(line_choices, list) and all(isinstance(c, str) for c in line_choices)
         ):
             raise DataError(f"{name}:{number}: 'choices' must be a list of strings, got {line_choices!r}")
+        if line_choices is not None:
+            try:
+                line_choices = unique_choices(line_choices, "choices")
+            except BirnnTagError as error:
+                raise DataError(f"{name}:{number}: {error}") from None
         yield make_query(number, text, blank, tokenizer, line_choices)
 
 

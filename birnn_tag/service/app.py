@@ -8,14 +8,17 @@
 - cloze models: ``POST /fill`` with ``{"texts": [...], "top_k": 10, "choices": [...]}`` →
   ``{"results": [...]}`` as ``predict`` writes them.
 
-Every bad request gets a 4xx answer ``{"error": "..."}`` naming the field; the service never
-stops on one. Requests are tagged together by a :class:`~birnn_tag.service.batcher.MicroBatcher`.
+Every bad request gets a 4xx answer ``{"error": "..."}`` naming the field (a route for the other
+kind of model: a 404 naming the right one); the service never stops on one. Requests are tagged
+together by a :class:`~birnn_tag.service.batcher.MicroBatcher`. Once :class:`Shutdown` has begun,
+new requests get a 503 and accepted ones are answered; :mod:`birnn_tag.service.server` runs it.
 There is no authentication: bind to loopback (the default) or put the service behind a proxy
 that authenticates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,10 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from birnn_tag.errors import short_repr
+from birnn_tag.errors import BirnnTagError, short_repr
 from birnn_tag.service.batcher import Busy, MicroBatcher
 from birnn_tag.version import __version__
 
@@ -52,12 +57,58 @@ class RequestError(Exception):
         self.status = status
 
 
+@dataclass
+class Shutdown:
+    """The service's stopping state, shared with the server that runs it: once ``begun``, new
+    requests get a 503; ``cut`` counts the accepted requests the server cancelled because its
+    grace period was over."""
+
+    begun: bool = False
+    cut: int = 0
+
+
+class _Draining:
+    """ASGI middleware that refuses requests once shutdown has begun, and answers (503) and
+    counts the accepted ones the server cancels when its grace period is over."""
+
+    def __init__(self, app: ASGIApp, shutdown: Shutdown) -> None:
+        self.app, self.shutdown = app, shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.shutdown.begun:
+            refusal = "service shutting down: not taking new requests; retry on another instance"
+            await JSONResponse({"error": refusal}, status_code=503)(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except asyncio.CancelledError:
+            if not self.shutdown.begun:
+                raise
+            # The task is done with: answering here ends it without uvicorn's plain-text 500 and traceback.
+            self.shutdown.cut += 1
+            if not started:
+                cut = "service shutting down: the request was not finished within the grace period; retry on another instance"
+                await JSONResponse({"error": cut}, status_code=503)(scope, receive, send)
+
+
 def create_app(model: Any, *, max_batch: int = 256, max_wait: float = 0.005, limits: Limits = Limits()) -> FastAPI:
     """The service's ASGI app for ``model`` (from :func:`birnn_tag.load`); ``max_batch`` items are
-    tagged together at most, after waiting at most ``max_wait`` seconds for more to arrive."""
+    tagged together at most, after waiting at most ``max_wait`` seconds for more to arrive.
+    ``app.state.shutdown`` is its :class:`Shutdown`."""
     tags = hasattr(model, "tag_stream")  # a tagger (run or export); otherwise a cloze model
     run = _tag_items(model) if tags else _fill_items(model)
     batcher = MicroBatcher(run, max_batch, max_wait)
+    route, other_route = ("/tag", "/fill") if tags else ("/fill", "/tag")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +117,8 @@ def create_app(model: Any, *, max_batch: int = 256, max_wait: float = 0.005, lim
         await batcher.stop()
 
     app = FastAPI(title="birnn-tag", version=__version__, lifespan=lifespan)
-    app.state.batcher = batcher
+    app.state.batcher, app.state.shutdown = batcher, Shutdown()
+    app.add_middleware(_Draining, shutdown=app.state.shutdown)
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, error: RequestError) -> JSONResponse:
@@ -79,6 +131,11 @@ def create_app(model: Any, *, max_batch: int = 256, max_wait: float = 0.005, lim
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:  # 404, 405
         return JSONResponse({"error": str(error.detail)}, status_code=error.status_code)
+
+    @app.exception_handler(ClientDisconnect)
+    async def went_away(request: Request, error: ClientDisconnect) -> Response:
+        logger.info("%s: the client went away before sending its whole request", request.url.path)
+        return Response(status_code=400)  # no one is left to read it
 
     @app.exception_handler(Exception)
     async def failed(request: Request, error: Exception) -> JSONResponse:
@@ -107,6 +164,10 @@ def create_app(model: Any, *, max_batch: int = 256, max_wait: float = 0.005, lim
             query = fill_request(await _body(request, limits), limits)
             (records,) = await batcher.submit([query])
             return {"results": records}
+
+    @app.post(other_route)
+    async def wrong_route() -> None:
+        raise RequestError(404, f"POST {other_route}: this service runs a {model.task} model; use POST {route}")
 
     return app
 
@@ -166,10 +227,20 @@ def _texts(value: Any, field: str, limits: Limits) -> list[str]:
         raise RequestError(422, f"{field}: expected a list of strings, got {type(value).__name__}")
     _check_count(value, field, limits)
     for index, text in enumerate(value):
-        if not isinstance(text, str):
-            raise RequestError(422, f"{field}[{index}]: expected a string, got {type(text).__name__}")
+        _check_string(text, f"{field}[{index}]")
     _check_chars(sum(map(len, value)), field, limits)
     return value
+
+
+def _check_string(value: Any, field: str) -> None:
+    """A string that can be written back as UTF-8: JSON's ``\\ud800`` escapes decode to lone
+    surrogates, which no answer could hold."""
+    if not isinstance(value, str):
+        raise RequestError(422, f"{field}: expected a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise RequestError(422, f"{field}: not valid Unicode: a lone surrogate {value[error.start]!r} at character {error.start}") from None
 
 
 def _check_count(value: list, field: str, limits: Limits) -> None:
@@ -197,10 +268,11 @@ def tag_request(body: dict[str, Any], limits: Limits) -> list[str | list[str]]:
         if not isinstance(tokens, list):
             raise RequestError(422, f"tokens[{row}]: expected a list of strings, got {type(tokens).__name__}")
         for column, token in enumerate(tokens):
-            if not isinstance(token, str):
-                raise RequestError(422, f"tokens[{row}][{column}]: expected a string, got {type(token).__name__}")
+            _check_string(token, f"tokens[{row}][{column}]")
             if not token.strip():
                 raise RequestError(422, f"tokens[{row}][{column}]: empty token")
+            if token.split() != [token]:  # predict --pretokenized splits lines at whitespace: no token holds any
+                raise RequestError(422, f"tokens[{row}][{column}]: whitespace in token {short_repr(token)}; send each word as a token")
     _check_chars(sum(len(token) for tokens in sentences for token in tokens), "tokens", limits)
     return sentences
 
@@ -219,5 +291,12 @@ def fill_request(body: dict[str, Any], limits: Limits) -> dict[str, Any]:
         choices = _texts(choices, "choices", limits)
         if not choices or not all(word.strip() for word in choices):
             raise RequestError(422, "choices: expected non-empty words")
+        # Only a cloze service gets here, and a cloze model has imported torch already.
+        from birnn_tag.cloze.prediction import unique_choices
+
+        try:
+            choices = unique_choices(choices, "choices")
+        except BirnnTagError as error:
+            raise RequestError(422, str(error)) from None
     return {"texts": texts, "top_k": top_k, "choices": choices}
 

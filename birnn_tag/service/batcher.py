@@ -5,6 +5,7 @@ A worker takes the first waiting request, then keeps collecting until the batch 
 single worker thread (the model is not shared between threads), and hands each request its share
 of the results. Under load a batch fills at once and the wait costs nothing; a lone request waits
 at most ``max_wait``. At most ``max_queue`` requests wait; more are refused (:class:`Busy`).
+:meth:`MicroBatcher.stop` answers every request submitted before it, then stops the worker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 
 class Busy(Exception):
-    """Raised by :meth:`MicroBatcher.submit` when ``max_queue`` requests are waiting already."""
+    """Raised by :meth:`MicroBatcher.submit` when ``max_queue`` requests are waiting already, or
+    while the batcher is stopping."""
 
 
 class MicroBatcher:
@@ -30,7 +32,7 @@ class MicroBatcher:
         self.queue: asyncio.Queue | None = None
         self.executor: ThreadPoolExecutor | None = None
         self.worker: asyncio.Task | None = None
-        self.running: list[tuple[list[Any], asyncio.Future]] = []  # the jobs of the batch being collected or run
+        self.stopping = False
 
     def start(self) -> None:
         """Start the worker on the running event loop, with a queue and a model thread of its own."""
@@ -41,26 +43,27 @@ class MicroBatcher:
         self.worker = asyncio.get_running_loop().create_task(self._work())
 
     async def stop(self) -> None:
-        """Stop the worker: every request still waiting or running fails with ``CancelledError``."""
+        """Answer every request submitted so far (requests submitted meanwhile are refused with
+        :class:`Busy`), then stop the worker."""
         if self.worker is None:
             return
-        self.worker.cancel()
+        self.stopping = True
         try:
-            await self.worker
-        except asyncio.CancelledError:
-            pass
-        pending = list(self.running)
-        while not self.queue.empty():
-            pending.append(self.queue.get_nowait())
-        for _, future in pending:
-            if not future.done():
-                future.cancel()
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.queue = self.executor = self.worker = None
-        self.running = []
+            await self.queue.join()  # every job taken from the queue is marked done once answered
+        finally:
+            self.worker.cancel()  # idle now: waiting for a job that will not come
+            try:
+                await self.worker
+            except asyncio.CancelledError:
+                pass
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.queue = self.executor = self.worker = None
+            self.stopping = False
 
     async def submit(self, items: list[Any]) -> list[Any]:
         """The results for ``items``, once the batch they join has run."""
+        if self.stopping:
+            raise Busy("the service is stopping")
         self.start()
         future = asyncio.get_running_loop().create_future()
         try:
@@ -72,19 +75,25 @@ class MicroBatcher:
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            self.running = [await self.queue.get()]
-            count, deadline = len(self.running[0][0]), loop.time() + self.max_wait
-            while count < self.max_batch and (left := deadline - loop.time()) > 0:
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), left)
-                except asyncio.TimeoutError:
-                    break
-                self.running.append(job)
-                count += len(job[0])
-            await self._run(loop, self.running)
-            self.running = []
+            jobs = [await self.queue.get()]
+            try:
+                count, deadline = len(jobs[0][0]), loop.time() + self.max_wait
+                while count < self.max_batch and (left := deadline - loop.time()) > 0:
+                    try:
+                        job = await asyncio.wait_for(self.queue.get(), left)
+                    except asyncio.TimeoutError:
+                        break
+                    jobs.append(job)
+                    count += len(job[0])
+                # A client that went away (or was cut at shutdown) leaves a cancelled future: skip its items.
+                await self._run(loop, [job for job in jobs if not job[1].done()])
+            finally:
+                for _ in jobs:
+                    self.queue.task_done()
 
     async def _run(self, loop: asyncio.AbstractEventLoop, jobs: list[tuple[list[Any], asyncio.Future]]) -> None:
+        if not jobs:
+            return
         items = [item for job_items, _ in jobs for item in job_items]
         try:
             results = await loop.run_in_executor(self.executor, self.run, items)
