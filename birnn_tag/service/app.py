@@ -94,7 +94,7 @@ class _Draining:
         except asyncio.CancelledError:
             if not self.shutdown.begun:
                 raise
-            # The task is done with: answering here ends it without uvicorn's plain-text 500 and traceback.
+            # uvicorn cancelled it when the grace ran out: a 503 here, not uvicorn's traceback and plain-text 500.
             self.shutdown.cut += 1
             if not started:
                 cut = "service shutting down: the request was not finished within the grace period; retry on another instance"
