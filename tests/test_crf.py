@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from birnn_tag.tagging.crf import DISALLOWED, CRFHead, mask_scores, viterbi
+from birnn_tag.tagging.crf import DISALLOWED, CRFHead, marginals, mask_scores, viterbi
 from birnn_tag.tagging.transitions import allowed_transitions
 
 INPUT_DIM = 6
@@ -268,3 +268,70 @@ def test_cuda_matches_cpu():
             assert torch.allclose(got.cpu(), expected, atol=1e-4)  # -inf k-best padding compares equal
         else:
             assert torch.equal(got.cpu(), expected)
+
+
+def reference_marginals(emissions, transitions, start, end):
+    """One sentence's marginals (time, num_tags) by a plain float64 forward-backward."""
+    emissions, transitions, start, end = (x.double() for x in (emissions, transitions, start, end))
+    alphas, betas = [start + emissions[0]], [end]
+    for t in range(1, len(emissions)):
+        alphas.append(torch.logsumexp(alphas[-1][:, None] + transitions, dim=0) + emissions[t])
+        betas.append(torch.logsumexp(transitions + (emissions[len(emissions) - t] + betas[-1])[None, :], dim=1))
+    scores = torch.stack(alphas) + torch.stack(betas[::-1])
+    return (scores - torch.logsumexp(alphas[-1] + end, dim=0)).exp()
+
+
+def long_sentence(length, num_tags=9, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    scale = lambda *shape: 4 * torch.randn(*shape, generator=generator)  # noqa: E731 - scores as sharp as a trained head's
+    return scale(length, num_tags), scale(num_tags, num_tags), scale(num_tags), scale(num_tags)
+
+
+def test_marginals_of_a_1000_token_sentence_equal_float64_and_sum_to_1():
+    emissions, transitions, start, end = long_sentence(1000)
+    mask = torch.ones(1, 1000, dtype=torch.bool)
+    got = marginals(emissions[None], mask, transitions, start, end)[0]
+    assert got.dtype == torch.float32
+    assert (got.double() - reference_marginals(emissions, transitions, start, end)).abs().max() < 1e-5
+    assert (got.sum(dim=1) - 1).abs().max() < 1e-5
+
+
+def test_a_sentences_marginals_do_not_depend_on_its_batch(monkeypatch):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        emissions, transitions, start, end = long_sentence(250)
+        alone = marginals(emissions[None], torch.ones(1, 250, dtype=torch.bool), transitions, start, end)[0]
+        for others in ([40, 600], [250] * 30, [7]):
+            batch = torch.zeros(len(others) + 1, max(others + [250]), emissions.shape[1])
+            mask = torch.zeros(batch.shape[:2], dtype=torch.bool)
+            for row, length in enumerate(others):
+                batch[row, :length], mask[row, :length] = long_sentence(length, seed=row + 1)[0], True
+            batch[-1, :250], mask[-1, :250] = emissions, True
+            assert torch.equal(marginals(batch, mask, transitions, start, end)[-1, :250], alone)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_exported_marginals_equal_float64_at_1000_tokens(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+
+    class Marginals(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.forward_backward = torch.jit.script(marginals)
+
+        def forward(self, emissions, mask, transitions, start, end):
+            return self.forward_backward(emissions, mask, transitions, start, end)
+
+    emissions, transitions, start, end = long_sentence(1000)
+    inputs = (emissions[None, :5], torch.ones(1, 5, dtype=torch.bool), transitions, start, end)
+    names = ["emissions", "mask", "transitions", "start", "end"]
+    torch.onnx.export(Marginals(), inputs, str(tmp_path / "m.onnx"), dynamo=False, opset_version=17, input_names=names,
+                      output_names=["marginals"], dynamic_axes={"emissions": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}})
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    feed = {"emissions": emissions[None].numpy(), "mask": torch.ones(1, 1000, dtype=torch.bool).numpy(),
+            "transitions": transitions.numpy(), "start": start.numpy(), "end": end.numpy()}
+    got = torch.from_numpy(session.run(None, feed)[0])[0]
+    assert (got.double() - reference_marginals(emissions, transitions, start, end)).abs().max() < 1e-5

@@ -66,9 +66,9 @@ def call(base: str, path: str, body: object | bytes | None = None) -> tuple[int,
         return error.code, json.loads(error.read())
 
 
-def predict_records(run: Path, tmp_path: Path) -> list[dict]:
+def predict_records(run: Path, tmp_path: Path, texts: list[str] = TEXTS) -> list[dict]:
     source = tmp_path / "in.txt"
-    source.write_text("\n".join(TEXTS) + "\n")
+    source.write_text("\n".join(texts) + "\n")
     result = CliRunner().invoke(app, ["predict", str(run), str(source), "--format", "jsonl", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
@@ -83,9 +83,14 @@ def test_the_service_answers_as_predict_under_concurrency_and_stops_on_sigterm(t
         assert call(base, "/tag", {"texts": TEXTS}) == (200, {"results": expected})
         tokens = [text.split() for text in TEXTS]
         assert call(base, "/tag", {"tokens": tokens})[1]["results"] == expected  # these texts are their tokens
-        with ThreadPoolExecutor(8) as pool:  # 8 clients, 40 requests, each answered with its own records
-            answers = list(pool.map(lambda i: call(base, "/tag", {"texts": [TEXTS[i % 4]]}), range(40)))
-        assert all(answer == (200, {"results": [expected[i % 4]]}) for i, answer in enumerate(answers))
+        # 8 clients × 50 requests, batched with whatever else arrives: each answer equals predict's
+        # records exactly, confidences included (sentences of up to 240 tokens, whose CRF marginals
+        # once depended on their batch neighbours).
+        texts = TEXTS + [" ".join([TEXTS[0]] * n) for n in (10, 40)]
+        expected = predict_records(trained_run, tmp_path, texts)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: call(base, "/tag", {"texts": [texts[i % len(texts)]]}), range(400)))
+        assert all(answer == (200, {"results": [expected[i % len(texts)]]}) for i, answer in enumerate(answers))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
 
