@@ -39,6 +39,12 @@ class ClozeModel:
             "source": str(self.loaded.path), "metrics": report_scores(run_folder_of(self.loaded.path)),
         }
 
+    @staticmethod
+    def unique_choices(choices: Sequence[str], field: str = "choices") -> list[str]:
+        """``choices`` once each, in first-seen order; a special token (``<pad>``, ``<unk>``) is
+        refused naming ``field[index]``, as :meth:`fill` does."""
+        return unique_choices(choices, field)
+
     def fill(
         self,
         lines: Sequence[str],

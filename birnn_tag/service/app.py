@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -161,7 +161,7 @@ def create_app(model: Any, *, max_batch: int = 256, max_wait: float = 0.005, lim
 
         @app.post("/fill")
         async def fill(request: Request) -> dict[str, Any]:
-            query = fill_request(await _body(request, limits), limits)
+            query = fill_request(await _body(request, limits), limits, model.unique_choices)
             (records,) = await batcher.submit([query])
             return {"results": records}
 
@@ -277,8 +277,11 @@ def tag_request(body: dict[str, Any], limits: Limits) -> list[str | list[str]]:
     return sentences
 
 
-def fill_request(body: dict[str, Any], limits: Limits) -> dict[str, Any]:
-    """The query of a ``POST /fill`` body: ``texts``, ``top_k`` (default 10), ``choices`` (or null)."""
+def fill_request(
+    body: dict[str, Any], limits: Limits, unique_choices: Callable[[Sequence[str], str], list[str]]
+) -> dict[str, Any]:
+    """The query of a ``POST /fill`` body: ``texts``, ``top_k`` (default 10), ``choices`` (or
+    null), made unique and checked by the model's ``unique_choices``."""
     _check_fields(body, ("texts", "top_k", "choices"))
     if "texts" not in body:
         raise RequestError(422, "texts: missing; expected a list of strings with blanks (___ or [MASK])")
@@ -291,9 +294,6 @@ def fill_request(body: dict[str, Any], limits: Limits) -> dict[str, Any]:
         choices = _texts(choices, "choices", limits)
         if not choices or not all(word.strip() for word in choices):
             raise RequestError(422, "choices: expected non-empty words")
-        # Only a cloze service gets here, and a cloze model has imported torch already.
-        from birnn_tag.cloze.prediction import unique_choices
-
         try:
             choices = unique_choices(choices, "choices")
         except BirnnTagError as error:

@@ -23,6 +23,7 @@ from birnn_tag.errors import BirnnTagError
 from birnn_tag.loading import load_model
 from birnn_tag.tagging import schemes
 from birnn_tag.tagging.evaluation import split_predictions
+from birnn_tag.tagging.tagger import Tagger
 
 OVERALL = "overall"
 
@@ -195,7 +196,7 @@ def compare_runs(
     golds, predictions, kinds = [], [], {}
     for run in [*runs_a, *runs_b]:
         loaded = load_model(run, device)
-        if loaded.config.task != "tagging":
+        if not isinstance(loaded.model, Tagger):
             raise BirnnTagError(f"compare: {run} is a {loaded.config.task} run; compare scores tagging runs")
         gold, predicted = split_predictions(loaded, split=split, data_file=data_file, device=device)
         scheme = loaded.config.data.scheme
