@@ -11,7 +11,7 @@ epochs up to 15× slower.
 
 ``training.threads`` is a ceiling, never a promise: only 1 fixes the count. Results differ in the
 last bits between thread counts, so runs compared bit for bit (``--resume`` against an
-uninterrupted run, tests, ``scripts/fault_injection.py``) set it to 1.
+uninterrupted run, tests, ``benchmarks/fault_injection.py``) set it to 1.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from birnn_tag.events import EpochDone, Message, ReportDone, StepsDone
 from conftest import SENTENCES, tiny_config_dict
 
 README = Path(__file__).parent.parent / "README.md"
+API_PAGE = README.parent / "docs" / "python-api.md"
 TEXTS = ["Anna Berg visited Oslo.", "", "Tom flew to Paris  and   Oslo .", "Acme hired Tom, didn't it?"]
 
 
@@ -100,9 +101,16 @@ def test_train_reports_progress_through_events_and_prints_nothing(tmp_path, tiny
 
 
 def test_readme_python_examples_run(tmp_path, trained_run, cloze_run, monkeypatch, capsys):
-    section = README.read_text(encoding="utf-8").split("## Python API", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert len(blocks) >= 3
+    readme = README.read_text(encoding="utf-8").split("## Python API", 1)[1].split("\n## ", 1)[0]
+    (readme_block,) = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    page = re.findall(r"```python\n(.*?)```", API_PAGE.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert len(page) >= 3
+    # Both train into runs/api-demo: the page's blocks run in a second, fresh folder.
+    for blocks, folder in (([readme_block], tmp_path / "readme"), (page, tmp_path / "page")):
+        run_examples(blocks, folder, trained_run, cloze_run, monkeypatch, capsys)
+
+
+def run_examples(blocks, tmp_path, trained_run, cloze_run, monkeypatch, capsys):
     shutil.copytree(trained_run, tmp_path / "runs" / "sample")
     shutil.copytree(cloze_run / "run", tmp_path / "runs" / "sample-cloze")
     for name in ("configs", "data"):

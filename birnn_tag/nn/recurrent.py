@@ -14,7 +14,7 @@ positions of an output hold arbitrary values; callers mask them.
 
 oneDNN fuses only the LSTM. A GRU or vanilla RNN over the padded batch runs PyTorch's own step
 loop, no faster than over a packed sequence (on length-bucketed CoNLL batches the two are within
-2 % for the GRU and 11 % for the RNN, ``scripts/benchmark_kernels.py --cells``) and paying for
+2 % for the GRU and 11 % for the RNN, ``benchmarks/benchmark_kernels.py --cells``) and paying for
 every padding step where a batch's lengths vary, so their word encoders stay packed on CPU.
 :func:`run_direction` still runs them dense for an ONNX export and the cloze stacks.
 """
@@ -73,7 +73,7 @@ def gather_steps(inputs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
     Whole rows of ``dim`` values are copied: on a 256-sentence batch this ran 5× (fp32) and 20×
     (bf16) faster than an element-wise ``gather`` along the time axis, 3.5× and 7× with its
-    backward (``scripts/benchmark_kernels.py``).
+    backward (``benchmarks/benchmark_kernels.py``).
     """
     batch, steps, dim = inputs.shape
     return inputs.reshape(batch * steps, dim).index_select(0, index).view(batch, steps, dim)

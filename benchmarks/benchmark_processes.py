@@ -4,7 +4,7 @@ Small LSTM steps spread badly over threads (each operation is too short to split
 DistributedDataParallel processes each take a share of every batch and only meet to average
 gradients. This script measures both, one after the other, through the real CLI:
 
-    python scripts/benchmark_processes.py --config configs/conll2003-glove.yaml --processes 2
+    python benchmarks/benchmark_processes.py --config configs/conll2003-glove.yaml --processes 2
 
 Each run is ``birnn-tag train CONFIG --set training.epochs=1`` (the second under ``torchrun``);
 throughput is the epoch's wall time from ``metrics.jsonl`` (training only: batching, model, CRF,

@@ -3,7 +3,7 @@
 Torch runs an OpenMP thread per core. When another process holds a core, every parallel region
 waits for the thread that lost it; this script measures what that costs, through the real CLI:
 
-    python scripts/benchmark_busy.py --config configs/conll2003-glove.yaml --sentences 4000
+    python benchmarks/benchmark_busy.py --config configs/conll2003-glove.yaml --sentences 4000
 
 Each run is ``birnn-tag train CONFIG`` for one epoch on the first ``--sentences`` sentences of the
 config's training file (a copy in a temp folder; validation and test are that copy too); its time
@@ -18,7 +18,7 @@ done; the training's thread count follows the load (birnn_tag/threads.py), at mo
 busy loops started after epoch 1, and compares epochs 2.. (train seconds) of the two:
 
     git worktree add /tmp/before COMMIT   # optional: the code whose count was fixed at start-up
-    python scripts/benchmark_busy.py --mid-run --config configs/conll2003-glove-fast.yaml --before /tmp/before
+    python benchmarks/benchmark_busy.py --mid-run --config configs/conll2003-glove-fast.yaml --before /tmp/before
 
 Arms: this tree (adaptive), ``training.threads=1`` (fixed at 1), and with ``--before TREE`` that
 tree's code (its count fixed at start-up, when the machine was still idle).

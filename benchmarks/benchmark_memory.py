@@ -5,8 +5,8 @@ Each measurement is a fresh ``python -m birnn_tag predict RUN INPUT --format F -
 its peak RSS comes from ``os.wait4`` (the child's own ``ru_maxrss``). ``--tree`` runs another
 checkout's code (put first on ``PYTHONPATH``), e.g. a ``git worktree`` of an older commit:
 
-    python scripts/benchmark_memory.py /tmp/glove2 --sentences ../shared/data/conll2003/eng.testb
-    python scripts/benchmark_memory.py /tmp/glove2 --tree /tmp/before --sizes 20000 200000
+    python benchmarks/benchmark_memory.py /tmp/glove2 --sentences ../shared/data/conll2003/eng.testb
+    python benchmarks/benchmark_memory.py /tmp/glove2 --tree /tmp/before --sizes 20000 200000
 
 Prints a markdown table for docs/benchmarks.md.
 """
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmark_busy import cpu_model  # scripts/ is on sys.path when a script runs
+from benchmark_busy import cpu_model  # benchmarks/ is on sys.path when a script runs
 
 FORMATS = ("conll", "jsonl")
 LINE_BYTES = 5_000_000

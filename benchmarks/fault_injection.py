@@ -1,7 +1,7 @@
 """Kill a training with SIGKILL at random moments and check that nothing is lost or wrong.
 
-    python scripts/fault_injection.py --tries 20
-    python scripts/fault_injection.py --config configs/sample.yaml --tries 50 --set training.epochs=4 --seed 1
+    python benchmarks/fault_injection.py --tries 20
+    python benchmarks/fault_injection.py --config configs/sample.yaml --tries 50 --set training.epochs=4 --seed 1
 
 One uninterrupted run is the reference; the moments its epochs ended are noted. Each try starts
 the same training in a fresh folder and picks a phase at random: the first epoch, one of the

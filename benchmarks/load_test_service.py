@@ -1,6 +1,6 @@
 """Load test of `birnn-tag serve` on loopback: concurrency 1 / 8 / 32, bounded in requests and time.
 
-    python scripts/load_test_service.py MODEL --data ../shared/data/conll2003/eng.testb \\
+    python benchmarks/load_test_service.py MODEL --data ../shared/data/conll2003/eng.testb \\
         --requests 200 --sentences-per-request 4
 
 Starts the service on MODEL (a run, checkpoint or export folder), sends REQUESTS requests of a few
@@ -12,7 +12,7 @@ after each round (a leak grows from round to round; caches fill in the first), t
 and times the exit. The client threads run on the same machine as the service. Prints a markdown
 table for docs/benchmarks.md.
 
-    python scripts/load_test_service.py MODEL --sigterm-after 0.3 --clients 16 --texts 1000 [--grace 30]
+    python benchmarks/load_test_service.py MODEL --sigterm-after 0.3 --clients 16 --texts 1000 [--grace 30]
 
 instead sends one request of TEXTS texts from each of CLIENTS clients at once, SIGTERMs the service
 after S seconds, and reports how many requests were accepted, answered (200, every text) and lost

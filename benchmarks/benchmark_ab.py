@@ -8,7 +8,7 @@ With ``--run``, each round also times the whole ``birnn-tag predict RUN`` comman
 input: the start-up a user waits for.
 
     git worktree add /tmp/before HEAD~1
-    python scripts/benchmark_ab.py --before /tmp/before --after . --config configs/conll2003-glove.yaml
+    python benchmarks/benchmark_ab.py --before /tmp/before --after . --config configs/conll2003-glove.yaml
 
 Prints one line per process and a markdown table of medians for docs/benchmarks.md.
 """

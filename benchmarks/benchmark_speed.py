@@ -11,7 +11,7 @@ Measures, in one process and one run (so the ratios are comparable):
     and in bf16 (``--precision``);
   * peak RSS.
 
-    python scripts/benchmark_speed.py --config configs/conll2003.yaml --threads 2
+    python benchmarks/benchmark_speed.py --config configs/conll2003.yaml --threads 2
 
 Prints a markdown table for docs/benchmarks.md.
 """

@@ -7,7 +7,7 @@ the test file ``--passes`` times per variant, variants interleaved: ``predict_st
 command, ``birnn-tag predict RUN TEST --input-format conll -o FILE``, is timed once per precision,
 start-up (imports, loading the model) included.
 
-    python scripts/benchmark_predict.py runs/conll2003-glove --test ../shared/data/conll2003/eng.testb
+    python benchmarks/benchmark_predict.py runs/conll2003-glove --test ../shared/data/conll2003/eng.testb
 
 Prints a markdown table for docs/benchmarks.md.
 """

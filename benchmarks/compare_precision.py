@@ -1,6 +1,6 @@
 """Dev and test F1 of trained tagging runs evaluated in fp32 and in bf16 (``--precision``).
 
-    python scripts/compare_precision.py runs/seeds-glove-dense/default/seed-* --threads 2
+    python benchmarks/compare_precision.py runs/seeds-glove-dense/default/seed-* --threads 2
 
 Prints a markdown table (one row per run, plus the mean difference) for docs/benchmarks.md, with
 each precision's evaluation time. bf16 is only faster on hardware with native bf16

@@ -1,6 +1,6 @@
 """Time loading GloVe 6B 50d with ``birnn_tag.data.pretrained``, whole and filtered to a vocabulary.
 
-    python scripts/benchmark_glove_load.py [PATH.gz] [--words WORDS.txt] [--repeat 3]
+    python benchmarks/benchmark_glove_load.py [PATH.gz] [--words WORDS.txt] [--repeat 3]
 
 PATH defaults to ``../shared/data/embeddings/glove.6B.50d.txt.gz`` and the filter vocabulary to the
 first column of ``glove.6B.50d.conll2003.txt`` beside it (GloVe's lines for the CoNLL-2003 words).

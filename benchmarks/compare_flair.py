@@ -3,8 +3,8 @@
 One run, one machine, one thread count, one system at a time: each trains one epoch of CoNLL-2003
 and then tags its test set, in its own process, and reports sentences/s and tokens/s.
 
-    .venv/bin/python scripts/compare_flair.py --threads 2
-    .venv/bin/python scripts/compare_flair.py --limit 300     # a quick check on 300 sentences per split
+    .venv/bin/python benchmarks/compare_flair.py --threads 2
+    .venv/bin/python benchmarks/compare_flair.py --limit 300     # a quick check on 300 sentences per split
 
 The architecture is the same on both sides (SETTINGS below: Flair 0.15.1's defaults): word
 embeddings learned from scratch (Flair's OneHotEmbeddings; words seen at least 3 times), a

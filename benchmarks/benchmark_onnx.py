@@ -1,6 +1,6 @@
 """An exported model (onnxruntime) against its run (PyTorch), on one machine in one run.
 
-    python scripts/benchmark_onnx.py RUN --data ../shared/data/conll2003/eng.testb --rounds 3
+    python benchmarks/benchmark_onnx.py RUN --data ../shared/data/conll2003/eng.testb --rounds 3
 
 Exports RUN to a temporary folder, then measures:
   * agreement: every sentence of DATA tagged by PyTorch (fp32) and by the export (``export --check``'s

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train several softmax-head recipes on CoNLL-2003 concurrently (used on a GPU machine to pick the
 # optimiser settings of configs/conll2003.yaml; see docs/benchmarks.md).
-#   DATA=../shared/data/conll2003 OUT=/tmp/sweep T=480 bash scripts/sweep_conll_recipes.sh
+#   DATA=../shared/data/conll2003 OUT=/tmp/sweep T=480 bash benchmarks/sweep_conll_recipes.sh
 set -u
 DATA=${DATA:-../shared/data/conll2003}
 OUT=${OUT:-runs/sweep}

@@ -13,7 +13,7 @@
      output): an element-wise ``gather`` along time against copying whole rows with
      ``index_select`` (``recurrent.gather_steps``), forward and backward, fp32 and bf16.
 
-    python scripts/benchmark_kernels.py --data ../shared/data/conll2003 --run runs/conll2003-glove
+    python benchmarks/benchmark_kernels.py --data ../shared/data/conll2003 --run runs/conll2003-glove
 
 Each timing is the best of ``--repeats`` passes, variants interleaved; prints markdown tables.
 """
