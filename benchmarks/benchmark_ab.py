@@ -33,15 +33,15 @@ def worker(args: argparse.Namespace) -> None:
 
     import torch
 
-    from birnn_tag.checkpoint import LoadedModel
+    from birnn_tag.runs.checkpoint import LoadedModel
     from birnn_tag.config import load_config
-    from birnn_tag.data.sources import read_file
-    from birnn_tag.epoch import make_optimizer, train_epoch
+    from birnn_tag.data.reading.sources import read_file
+    from birnn_tag.training.epoch import make_optimizer, train_epoch
     from birnn_tag.tasks import task_for
 
     try:  # the layout by task (birnn_tag/tagging/)
-        from birnn_tag.tagging.pipeline import load_tagging_splits
-        from birnn_tag.tagging.prediction import InputSentence, format_prediction, predict_stream
+        from birnn_tag.tagging.data.splits import load_tagging_splits
+        from birnn_tag.tagging.prediction.streaming import InputSentence, format_prediction, predict_stream
     except ModuleNotFoundError:  # older trees: a flat package
         from birnn_tag.data.pipeline import load_tagging_splits
         from birnn_tag.prediction import InputSentence, format_prediction, predict_stream

@@ -13,7 +13,7 @@ override (e.g. ``training.threads=1``). Prints a markdown
 table for docs/benchmarks.md.
 
 ``--mid-run`` measures a busy process that starts while a training runs, once its first epoch is
-done; the training's thread count follows the load (birnn_tag/threads.py), at most the config's
+done; the training's thread count follows the load (birnn_tag/runtime/threads.py), at most the config's
 ``training.threads``. Each arm trains ``--epochs`` epochs alone, then again with ``--competitors``
 busy loops started after epoch 1, and compares epochs 2.. (train seconds) of the two:
 

@@ -32,7 +32,7 @@ import torch
 
 from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.batching import bucketed_batches
-from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.data.reading.conll import ColumnFormat, read_conll
 from birnn_tag.nn.encoder import BiRNNEncoder
 from birnn_tag.nn.recurrent import gather_steps, reversal_index, run_direction
 
@@ -161,8 +161,8 @@ def gc_freeze(run: str, test: Path, repeats: int) -> None:
 GC_WORKER = """
 import gc, time, torch
 from pathlib import Path
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.prediction import format_prediction, predict_stream, read_inputs
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.prediction.streaming import format_prediction, predict_stream, read_inputs
 torch.set_num_threads(2)
 loaded = load_model(Path({run!r}), torch.device("cpu"))
 if {freeze}:

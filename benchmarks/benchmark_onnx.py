@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import birnn_tag
-from birnn_tag.data.conll import ColumnFormat, read_conll
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.export import check_export, export_model
+from birnn_tag.data.reading.conll import ColumnFormat, read_conll
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.onnx.export import check_export, export_model
 
 CLI = [sys.executable, "-m", "birnn_tag"]
 

@@ -33,8 +33,8 @@ FORMATS = ("conll", "jsonl")
 
 def worker(run: str, test: str, passes: int, threads: int) -> None:
     """Runs in the child process: prints {variant: [seconds per pass]} as JSON."""
-    from birnn_tag.loading import load_model
-    from birnn_tag.tagging.prediction import format_prediction, predict_stream, read_inputs
+    from birnn_tag.runs.loading import load_model
+    from birnn_tag.tagging.prediction.streaming import format_prediction, predict_stream, read_inputs
 
     torch.set_num_threads(threads)
     loaded = load_model(Path(run), torch.device("cpu"))
@@ -75,7 +75,7 @@ def main() -> None:
     if args.worker:
         worker(args.runs[0], args.test, args.passes, args.threads)
         return
-    from birnn_tag.data.conll import ColumnFormat, read_conll
+    from birnn_tag.data.reading.conll import ColumnFormat, read_conll
 
     sentences = len(read_conll(Path(args.test), ColumnFormat(tag_column=None))["tokens"])
     print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}")

@@ -29,14 +29,14 @@ import time
 
 import torch
 
-from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.config import load_config
 from birnn_tag.data.batching import bucketed_batches
-from birnn_tag.data.sources import read_file
-from birnn_tag.devices import has_native_bf16
-from birnn_tag.epoch import make_optimizer, train_epoch
-from birnn_tag.tagging.pipeline import load_tagging_splits
-from birnn_tag.tagging.prediction import OUTPUT_FORMATS, InputSentence, format_prediction, predict_stream
+from birnn_tag.data.reading.sources import read_file
+from birnn_tag.runtime.devices import has_native_bf16
+from birnn_tag.training.epoch import make_optimizer, train_epoch
+from birnn_tag.tagging.data.splits import load_tagging_splits
+from birnn_tag.tagging.prediction.streaming import OUTPUT_FORMATS, InputSentence, format_prediction, predict_stream
 from birnn_tag.tasks import task_for
 
 

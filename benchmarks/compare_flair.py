@@ -195,12 +195,12 @@ def birnn_tag_worker(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]
     """Train one epoch and tag the test split with birnn-tag's own code paths (as the CLI does)."""
     import torch
 
-    from birnn_tag.checkpoint import LoadedModel
+    from birnn_tag.runs.checkpoint import LoadedModel
     from birnn_tag.config import load_config
-    from birnn_tag.data.sources import read_file
-    from birnn_tag.epoch import make_optimizer, train_epoch
-    from birnn_tag.tagging.pipeline import load_tagging_splits
-    from birnn_tag.tagging.prediction import InputSentence, predict_stream
+    from birnn_tag.data.reading.sources import read_file
+    from birnn_tag.training.epoch import make_optimizer, train_epoch
+    from birnn_tag.tagging.data.splits import load_tagging_splits
+    from birnn_tag.tagging.prediction.streaming import InputSentence, predict_stream
     from birnn_tag.tasks import task_for
 
     config = load_config(ROOT / "configs/conll2003.yaml", birnn_tag_overrides(data_dir, args.batch_size, args.threads))

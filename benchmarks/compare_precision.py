@@ -4,7 +4,7 @@
 
 Prints a markdown table (one row per run, plus the mean difference) for docs/benchmarks.md, with
 each precision's evaluation time. bf16 is only faster on hardware with native bf16
-(``birnn_tag.precision.has_native_bf16``), which the header line reports.
+(``birnn_tag.runtime.precision.has_native_bf16``), which the header line reports.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from birnn_tag.devices import has_native_bf16
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.evaluation import evaluate_checkpoint
+from birnn_tag.runtime.devices import has_native_bf16
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.scoring.evaluation import evaluate_checkpoint
 
 SPLITS = ("validation", "test")
 PRECISIONS = ("fp32", "bf16")

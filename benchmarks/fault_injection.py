@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from birnn_tag.checkpoint import read_checkpoint
-from birnn_tag.run_folder import LOCK_NAME
+from birnn_tag.runs.checkpoint import read_checkpoint
+from birnn_tag.runs.folder import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/sample.yaml")
     # One thread: results compared bit for bit need the same thread count in every run, and the
-    # count adapts to the cores other processes leave free (birnn_tag/threads.py).
+    # count adapts to the cores other processes leave free (birnn_tag/runtime/threads.py).
     parser.add_argument("--set", dest="sets", action="append", default=["training.threads=1"])
     parser.add_argument("--tries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")

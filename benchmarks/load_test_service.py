@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import birnn_tag
-from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.data.reading.conll import ColumnFormat, read_conll
 
 
 def machine() -> str:

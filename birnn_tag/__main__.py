@@ -1,3 +1,3 @@
-from birnn_tag.cli import main
+from birnn_tag.cli.app import main
 
 main()

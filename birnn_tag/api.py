@@ -16,26 +16,26 @@ from typing import TYPE_CHECKING
 
 from birnn_tag.config import Config, load_config
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.events import Listener
-from birnn_tag.tagging.onnx_model import OnnxTaggingModel, is_export
+from birnn_tag.training.events import Listener
+from birnn_tag.tagging.onnx.runtime import OnnxTaggingModel, is_export
 
 if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of it is loaded
     import torch
 
-    from birnn_tag.cloze.cloze_model import ClozeModel
-    from birnn_tag.tagging.comparison import Comparison
-    from birnn_tag.tagging.data_check import DataCheck
-    from birnn_tag.tagging.export import CheckResult
-    from birnn_tag.tagging.tagging_model import TaggingModel
+    from birnn_tag.cloze.public import ClozeModel
+    from birnn_tag.tagging.tools.comparison import Comparison
+    from birnn_tag.tagging.tools.data_check import DataCheck
+    from birnn_tag.tagging.onnx.export import CheckResult
+    from birnn_tag.tagging.public.pytorch import TaggingModel
 
 
 def load(
     path: str | Path, device: str | torch.device = "auto", precision: str | None = None
 ) -> TaggingModel | ClozeModel | OnnxTaggingModel:
     """The trained model of a run folder (its ``best.pt``), a checkpoint file or an export folder
-    (``birnn-tag export``): a :class:`~birnn_tag.tagging.tagging_model.TaggingModel` or a
-    :class:`~birnn_tag.cloze.cloze_model.ClozeModel`, by the run's task, or an
-    :class:`~birnn_tag.tagging.onnx_model.OnnxTaggingModel` (onnxruntime on the CPU; PyTorch is
+    (``birnn-tag export``): a :class:`~birnn_tag.tagging.public.pytorch.TaggingModel` or a
+    :class:`~birnn_tag.cloze.public.ClozeModel`, by the run's task, or an
+    :class:`~birnn_tag.tagging.onnx.runtime.OnnxTaggingModel` (onnxruntime on the CPU; PyTorch is
     not imported).
 
     ``device``: ``cpu``, ``cuda``, ``auto`` (CUDA when available) or a ``torch.device``; the model
@@ -49,8 +49,8 @@ def load(
         return OnnxTaggingModel(path)
     import torch
 
-    from birnn_tag.devices import resolve_device
-    from birnn_tag.loading import load_model
+    from birnn_tag.runtime.devices import resolve_device
+    from birnn_tag.runs.loading import load_model
     from birnn_tag.tasks import task_for
 
     target = device if isinstance(device, torch.device) else resolve_device(str(device))
@@ -64,13 +64,13 @@ def export(
     """Export a tagging run (folder or checkpoint) to an ONNX folder; with ``check_split``, tag
     that split of the run's data (its first ``check_sentences`` sentences, or all) with PyTorch
     and with the export, and raise unless the tags are identical and the numbers agree."""
-    from birnn_tag.loading import load_model
-    from birnn_tag.tagging.export import DEFAULT_OPSET, check_export, export_model
+    from birnn_tag.runs.loading import load_model
+    from birnn_tag.tagging.onnx.export import DEFAULT_OPSET, check_export, export_model
 
     loaded = load_model(run, "cpu")
     tokens = None
     if check_split is not None:  # read before anything is written: missing data leaves no half-made export
-        from birnn_tag.data.sources import load_corpus
+        from birnn_tag.data.reading.sources import load_corpus
 
         tokens = load_corpus(loaded.config.data, only=check_split).splits[check_split]["tokens"]
     folder = export_model(loaded, folder, opset=opset or DEFAULT_OPSET)
@@ -99,11 +99,11 @@ def compare(
 ) -> Comparison:
     """Compare tagging runs ``a`` with runs ``b`` (one or more each, e.g. seeds of two recipes) on
     a split of their data or a ``data`` file: each side's score, B − A with its 95 % paired
-    bootstrap interval and p-value, overall and per type (:mod:`birnn_tag.tagging.comparison`)."""
+    bootstrap interval and p-value, overall and per type (:mod:`birnn_tag.tagging.tools.comparison`)."""
     import torch
 
-    from birnn_tag.devices import resolve_device
-    from birnn_tag.tagging.comparison import compare_runs
+    from birnn_tag.runtime.devices import resolve_device
+    from birnn_tag.tagging.tools.comparison import compare_runs
 
     target = device if isinstance(device, torch.device) else resolve_device(str(device))
     return compare_runs(list(a), list(b), split=split, data_file=None if data is None else str(data), samples=samples, seed=seed, device=target)
@@ -113,10 +113,10 @@ def calibrate(run: str | Path) -> dict[str, float]:
     """Fit a tagging run's temperature on the validation split of its data (as ``train`` does
     after its last epoch) and write it into its checkpoint; returns the temperature and the NLL
     per token before and after."""
-    from birnn_tag.loading import load_model
-    from birnn_tag.tagging.calibration import calibrate_checkpoint
+    from birnn_tag.runs.loading import load_model
+    from birnn_tag.tagging.scoring.calibration import calibrate_checkpoint
 
-    from birnn_tag.run_folder import RunLock
+    from birnn_tag.runs.folder import RunLock
 
     loaded = load_model(run, "cpu")
     if getattr(loaded.model, "head", None) is None:
@@ -131,8 +131,8 @@ def calibrate(run: str | Path) -> dict[str, float]:
 
 def check_data(config: str | Path | Config, overrides: Sequence[str] = ()) -> DataCheck:
     """Read a tagging config's splits as :func:`train` would and report sizes, labels, schemes and
-    problems (:mod:`birnn_tag.tagging.data_check`); nothing is trained or written."""
-    from birnn_tag.tagging.data_check import check_data as check
+    problems (:mod:`birnn_tag.tagging.tools.data_check`); nothing is trained or written."""
+    from birnn_tag.tagging.tools.data_check import check_data as check
 
     if not isinstance(config, Config):
         config = load_config(config, list(overrides))
@@ -150,9 +150,9 @@ def train(
     ``section.key=value`` ``overrides``; returns the run folder (``output.dir``).
 
     ``resume`` continues the run from its ``last.pt``. Progress goes to ``on_event`` as the
-    records of :mod:`birnn_tag.events`; nothing is printed.
+    records of :mod:`birnn_tag.training.events`; nothing is printed.
     """
-    from birnn_tag.training import train as run_training  # datasets and seqeval: only when training
+    from birnn_tag.training.loop import train as run_training  # datasets and seqeval: only when training
 
     if not isinstance(config, Config):
         config = load_config(config, list(overrides))

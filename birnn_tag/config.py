@@ -167,7 +167,7 @@ class TrainingConfig:
     batch_size: int = _bounded(32, min=1, max=MAX_COUNT)
     eval_batch_size: int = _bounded(256, min=1, max=MAX_COUNT)
     # Tagging models' evaluation and prediction: bf16 autocast, fp32, or auto (bf16 on hardware
-    # with native bf16); birnn_tag/precision.py.
+    # with native bf16); birnn_tag/runtime/precision.py.
     eval_precision: Precision = "fp32"
     optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = _bounded(0.015, min=0.0)

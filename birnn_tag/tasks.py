@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import nn
 
-from birnn_tag.cloze.model import build_cloze_model
+from birnn_tag.cloze.network import build_cloze_model
 from birnn_tag.config import Config
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, ConfigError
-from birnn_tag.tagging.tagger import build_tagger
+from birnn_tag.tagging.network.tagger import build_tagger
 
 if TYPE_CHECKING:
-    from birnn_tag.checkpoint import LoadedModel
-    from birnn_tag.cloze.cloze_model import ClozeModel
+    from birnn_tag.runs.checkpoint import LoadedModel
+    from birnn_tag.cloze.public import ClozeModel
     from birnn_tag.cloze.evaluation import ClozeReport
     from birnn_tag.data.split import Split
-    from birnn_tag.tagging.evaluation import Report
-    from birnn_tag.tagging.tagging_model import TaggingModel
+    from birnn_tag.tagging.scoring.evaluation import Report
+    from birnn_tag.tagging.public.pytorch import TaggingModel
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _build_tagger(config: Config, vocabs: Vocabularies, folder: Path | None = No
 
 def _language_model(path: Path) -> nn.Module:
     """A cloze run's checkpoint as a tagger's TagLM features (model.lm_embeddings)."""
-    from birnn_tag.checkpoint import read_checkpoint, restore_model
+    from birnn_tag.runs.checkpoint import read_checkpoint, restore_model
     from birnn_tag.contextual.lm_states import LMStates
 
     try:
@@ -109,7 +109,7 @@ def _nothing_to_keep(model: nn.Module, folder: Path) -> None:
 
 
 def _load_tagging_splits(config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
-    from birnn_tag.tagging.pipeline import load_tagging_splits
+    from birnn_tag.tagging.data.splits import load_tagging_splits
 
     return load_tagging_splits(config, vocabs)
 
@@ -140,14 +140,14 @@ def _no_initialization(model: nn.Module, config: Config, vocabs: Vocabularies) -
 
 
 def _score_tagger(model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device, full: bool = False) -> Report:
-    from birnn_tag.tagging.evaluation import score_model
+    from birnn_tag.tagging.scoring.evaluation import score_model
 
     return score_model(model, split, vocabs, config, device, full=full)
 
 
 def _calibrate_tagger(model: nn.Module, splits: dict[str, Split], vocabs: Vocabularies, config: Config, device: torch.device) -> dict | None:
     """Fit the tagger's temperature on the validation split (none without one)."""
-    from birnn_tag.tagging.calibration import fit_temperature
+    from birnn_tag.tagging.scoring.calibration import fit_temperature
 
     if "validation" not in splits:
         return None
@@ -172,13 +172,13 @@ def _build_cloze(config: Config, vocabs: Vocabularies, folder: Path | None = Non
 
 
 def _open_tagger(loaded: LoadedModel, device: torch.device, precision: str | None) -> TaggingModel:
-    from birnn_tag.tagging.tagging_model import TaggingModel
+    from birnn_tag.tagging.public.pytorch import TaggingModel
 
     return TaggingModel(loaded, device, precision)
 
 
 def _open_cloze(loaded: LoadedModel, device: torch.device, precision: str | None) -> ClozeModel:
-    from birnn_tag.cloze.cloze_model import ClozeModel
+    from birnn_tag.cloze.public import ClozeModel
 
     return ClozeModel(loaded, device, precision)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from birnn_tag.devices import has_native_bf16
+from birnn_tag.runtime.devices import has_native_bf16
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # bf16 kernels run only where the CPU multiplies bf16 natively; elsewhere bf16 is refused (tested).
@@ -55,7 +55,7 @@ def tiny_config(tmp_path: Path, tiny_conll: Path) -> Path:
 def trained_run(tmp_path_factory) -> Path:
     """A run folder trained once per test session on the tiny fixture."""
     from birnn_tag.config import config_from_dict
-    from birnn_tag.training import train
+    from birnn_tag.training.loop import train
 
     folder = tmp_path_factory.mktemp("trained")
     data = folder / "tiny.conll"
@@ -70,7 +70,7 @@ def cloze_run(tmp_path_factory) -> Path:
     through the CLI, once per test session."""
     from typer.testing import CliRunner
 
-    from birnn_tag.cli import app
+    from birnn_tag.cli.app import app
 
     folder = tmp_path_factory.mktemp("cloze")
     (folder / "text.txt").write_text("\n".join(SENTENCES * 30) + "\n\n")

@@ -12,9 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.events import EpochDone, Message, ReportDone, StepsDone
+from birnn_tag.training.events import EpochDone, Message, ReportDone, StepsDone
 
 from conftest import SENTENCES, tiny_config_dict
 

@@ -12,16 +12,16 @@ import torch
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.config import ModelConfig
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocab, Vocabularies
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.calibration import fit_temperature
-from birnn_tag.tagging.calibration_error import calibration_errors, expected_calibration_error
-from birnn_tag.tagging.tagger import build_tagger
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.scoring.calibration import fit_temperature
+from birnn_tag.tagging.scoring.calibration_error import calibration_errors, expected_calibration_error
+from birnn_tag.tagging.network.tagger import build_tagger
 
 runner = CliRunner()
 

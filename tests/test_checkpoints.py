@@ -10,12 +10,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from birnn_tag.checkpoint import read_checkpoint
-from birnn_tag.cli import app
+from birnn_tag.runs.checkpoint import read_checkpoint
+from birnn_tag.cli.app import app
 from birnn_tag.config import config_from_dict
 from birnn_tag.errors import BirnnTagError, CheckpointError
-from birnn_tag.loading import load_model
-from birnn_tag.training import train
+from birnn_tag.runs.loading import load_model
+from birnn_tag.training.loop import train
 
 from conftest import tiny_config_dict
 

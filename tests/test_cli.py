@@ -9,8 +9,8 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from birnn_tag import precision
-from birnn_tag.cli import app
+from birnn_tag.runtime import precision
+from birnn_tag.cli.app import app
 from conftest import needs_native_bf16
 
 runner = CliRunner()
@@ -187,7 +187,7 @@ def test_predict_starts_without_importing_data_loading_or_scoring_libraries(tmp_
     text = tmp_path / "in.txt"
     text.write_text("Tom flew to Paris .\n")
     code = (
-        "import sys\nfrom birnn_tag.cli import app\n"
+        "import sys\nfrom birnn_tag.cli.app import app\n"
         f"sys.argv = ['birnn-tag', 'predict', {str(trained_run)!r}, {str(text)!r}, '--pretokenized', '--device', 'cpu']\n"
         "try:\n    app()\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('datasets', 'seqeval', 'sklearn') if m in sys.modules))\n"
@@ -240,8 +240,8 @@ def test_messages_keep_their_square_brackets(tmp_path, trained_run):
 def test_training_view_prints_warnings_with_square_brackets_as_written():
     from rich.console import Console
 
-    from birnn_tag.cli_view import TrainingView
-    from birnn_tag.events import Message
+    from birnn_tag.cli.view import TrainingView
+    from birnn_tag.training.events import Message
 
     console = Console(record=True, markup=False, width=200)
     with TrainingView(console, progress=False) as view:

@@ -6,8 +6,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
-from birnn_tag.cloze.model import build_cloze_model
+from birnn_tag.cli.app import app
+from birnn_tag.cloze.network import build_cloze_model
 from birnn_tag.config import ModelConfig
 from birnn_tag.nn.recurrent import gather_steps, reversal_index
 
@@ -126,7 +126,7 @@ def test_evaluate_reports_topk_and_perplexity(cloze_run):
 
 def test_custom_blank_survives_the_ptb_tokenizer_and_bad_jsonl_is_reported(cloze_run):
     from birnn_tag.cloze.prediction import make_query
-    from birnn_tag.data.tokenize import tokenize
+    from birnn_tag.data.reading.tokenize import tokenize
 
     query = make_query(1, "Joe likes [BLANK], especially <b>.", "[BLANK]", lambda t: tokenize(t)[0], None)
     assert query.tokens == ["Joe", "likes", "[BLANK]", ",", "especially", "<", "b", ">", "."]

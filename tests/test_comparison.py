@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.config import config_from_dict
-from birnn_tag.tagging.comparison import compare_predictions, scores_of, sentence_counts
-from birnn_tag.training import train
+from birnn_tag.tagging.tools.comparison import compare_predictions, scores_of, sentence_counts
+from birnn_tag.training.loop import train
 
 from conftest import FIXTURES, tiny_config_dict
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from birnn_tag.config import config_from_dict
-from birnn_tag.data.sources import file_format, read_file
+from birnn_tag.data.reading.sources import file_format, read_file
 from birnn_tag.errors import DataError
 
 from conftest import FIXTURES

@@ -15,12 +15,12 @@ import birnn_tag  # noqa: E402
 from birnn_tag.config import config_from_dict  # noqa: E402
 from birnn_tag.contextual import transformer  # noqa: E402
 from birnn_tag.contextual.transformer import TransformerFeatures  # noqa: E402
-from birnn_tag.data.conll import ColumnFormat, read_conll  # noqa: E402
+from birnn_tag.data.reading.conll import ColumnFormat, read_conll  # noqa: E402
 from birnn_tag.errors import BirnnTagError, ConfigError  # noqa: E402
-from birnn_tag.events import EpochDone  # noqa: E402
-from birnn_tag.tagging.evaluation import split_predictions  # noqa: E402
-from birnn_tag.tagging.export import export_model  # noqa: E402
-from birnn_tag.training import train  # noqa: E402
+from birnn_tag.training.events import EpochDone  # noqa: E402
+from birnn_tag.tagging.scoring.evaluation import split_predictions  # noqa: E402
+from birnn_tag.tagging.onnx.export import export_model  # noqa: E402
+from birnn_tag.training.loop import train  # noqa: E402
 
 from conftest import tiny_config_dict  # noqa: E402
 from test_transformer_features import tiny_bert  # noqa: E402

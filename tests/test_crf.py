@@ -12,8 +12,9 @@ import math
 import pytest
 import torch
 
-from birnn_tag.tagging.crf import DISALLOWED, CRFHead, marginals, mask_scores, viterbi
-from birnn_tag.tagging.transitions import allowed_transitions
+from birnn_tag.tagging.network.crf import CRFHead, marginals
+from birnn_tag.tagging.network.viterbi import DISALLOWED, mask_scores, viterbi
+from birnn_tag.tagging.network.transitions import allowed_transitions
 
 INPUT_DIM = 6
 LENGTHS = [4, 1, 3, 2]  # padded to 4 tokens; includes a one-token sentence

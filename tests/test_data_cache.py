@@ -11,7 +11,7 @@ import pytest
 
 from birnn_tag.cloze.text import read_text_file
 from birnn_tag.config import DataConfig
-from birnn_tag.data.sources import load_corpus
+from birnn_tag.data.reading.sources import load_corpus
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 
 runner = CliRunner()
 TRAIN = "-DOCSTART- O\n\nAnna B-PER\nlives O\nin O\nOslo B-LOC\n\nPeter B-PER\nBerg I-PER\n\n"

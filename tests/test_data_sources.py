@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from birnn_tag.config import DataConfig, EncodingConfig
-from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.data.reading.conll import ColumnFormat, read_conll
 from birnn_tag.data.encoding import TokenEncoder, to_tensors
-from birnn_tag.data.sources import load_corpus
+from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
-from birnn_tag.tagging.preparation import prepare_split
+from birnn_tag.tagging.data.preparation import prepare_split
 
 
 def test_reads_conll_columns_and_skips_docstart(tiny_conll):

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from birnn_tag.tagging.error_analysis import KINDS, analyze_errors
-from birnn_tag.tagging.evaluation import evaluate_tags
+from birnn_tag.tagging.scoring.error_analysis import KINDS, analyze_errors
+from birnn_tag.tagging.scoring.evaluation import evaluate_tags
 
 CASES = [
     # (gold, predicted, the kinds of the false positives, of the false negatives)
@@ -52,7 +52,7 @@ def test_kinds_add_up_to_false_positives_plus_false_negatives():
 def test_evaluate_writes_the_analysis_and_the_predictions(trained_run):
     from typer.testing import CliRunner
 
-    from birnn_tag.cli import app
+    from birnn_tag.cli.app import app
 
     result = CliRunner().invoke(app, ["evaluate", str(trained_run), "--split", "validation", "--device", "cpu"])
     assert result.exit_code == 0, result.output

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.config import config_from_dict
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.export import check_export, export_model
-from birnn_tag.training import train
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.onnx.export import check_export, export_model
+from birnn_tag.training.loop import train
 
 from conftest import FIXTURES, tiny_config_dict
 
@@ -102,7 +102,7 @@ def test_an_export_runs_without_pytorch(run, tmp_path):
         "        raise ImportError('blocked: ' + name)\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = guard\n"
-        "from birnn_tag.cli import main\n"
+        "from birnn_tag.cli.app import main\n"
         f"sys.argv = ['birnn-tag', 'predict', {str(folder)!r}, '-', '--pretokenized', '--format', 'jsonl']\n"
         "main()\n"
     )

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.config import config_from_dict
-from birnn_tag.tagging.prediction import _join_k_best
-from birnn_tag.tagging.schemes import first_invalid
-from birnn_tag.training import train
+from birnn_tag.tagging.prediction.streaming import _join_k_best
+from birnn_tag.tagging.data.schemes import first_invalid
+from birnn_tag.training.loop import train
 
 from conftest import FIXTURES, tiny_config_dict
 

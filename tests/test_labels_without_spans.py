@@ -12,13 +12,13 @@ import yaml
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.config import config_from_dict
-from birnn_tag.data.sources import Corpus
+from birnn_tag.data.reading.sources import Corpus
 from birnn_tag.errors import DataError
-from birnn_tag.tagging.evaluation import evaluate_tags
-from birnn_tag.tagging.preparation import input_scheme, training_scheme
-from birnn_tag.training import train
+from birnn_tag.tagging.scoring.evaluation import evaluate_tags
+from birnn_tag.tagging.data.preparation import input_scheme, training_scheme
+from birnn_tag.training.loop import train
 
 from conftest import FIXTURES, tiny_config_dict
 

@@ -5,8 +5,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "birnn_tag"
-# Modules that talk to the terminal: the command line and its training view.
-CLI_MODULES = {"cli", "cli_view"}
+# The package that talks to the terminal: the command line and its training view.
+CLI_PACKAGE = "birnn_tag.cli"
 
 
 def modules() -> dict[str, ast.Module]:
@@ -63,7 +63,7 @@ def test_task_names_only_in_the_registry():
 
 def test_the_library_prints_nothing():
     for name, tree in modules().items():
-        if name.rsplit(".", 1)[-1] in CLI_MODULES:
+        if name == CLI_PACKAGE or name.startswith(CLI_PACKAGE + "."):
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):

@@ -11,14 +11,14 @@ import yaml
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.config import config_from_dict
 from birnn_tag.contextual.lm_states import LMStates
-from birnn_tag.data.conll import ColumnFormat, read_conll
+from birnn_tag.data.reading.conll import ColumnFormat, read_conll
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.evaluation import split_predictions
-from birnn_tag.training import train
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.scoring.evaluation import split_predictions
+from birnn_tag.training.loop import train
 
 from conftest import SENTENCES, tiny_config_dict
 

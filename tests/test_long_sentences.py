@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from birnn_tag.config import DataConfig, config_from_dict
-from birnn_tag.data.sources import load_corpus
+from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.errors import DataError
-from birnn_tag.loading import load_model
-from birnn_tag.tagging import schemes
-from birnn_tag.tagging.evaluation import evaluate_checkpoint
-from birnn_tag.tagging.pipeline import load_tagging_splits
-from birnn_tag.tagging.preparation import prepare_split
-from birnn_tag.training import train
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.data import schemes
+from birnn_tag.tagging.scoring.evaluation import evaluate_checkpoint
+from birnn_tag.tagging.data.splits import load_tagging_splits
+from birnn_tag.tagging.data.preparation import prepare_split
+from birnn_tag.training.loop import train
 
 from conftest import tiny_config_dict
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from birnn_tag.data.batch_plans import MAX_BATCH_TOKENS, sorted_batches
-from birnn_tag.loading import load_model
-from birnn_tag.tagging import prediction
-from birnn_tag.tagging.prediction import InputSentence, predict_stream
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.prediction import streaming as prediction
+from birnn_tag.tagging.prediction.streaming import InputSentence, predict_stream
 
 
 def random_sentences(count: int, seed: int) -> list[InputSentence]:

@@ -11,8 +11,8 @@ from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.nn.embeddings import CharCNN, distinct_rows
 from birnn_tag.nn.encoder import BiRNNEncoder
 from birnn_tag.nn.recurrent import CELLS, final_states
-from birnn_tag.tagging.schemes import first_invalid
-from birnn_tag.tagging.tagger import build_tagger
+from birnn_tag.tagging.data.schemes import first_invalid
+from birnn_tag.tagging.network.tagger import build_tagger
 from conftest import needs_native_bf16
 
 

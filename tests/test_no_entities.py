@@ -8,8 +8,8 @@ import json
 import yaml
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
-from birnn_tag.tagging.span_scores import score_spans
+from birnn_tag.cli.app import app
+from birnn_tag.tagging.scoring.span_scores import score_spans
 
 from conftest import tiny_config_dict
 

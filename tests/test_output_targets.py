@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 
 runner = CliRunner()
 SENTENCES = "Tom flew to Paris .\nAnna stayed .\n"

@@ -9,10 +9,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
+from birnn_tag.cli.app import app
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.plots import plot_curves
-from birnn_tag.tagging.error_analysis import confusion_matrix
+from birnn_tag.runs.plots import plot_curves
+from birnn_tag.tagging.scoring.error_analysis import confusion_matrix
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -59,7 +59,7 @@ def test_tensorboard_gets_each_epochs_scalars(tmp_path, tiny_conll):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from birnn_tag.config import config_from_dict
-    from birnn_tag.training import train
+    from birnn_tag.training.loop import train
     from conftest import tiny_config_dict
 
     run = train(config_from_dict(tiny_config_dict(tiny_conll, tmp_path / "run", epochs=3, tensorboard=True)))

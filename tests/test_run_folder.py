@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from birnn_tag import training
+from birnn_tag.training import loop as training
 from birnn_tag.config import config_from_dict
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.training import train
+from birnn_tag.training.loop import train
 
 from conftest import tiny_config_dict
 
@@ -87,7 +87,7 @@ def test_a_stopped_fresh_run_leaves_no_folder(tmp_path, tiny_conll, monkeypatch)
 def test_second_training_on_a_locked_run_folder_names_the_holder(tmp_path, tiny_conll):
     run = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from birnn_tag.run_folder import RunLock; "
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from birnn_tag.runs.folder import RunLock; "
          "lock = RunLock(Path(sys.argv[1])); print('locked', flush=True); time.sleep(60)", str(run)],
         stdout=subprocess.PIPE, text=True,
     )

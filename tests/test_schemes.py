@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from birnn_tag.tagging.schemes import check_tag, convert, detect_scheme, first_invalid, from_spans, to_spans
+from birnn_tag.tagging.data.schemes import check_tag, convert, detect_scheme, first_invalid, from_spans, to_spans
 
 IOB1 = ["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "O", "I-ORG"]
 IOB2 = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "O", "B-ORG"]

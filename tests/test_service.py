@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from birnn_tag.cli import app
-from birnn_tag.loading import load_model
+from birnn_tag.cli.app import app
+from birnn_tag.runs.loading import load_model
 from birnn_tag.service.batcher import Busy, MicroBatcher
-from birnn_tag.tagging.export import export_model
+from birnn_tag.tagging.onnx.export import export_model
 
 TEXTS = ["Peter Blackburn lives in Paris .", "Anna Berg visited Oslo .", "", "EU rejects German call to boycott British lamb ."]
 

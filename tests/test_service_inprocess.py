@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import birnn_tag
-from birnn_tag.cli import app as cli
+from birnn_tag.cli.app import app as cli
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.service.app import create_app
 

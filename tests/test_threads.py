@@ -10,10 +10,10 @@ import time
 import pytest
 import torch
 
-from birnn_tag import threads
+from birnn_tag.runtime import threads
 from birnn_tag.config import config_from_dict
-from birnn_tag.events import Message
-from birnn_tag.training import train
+from birnn_tag.training.events import Message
+from birnn_tag.training.loop import train
 from conftest import tiny_config_dict
 
 CORES = len(os.sched_getaffinity(0))

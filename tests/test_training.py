@@ -8,14 +8,14 @@ from seqeval.scheme import IOB2
 
 from birnn_tag.config import config_from_dict
 from birnn_tag.data.encoding import encode_split
-from birnn_tag.data.sources import load_corpus
-from birnn_tag.epoch import clip_gradients
-from birnn_tag.events import Message
-from birnn_tag.loading import load_model
-from birnn_tag.tagging.evaluation import evaluate_tags
-from birnn_tag.tagging.inference import decode_sentences
-from birnn_tag.tagging.preparation import prepare_split
-from birnn_tag.training import train
+from birnn_tag.data.reading.sources import load_corpus
+from birnn_tag.training.epoch import clip_gradients
+from birnn_tag.training.events import Message
+from birnn_tag.runs.loading import load_model
+from birnn_tag.tagging.scoring.evaluation import evaluate_tags
+from birnn_tag.tagging.prediction.decoding import decode_sentences
+from birnn_tag.tagging.data.preparation import prepare_split
+from birnn_tag.training.loop import train
 
 from conftest import tiny_config_dict
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
-from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.cloze.text import chunk_tokens, encode_words, load_cloze_splits, read_text_file
 from birnn_tag.config import Config
 from birnn_tag.data.batching import iterate_batches

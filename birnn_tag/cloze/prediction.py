@@ -15,11 +15,11 @@ from typing import Any, BinaryIO
 
 import torch
 
-from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.cloze.text import encode_words, tokenize_text
 from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.batching import iterate_batches
-from birnn_tag.data.conll import decode_lines
+from birnn_tag.data.reading.conll import decode_lines
 from birnn_tag.data.vocab import PAD, UNK, normalize_word
 from birnn_tag.errors import BirnnTagError, DataError
 

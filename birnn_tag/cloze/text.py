@@ -16,11 +16,11 @@ import torch
 from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pieces import piece_bounds
-from birnn_tag.data.sources import (
+from birnn_tag.data.reading.sources import (
     SPLITS, carve_validation, check_file, file_format, load_fresh, load_split_dict, map_batched, read_file,
 )
 from birnn_tag.data.split import Split
-from birnn_tag.data.tokenize import tokenize
+from birnn_tag.data.reading.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
 from birnn_tag.errors import DataError, first_line
 

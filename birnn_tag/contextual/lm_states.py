@@ -1,7 +1,7 @@
 """TagLM features (Peters et al. 2017): a trained cloze run's forward and backward states.
 
 A birnn-tag cloze model is a bidirectional language model: separate forward and backward stacks
-(``birnn_tag/cloze/model.py``). For a tagger the top states *after* reading each word are wanted,
+(``birnn_tag/cloze/network.py``). For a tagger the top states *after* reading each word are wanted,
 the word included, which a cloze prediction must exclude (:meth:`ClozeNetwork.states`). Words are
 looked up in the LM's own vocabulary, normalised by the LM's encoding settings (a word it never
 saw is its ``<unk>``), so the tagger's vocabulary and the LM's need not agree. The LM stays frozen:
@@ -15,7 +15,7 @@ import hashlib
 import torch
 from torch import nn
 
-from birnn_tag.checkpoint import LoadedModel
+from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.data.vocab import normalize_word
 
 

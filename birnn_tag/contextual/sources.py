@@ -18,7 +18,7 @@ from torch import nn
 
 from birnn_tag.config import ModelConfig
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.run_folder import TRANSFORMER_FOLDER
+from birnn_tag.runs.folder import TRANSFORMER_FOLDER
 
 FINGERPRINT = "fingerprint.json"
 LM_COPY = "lm.pt"

@@ -19,7 +19,7 @@ Frozen weights (``fine_tune=False``) are kept out of the module's registered chi
 not in the tagger's ``parameters()`` (an optimiser never sees them) or its ``state_dict()`` (a
 checkpoint stays megabytes, and :meth:`TransformerFeatures.fingerprint` names the weights instead);
 ``_apply`` still moves them with the module. They run under ``torch.inference_mode()``, and in
-bfloat16 autocast where the device multiplies bf16 natively (see ``birnn_tag/precision.py``); the
+bfloat16 autocast where the device multiplies bf16 natively (see ``birnn_tag/runtime/precision.py``); the
 features are float32 either way. Fine-tuned weights are an ordinary submodule, trained and saved.
 """
 
@@ -34,7 +34,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from birnn_tag.devices import has_native_bf16
+from birnn_tag.runtime.devices import has_native_bf16
 from birnn_tag.errors import BirnnTagError, first_line
 
 POOLINGS: tuple[str, ...] = ("first", "mean", "last")

@@ -92,7 +92,7 @@ def to_tensors(
 def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
     """Encode a prepared split (columns tokens, optional tags, where) into tensors; the ids are
     computed by a batched ``datasets.map``."""
-    from birnn_tag.data.sources import map_batched
+    from birnn_tag.data.reading.sources import map_batched
 
     encode = TokenEncoder(vocabs, config)
     has_tags = "tags" in dataset.column_names

@@ -14,7 +14,7 @@ class Split:
     consecutive pieces it was cut into, so that scores count the sentences as written, and its
     tokens (for error reports), and the gold tags of each piece as the model sees them (for
     calibration). ``context_keys``: which contextual sources' features the sentences carry (their
-    cache keys, as :meth:`~birnn_tag.tagging.tagger.Tagger.attach_context` put them there)."""
+    cache keys, as :meth:`~birnn_tag.tagging.network.tagger.Tagger.attach_context` put them there)."""
 
     sentences: list[EncodedSentence]
     tags: list[list[str]] | None = None

@@ -1,0 +1,113 @@
+"""Checkpoints are data: config + vocabularies + state dicts + metadata, saved atomically.
+
+This module writes and reads payloads; :mod:`birnn_tag.runs.loading` rebuilds models from them.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from birnn_tag.version import __version__
+from birnn_tag.config import Config, config_from_dict
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import CheckpointError, first_line, short_repr
+from birnn_tag.files import write_atomic
+
+FORMAT = "birnn-tag"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (plus format markers) to ``path`` atomically (see :func:`write_atomic`).
+
+    The payload is serialised in memory first: ``torch.save`` straight to a full disk fails with
+    zip-writer errors that name no cause, while a plain file write says "No space left on device".
+    """
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "birnn_tag_version": __version__, **payload}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, buffer.getbuffer())
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check that birnn-tag wrote it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only load failed" in str(error).lower():
+            # Never pass on torch's advice to retry with weights_only=False: that runs the file's code.
+            raise CheckpointError(
+                f"{path}: refused: the file holds Python objects other than tensors and plain data "
+                "(not written by birnn-tag, or tampered with)"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a birnn-tag checkpoint (written by another tool?)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {short_repr(payload.get('format_version'))} is not supported "
+            f"(this birnn-tag reads format {FORMAT_VERSION})"
+        )
+    _check_payload(payload, path)
+    return payload
+
+
+def _check_payload(payload: dict[str, Any], path: Path) -> None:
+    """Check the shape of the keys every checkpoint has, so that a damaged file fails here with
+    its name and the key rather than somewhere inside model building."""
+    if not isinstance(payload.get("config"), dict):
+        raise CheckpointError(f"{path}: key 'config' is missing or not a mapping")
+    vocab = payload.get("vocab")
+    if not isinstance(vocab, dict):
+        raise CheckpointError(f"{path}: key 'vocab' is missing or not a mapping")
+    for name in ("words", "chars", "labels"):
+        items = vocab.get(name)
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise CheckpointError(f"{path}: key 'vocab.{name}' is missing or not a list of strings")
+    trained = vocab.get("trained_words")  # absent in runs saved before it was recorded
+    if trained is not None and not (isinstance(trained, int) and 2 <= trained <= len(vocab["words"])):
+        raise CheckpointError(f"{path}: key 'vocab.trained_words' is not a count of the words")
+    weights = payload.get("model")
+    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+        raise CheckpointError(f"{path}: key 'model' is missing or not a mapping of tensors")
+    if "state" in payload and not isinstance(payload["state"], dict):
+        raise CheckpointError(f"{path}: key 'state' is not a mapping")
+
+
+@dataclass
+class LoadedModel:
+    """A trained model together with what is needed to feed it and read its output
+    (built by :func:`birnn_tag.runs.loading.load_model`)."""
+
+    config: Config
+    vocabs: Vocabularies
+    model: torch.nn.Module
+    path: Path
+
+
+def restore_model(payload: dict[str, Any], path: str | Path, build: Callable[[Config, Vocabularies], torch.nn.Module]) -> LoadedModel:
+    """The model of a :func:`read_checkpoint` payload, built by ``build`` from the saved config and
+    vocabularies, with the saved weights, in eval mode on the CPU."""
+    config = config_from_dict(payload["config"], f"{path} (saved config)", saved=True)
+    vocabs = Vocabularies.from_dict(payload["vocab"])
+    model = build(config, vocabs)
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{path}: weights do not match the saved config: {first_line(error)}") from None
+    return LoadedModel(config, vocabs, model.eval(), Path(path))

@@ -1,0 +1,1 @@
+"""Where and how a model runs: the device, the numeric precision, the CPU threads."""

@@ -1,0 +1,122 @@
+"""An exported tagger (``birnn-tag export``) run by onnxruntime and numpy, without PyTorch.
+
+An export folder holds ``model.onnx`` (ids and lengths in; tag ids, confidences and emissions
+out, the Viterbi search and the CRF's marginals inside the graph), the run's ``config.yaml`` and
+``vocab.json`` (tokenizer settings, ``max_length``, labels and scheme come from them),
+``export.json`` and a model card. Reading, tokenizing, cutting long sentences into pieces and
+formatting are :mod:`~birnn_tag.tagging.prediction.streaming`'s, as for a PyTorch run, so the two give the
+same output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from birnn_tag.config import config_from_dict
+from birnn_tag.data.batch_plans import sorted_batches
+from birnn_tag.data.token_ids import TokenIds
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import BirnnTagError, CheckpointError, first_line, short_repr
+from birnn_tag.cli.options import EvaluateOptions
+from birnn_tag.tagging.prediction.streaming import Decode
+from birnn_tag.tagging.public.base import TaggingBase
+from birnn_tag.runtime.threads import thread_count
+
+EXPORT_FORMAT = 1
+MODEL_FILE, METADATA_FILE = "model.onnx", "export.json"
+INPUTS = ("word_ids", "char_ids", "spelling_ids", "casing_ids", "lengths")
+OUTPUTS = ("tag_ids", "confidences", "emissions")
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether ``path`` is an export folder (it has ``export.json``)."""
+    return (Path(path) / METADATA_FILE).is_file()
+
+
+class OnnxTaggingModel(TaggingBase):
+    """A tagger loaded by :func:`birnn_tag.load` from an export folder: ``tag``, ``tag_tokens``,
+    ``tag_stream`` and ``predict`` as for a run, on onnxruntime's CPU provider. Scoring data
+    (``evaluate``) needs the run and PyTorch."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
+        folder = Path(folder)
+        try:
+            metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+            config = config_from_dict(yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")), f"{folder / 'config.yaml'}", saved=True)
+            vocabs = Vocabularies.from_dict(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+            raise CheckpointError(f"{folder}: not a readable export folder: {first_line(error)}") from None
+        if not isinstance(metadata, dict) or metadata.get("format") != EXPORT_FORMAT:
+            found = metadata.get("format") if isinstance(metadata, dict) else short_repr(metadata)
+            raise CheckpointError(f"{folder / METADATA_FILE}: export format {found!r} is not supported (this birnn-tag reads {EXPORT_FORMAT})")
+        super().__init__(config, vocabs)
+        self.folder, self.metadata = folder, metadata
+        self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))
+        self.inputs = {node.name for node in self.session.get_inputs()}
+        self.ids = TokenIds(vocabs, config.encoding)
+
+    def describe(self) -> dict[str, Any]:
+        """:meth:`TaggingBase.describe` plus the backend, the folder and the exported run's scores."""
+        return super().describe() | {"backend": "onnxruntime", "source": str(self.folder), "metrics": self.metadata.get("metrics", {})}
+
+    def decoder(self, batch_size: int) -> Decode:
+        """onnxruntime tagging, batched as PyTorch's (length-sorted, a padded-token budget)."""
+
+        def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
+            tag_ids: list[list[int]] = [[] for _ in pieces]
+            scores: list[list[float]] | None = [[] for _ in pieces] if confidences else None
+            outputs = ["tag_ids", "confidences"] if confidences else ["tag_ids"]  # onnxruntime runs only what they need
+            for indices in sorted_batches([len(piece) for piece in pieces], batch_size):
+                tags, *probabilities = self.run([pieces[i] for i in indices], outputs)
+                for row, index in enumerate(indices):
+                    length = len(pieces[index])
+                    tag_ids[index] = tags[row, :length].tolist()
+                    if scores is not None:
+                        scores[index] = probabilities[0][row, :length].tolist()
+            return tag_ids, scores
+
+        return decode
+
+    def run(self, pieces: list[list[str]], outputs: Sequence[str] = OUTPUTS) -> list[np.ndarray]:
+        """The graph's ``outputs`` (numpy arrays, padded; by default tag ids, confidences and
+        emissions) for one batch."""
+        steps = max(len(tokens) for tokens in pieces)
+        words, casing, spelling_ids = (np.zeros((len(pieces), steps), dtype=np.int64) for _ in range(3))
+        spellings: dict[str, int] = {}  # each distinct token once; row 0 is the padding's empty one
+        for row, tokens in enumerate(pieces):
+            for position, token in enumerate(tokens):
+                words[row, position], casing[row, position], _ = self.ids.lookup(token)
+                spelling_ids[row, position] = spellings.setdefault(token, len(spellings) + 1)
+        char_rows = [self.ids.lookup(token)[2] for token in spellings]
+        chars = np.zeros((len(spellings) + 1, max(map(len, char_rows), default=1)), dtype=np.int64)
+        for row, ids in enumerate(char_rows, start=1):
+            chars[row, : len(ids)] = ids
+        feed = {
+            "word_ids": words, "char_ids": chars, "spelling_ids": spelling_ids, "casing_ids": casing,
+            "lengths": np.array([len(tokens) for tokens in pieces], dtype=np.int64),
+        }
+        return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
+
+    def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions):
+        """Refused: scoring reads data through ``datasets`` and PyTorch; evaluate the run instead."""
+        raise BirnnTagError(f"{self.folder}: an export folder cannot be evaluated; evaluate the run it was exported from")
+
+
+def _session(path: Path, threads: int):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BirnnTagError("running an exported model needs onnxruntime: pip install 'birnn-tag[export]'") from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types for unreadable graphs
+        raise CheckpointError(f"{path}: not a readable ONNX model: {first_line(error)}") from None

@@ -1,0 +1,84 @@
+"""Run a tagger over encoded sentences in length-sorted batches; results come back in input order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from birnn_tag.runs.checkpoint import LoadedModel
+from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
+from birnn_tag.nn.modes import evaluating
+from birnn_tag.runtime.precision import inference_autocast
+from birnn_tag.tagging.network.tagger import Tagger
+
+
+@torch.inference_mode()
+def decode_sentences(
+    model: Tagger,
+    sentences: Sequence[EncodedSentence],
+    batch_size: int,
+    device: torch.device,
+    confidences: bool = True,
+    precision: str = "fp32",
+) -> tuple[list[list[int]], list[list[float]] | None]:
+    """Predicted tag ids and (if asked) confidences for every sentence, in the order given;
+    ``precision`` is one of :data:`~birnn_tag.runtime.precision.PRECISIONS`."""
+    tag_ids: list[list[int]] = [[] for _ in sentences]
+    scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
+    # One autocast region for all batches: it keeps the weights' bf16 copies from batch to batch.
+    with evaluating(model), inference_autocast(precision, device):
+        for batch in iterate_batches(sentences, batch_size):
+            best, confidence = model.decode(batch.to(device), confidences)
+            best = best.cpu().tolist()
+            confidence = confidence.cpu().tolist() if scores is not None else None
+            for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
+                tag_ids[index] = best[row][:length]
+                if scores is not None:
+                    scores[index] = confidence[row][:length]
+    return tag_ids, scores
+
+
+def torch_decoder(
+    loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None
+) -> Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]:
+    """``predict``'s decode step for a PyTorch model: encode a group of token lists, tag them with
+    :func:`decode_sentences` on ``device`` (default CPU) at ``precision`` (default the run's)."""
+    encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
+    device = device or torch.device("cpu")
+    precision = precision or loaded.config.training.eval_precision
+
+    def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
+        return decode_sentences(loaded.model, encode.encode_sentences(pieces), batch_size, device, confidences, precision)
+
+    return decode
+
+
+@torch.inference_mode()
+def decode_k_best(
+    model: Tagger, sentences: Sequence[EncodedSentence], batch_size: int, device: torch.device, k: int, precision: str = "fp32"
+) -> list[list[tuple[list[int], float]]]:
+    """Each sentence's ``k`` best tag id sequences with their probabilities, best first, in the
+    order given; paths the scheme forbids are never listed (a sentence may get fewer than ``k``)."""
+    best: list[list[tuple[list[int], float]]] = [[] for _ in sentences]
+    with evaluating(model), inference_autocast(precision, device):
+        for batch in iterate_batches(sentences, batch_size):
+            tag_ids, log_probabilities = model.k_best(batch.to(device), k)
+            for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
+                paths = tag_ids[row, :, :length].tolist()
+                found = [(path, lp) for path, lp in zip(paths, log_probabilities[row].tolist()) if lp != float("-inf")]
+                best[index] = [(path, math.exp(lp)) for path, lp in found]  # may round to 0.0, never dropped
+    return best
+
+
+def torch_k_best(
+    loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None
+) -> Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]:
+    """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists → each one's
+    ``k`` best tag id sequences and probabilities."""
+    encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
+    device = device or torch.device("cpu")
+    precision = precision or loaded.config.training.eval_precision
+    return lambda pieces: decode_k_best(loaded.model, encode.encode_sentences(pieces), batch_size, device, k, precision)

@@ -1,0 +1,268 @@
+"""Streaming prediction: read sentences lazily, tag them in batches, write results in input order.
+
+Torch-free: a backend's :data:`Decode` tags the pieces (PyTorch's in :mod:`~birnn_tag.tagging.prediction.decoding`,
+an exported model's in :mod:`~birnn_tag.tagging.onnx.runtime`).
+
+Memory stays flat on any input size: sentences are read ``chunk_size`` at a time, each chunk is
+encoded and decoded in groups of at most :data:`GROUP_TOKENS` tokens (in length-sorted batches),
+written, and dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from birnn_tag.config import Config
+from birnn_tag.data.batch_plans import chunked
+from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, iter_conll
+from birnn_tag.data.reading.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
+from birnn_tag.data.pieces import cut_tokens, join_pieces
+from birnn_tag.data.reading.tokenize import tokenize, whitespace_tokenize
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import BirnnTagError, short_repr
+from birnn_tag.tagging.data import schemes
+if TYPE_CHECKING:  # PyTorch: only predict_stream uses it, and an exported model runs without it
+    import torch
+
+    from birnn_tag.runs.checkpoint import LoadedModel
+
+INPUT_FORMATS = ("text", "pretokenized", "conll", "conllu")
+OUTPUT_FORMATS = ("conll", "jsonl")
+# Tokens encoded and tagged together: a chunk of 4,096 news sentences (~57k tokens) is one group,
+# while one 5 MB line (a million tokens) is tagged a group at a time; encoded all at once it held
+# ~190 MB of id tensors.
+GROUP_TOKENS = 65_536
+
+
+@dataclass
+class InputSentence:
+    """A sentence to tag: its text, tokens and each token's ``(start, end)`` offsets in the text."""
+
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+
+    @classmethod
+    def from_tokens(cls, tokens: list[str]) -> InputSentence:
+        """A pre-tokenized sentence; its text is the tokens joined by single spaces."""
+        offsets, position = [], 0
+        for token in tokens:
+            offsets.append((position, position + len(token)))
+            position += len(token) + 1
+        return cls(" ".join(tokens), tokens, offsets)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity: its ``type``, character offsets ``start:end`` into the sentence's text and that
+    ``text``, token offsets ``token_start:token_end``, and ``confidence`` (the product of its
+    tokens' confidences; None when the prediction has none)."""
+
+    type: str
+    start: int
+    end: int
+    text: str
+    token_start: int
+    token_end: int
+    confidence: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The span as ``predict --format jsonl`` writes it (confidence to 4 decimals, if any)."""
+        record = dataclasses.asdict(self)
+        if self.confidence is None:
+            del record["confidence"]
+        else:
+            record["confidence"] = round(self.confidence, 4)
+        return record
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's ``tokens`` (``offsets``: each one's ``(start, end)`` in ``text``), ``tags``
+    in the run's ``scheme``, per-token ``confidences`` (the chosen tag's probability, or its CRF
+    marginal; None when not asked for), entity ``spans``, worked out on first use, and, when
+    asked for, the ``k_best`` tag sequences with their probabilities, best first (CRF heads)."""
+
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]] = field(repr=False)
+    tags: list[str]
+    confidences: list[float] | None
+    scheme: str = field(repr=False)
+    k_best: list[tuple[list[str], float]] | None = None
+
+    def to_record(self, min_confidence: float | None = None) -> dict[str, Any]:
+        """The prediction as ``predict --format jsonl`` (and the service) writes it: text, tokens,
+        tags, confidences to 4 decimals (when it has them), spans (unless its labels have none;
+        with ``min_confidence``, only those at least that confident)."""
+        record: dict[str, Any] = {"text": self.text, "tokens": self.tokens, "tags": self.tags}
+        if self.confidences is not None:
+            record["confidences"] = [round(c, 4) for c in self.confidences]
+        if self.scheme != schemes.NO_SPANS:
+            spans = self.spans
+            if min_confidence is not None:  # spans without a confidence (none asked for) stay
+                spans = [s for s in spans if s.confidence is None or s.confidence >= min_confidence]
+            record["spans"] = [span.to_dict() for span in spans]
+        if self.k_best is not None:
+            record["k_best"] = [{"tags": tags, "prob": round(p, 4)} for tags, p in self.k_best]
+        return record
+
+    @functools.cached_property
+    def spans(self) -> list[Span]:
+        """The entities the tags mark (CoNLL output never asks, so it never pays for them);
+        none for labels without spans (``data.scheme: none``)."""
+        if self.scheme == schemes.NO_SPANS:
+            return []
+        spans = []
+        for kind, start, end in schemes.to_spans(self.tags, self.scheme):
+            char_start, char_end = self.offsets[start][0], self.offsets[end - 1][1]
+            confidence = None if self.confidences is None else math.prod(self.confidences[start:end])
+            spans.append(Span(kind, char_start, char_end, self.text[char_start:char_end], start, end, confidence))
+        return spans
+
+
+def read_inputs(
+    handle: BinaryIO, name: str, input_format: str, token_column: int | None = None
+) -> Iterator[InputSentence]:
+    """Sentences from a stream: ``text`` (one per line, tokenized), ``pretokenized``
+    (whitespace-separated tokens, one sentence per line), ``conll`` (token column, blank-line
+    breaks) or ``conllu`` (its words). ``token_column`` None: the format's default (0; FORM).
+
+    Blank lines in line-based input give empty sentences, so output lines stay aligned with input.
+    """
+    lines = decode_lines(handle, name)
+    if input_format in ("conll", "conllu"):
+        if input_format == "conll":
+            sentences = iter_conll(lines, name, ColumnFormat(token_column=token_column or 0, tag_column=None))
+        else:
+            column = COLUMNS.index(TOKEN_COLUMN) if token_column is None else token_column
+            sentences = iter_conllu(lines, name, column, tag_column=None)
+        for sentence in sentences:
+            yield InputSentence.from_tokens(sentence.tokens)
+        return
+    for _, line in lines:
+        yield input_sentence(line, pretokenized=input_format == "pretokenized")
+
+
+def input_sentence(item: str | Sequence[str], pretokenized: bool = False, number: int | None = None) -> InputSentence:
+    """A line of text (tokenized as ``predict`` does: CoNLL/PTB-style, or on whitespace when
+    ``pretokenized``) or a list of tokens (its text is the tokens joined by spaces). An empty or
+    blank token is an error naming sentence ``number`` (1-based) and the token."""
+    if isinstance(item, str):
+        tokens, offsets = (whitespace_tokenize if pretokenized else tokenize)(item)
+        return InputSentence(item, tokens, offsets)
+    tokens = list(item)
+    for position, token in enumerate(tokens, start=1):
+        if not isinstance(token, str) or not token.strip():
+            where = f"sentence {number} " if number is not None else ""
+            raise BirnnTagError(f"{where}token {position}: expected a non-empty string, got {short_repr(token)}")
+    return InputSentence.from_tokens(tokens)
+
+
+def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]]]:
+    """Consecutive runs of ``pieces`` with at most ``max_tokens`` tokens together (or one piece)."""
+    group: list[list[str]] = []
+    tokens = 0
+    for piece in pieces:
+        if group and tokens + len(piece) > max_tokens:
+            yield group
+            group, tokens = [], 0
+        group.append(piece)
+        tokens += len(piece)
+    if group:
+        yield group
+
+
+# Tags (and, when asked, confidences) for a group of token lists: how a backend (PyTorch, or an
+# exported model's onnxruntime) tags pieces; ``(pieces, confidences) -> (tag ids, scores or None)``.
+Decode = Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]
+# The k best tag id sequences of each of a group of token lists, with their probabilities, best first.
+KBest = Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]
+
+
+def tag_sentences(
+    config: Config, vocabs: Vocabularies, decode: Decode, inputs: Iterable[InputSentence], *,
+    chunk_size: int = 4096, confidences: bool = True, k_best: KBest | None = None, k: int = 0,
+) -> Iterator[Prediction]:
+    """Tag ``inputs`` lazily with ``decode``, ``chunk_size`` sentences at a time; sentences longer
+    than ``data.max_length`` are tagged in pieces and joined. Without ``confidences`` the
+    predictions carry none (``None``). With ``k_best`` each prediction lists its ``k`` best
+    sequences (a cut sentence's combine its pieces' lists)."""
+    for chunk in chunked(inputs, chunk_size):
+        pieces: list[list[str]] = []
+        counts = []  # pieces per sentence
+        for sentence in chunk:
+            parts = cut_tokens(sentence.tokens, config.data.max_length)
+            counts.append(len(parts))
+            pieces.extend(parts)
+        tag_ids: list[list[int]] = []
+        chunk_scores: list[list[float]] | None = [] if confidences else None
+        piece_lists: list[list[tuple[list[int], float]]] = []
+        for group in _groups(pieces, GROUP_TOKENS):
+            ids, scores = decode(group, confidences)
+            tag_ids += ids
+            if chunk_scores is not None:
+                chunk_scores += scores
+            if k_best is not None:
+                piece_lists += k_best(group)
+        sentence_ids = join_pieces(tag_ids, counts)
+        sentence_scores = join_pieces(chunk_scores, counts) if chunk_scores is not None else [None] * len(chunk)
+        sentence_lists = _join_k_best(piece_lists, counts, k) if k_best is not None else [None] * len(chunk)
+        label = vocabs.labels.items.__getitem__
+        for sentence, ids, scores, paths in zip(chunk, sentence_ids, sentence_scores, sentence_lists):
+            if paths is not None:
+                paths = [(list(map(label, path)), p) for path, p in paths]
+            tags = list(map(label, ids))
+            yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme, paths)
+
+
+def _join_k_best(lists: list[list[tuple[list[int], float]]], counts: list[int], k: int) -> list[list[tuple[list[int], float]]]:
+    """Each sentence's ``k`` best sequences from its pieces' lists (``counts[i]`` consecutive lists
+    per sentence): the pieces are tagged independently, so a sentence's sequence is one path per
+    piece and its probability their product."""
+    joined, position = [], 0
+    for count in counts:
+        best: list[tuple[list[int], float]] = [([], 1.0)]  # an empty sentence has one, empty, sequence
+        for paths in lists[position : position + count]:
+            combined = [(left + right, p * q) for left, p in best for right, q in paths]
+            best = sorted(combined, key=lambda pair: -pair[1])[:k]
+        joined.append(best)
+        position += count
+    return joined
+
+
+def predict_stream(
+    loaded: LoadedModel,
+    inputs: Iterable[InputSentence],
+    *,
+    batch_size: int = 256,
+    chunk_size: int = 4096,
+    device: torch.device | None = None,
+    confidences: bool = True,
+    precision: str | None = None,
+) -> Iterator[Prediction]:
+    """:func:`tag_sentences` with a trained PyTorch model on ``device`` (default CPU).
+
+    ``precision`` (one of :data:`~birnn_tag.runtime.precision.PRECISIONS`) defaults to the run's
+    ``training.eval_precision``. Without ``confidences`` CRF models skip the forward-backward
+    pass that computes them.
+    """
+    from birnn_tag.tagging.prediction.decoding import torch_decoder  # torch: not for an exported model's runtime
+
+    decode = torch_decoder(loaded, batch_size, device, precision)
+    return tag_sentences(loaded.config, loaded.vocabs, decode, inputs, chunk_size=chunk_size, confidences=confidences)
+
+
+def format_prediction(prediction: Prediction, output_format: str, min_confidence: float | None = None) -> str:
+    """One prediction as text: CoNLL ``token<TAB>tag`` lines plus a blank line, or one JSON line
+    (with confidences when the prediction has them, and spans unless its labels have none)."""
+    if output_format == "conll":
+        rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.tokens, prediction.tags))
+        return rows + "\n"
+    return json.dumps(prediction.to_record(min_confidence), ensure_ascii=False) + "\n"

@@ -1,0 +1,1 @@
+"""What ``birnn_tag.load`` returns for a tagger: the backend-free base (tag, stream) and the PyTorch model."""

@@ -1,0 +1,1 @@
+"""Scoring a tagger: decode and score a split, span and label scores, calibration error, error analysis, the reports."""

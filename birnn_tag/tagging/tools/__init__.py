@@ -1,0 +1,1 @@
+"""Tools over tagging runs and data: compare runs (paired bootstrap) and check a config's data."""
