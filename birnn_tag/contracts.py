@@ -96,3 +96,8 @@ class Filler(TrainedModel):
     @abstractmethod
     def fill_stream(self, lines: Iterable[str], **options: Any) -> Iterator[Record]:
         """Answers for lines with blanks, lazily, in input order."""
+
+    @abstractmethod
+    def unique_choices(self, choices: Sequence[str], field: str = "choices") -> list[str]:
+        """``choices`` once each, in first-seen order; a word the model cannot rank is refused
+        naming ``field[index]``."""
