@@ -2,7 +2,8 @@
 
 One schema, one name per setting: the YAML key, the dataclass field and the checkpoint key are
 the same string. Unknown keys fail with their dotted path and a "did you mean" hint; wrong types
-name the key and the expected type. A config read from YAML or from a checkpoint may share
+name the key and the expected type. The model section has one schema per task, chosen by
+``task``: a setting of the other task is refused with its key. A config read from YAML or from a checkpoint may share
 sub-structures (YAML aliases, pickle references) so that a small file expands to billions of
 values; it is measured before anything walks it, and values shown in messages are abbreviated.
 """
@@ -40,20 +41,9 @@ MAX_SIZE = 2**16  # dimensions, layers, threads, kernel and word lengths
 MAX_COUNT = 2**31 - 1  # epochs, batch sizes, sentence lengths, vocabulary sizes
 
 
-def _bounded(default: Any, *, min: float | None = None, max: float | None = None, task: str | None = None) -> Any:
-    """A dataclass field whose numeric value must lie in [min, max]; ``task``: the only task it
-    applies to (see :func:`_check_task_keys`)."""
-    return field(default=default, metadata={"min": min, "max": max, "task": task})
-
-
-def _tagging(default: Any, **bounds: Any) -> Any:
-    """A model setting that only taggers use."""
-    return _bounded(default, task="tagging", **bounds)
-
-
-def _cloze(default: Any, **bounds: Any) -> Any:
-    """A model setting that only cloze models use."""
-    return _bounded(default, task="cloze", **bounds)
+def _bounded(default: Any, *, min: float | None = None, max: float | None = None) -> Any:
+    """A dataclass field whose numeric value must lie in [min, max]."""
+    return field(default=default, metadata={"min": min, "max": max})
 
 
 @dataclass(frozen=True)
@@ -122,41 +112,71 @@ class TransformerConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Embeddings → optional character CNN → stacked BiLSTM → output head (tagging), or word
-    embeddings → directional LSTM stacks → a distribution over words (cloze).
-
-    Settings of one task only are refused in the other's config unless they hold their default
-    (saved configs list every key)."""
+    """The settings every model has; each task's schema adds its own (:data:`MODEL_SCHEMAS`)."""
 
     # 0: no word embedding, for a tagger on contextual features alone (model.transformer, lm_embeddings).
     word_dim: int = _bounded(100, min=0, max=MAX_SIZE)
-    # Pretrained vectors (GloVe / word2vec / fastText text, .gz ok); word_dim must match their size.
-    embeddings: str | None = _tagging(None)
-    freeze_embeddings: bool = _tagging(False)
-    word_dropout: float = _tagging(0.0, min=0.0, max=0.9)
-    casing_dim: int = _tagging(0, min=0, max=MAX_SIZE)  # word-shape feature embedding; 0 = off
-    transformer: TransformerConfig = field(default_factory=TransformerConfig, metadata={"task": "tagging"})
-    # A trained cloze run (TagLM): its forward and backward states at each word, frozen, join the
-    # word's representation.
-    lm_embeddings: str | None = _tagging(None)
-    char_encoder: Literal["none", "cnn", "lstm"] = _tagging("cnn")
-    char_dim: int = _tagging(30, min=1, max=MAX_SIZE)
-    char_filters: int = _tagging(50, min=1, max=MAX_SIZE)
-    char_kernel_size: int = _tagging(3, min=1, max=MAX_SIZE)
-    char_hidden_size: int = _tagging(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
     # The recurrent cell of the tagger's encoder and character BiRNN, and of the cloze stacks.
     cell: Literal["lstm", "gru", "rnn"] = "lstm"
     hidden_size: int = _bounded(200, min=1, max=MAX_SIZE)
     num_layers: int = _bounded(1, min=1, max=MAX_SIZE)
     dropout: float = _bounded(0.5, min=0.0, max=0.95)
-    head: Literal["softmax", "crf"] = _tagging("softmax")
+
+    def contextual(self) -> bool:
+        """Whether the model reads contextual features (a transformer's, a language model's)
+        beside its word embedding."""
+        return False
+
+    def input_paths(self) -> list[str]:
+        """The files and folders the model reads when it is built, beside the data."""
+        return []
+
+
+@dataclass(frozen=True)
+class TaggingModelConfig(ModelConfig):
+    """A tagger: embeddings → optional character CNN or BiRNN → stacked BiRNN (``cell``) →
+    output head."""
+
+    # Pretrained vectors (GloVe / word2vec / fastText text, .gz ok); word_dim must match their size.
+    embeddings: str | None = None
+    freeze_embeddings: bool = False
+    word_dropout: float = _bounded(0.0, min=0.0, max=0.9)
+    casing_dim: int = _bounded(0, min=0, max=MAX_SIZE)  # word-shape feature embedding; 0 = off
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    # A trained cloze run (TagLM): its forward and backward states at each word, frozen, join the
+    # word's representation.
+    lm_embeddings: str | None = None
+    char_encoder: Literal["none", "cnn", "lstm"] = "cnn"
+    char_dim: int = _bounded(30, min=1, max=MAX_SIZE)
+    char_filters: int = _bounded(50, min=1, max=MAX_SIZE)
+    char_kernel_size: int = _bounded(3, min=1, max=MAX_SIZE)
+    char_hidden_size: int = _bounded(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
+    head: Literal["softmax", "crf"] = "softmax"
     # Decode only tag sequences the scheme allows (no O → I-X), for both heads; data.scheme none
     # allows every sequence, so there is nothing to constrain.
-    constrained: bool = _tagging(True)
+    constrained: bool = True
+
+    def contextual(self) -> bool:
+        return bool(self.transformer.name or self.lm_embeddings)
+
+    def input_paths(self) -> list[str]:
+        return [path for path in (self.embeddings, self.lm_embeddings, self.transformer.name) if path]
+
+
+@dataclass(frozen=True)
+class ClozeModelConfig(ModelConfig):
+    """A cloze model: word embeddings → directional stacks (``cell``) → a distribution over words."""
+
     # Which context the prediction at t sees (x_<t, x_>t or both), and the output layer.
-    direction: Literal["both", "forward", "backward"] = _cloze("both")
-    output_layer: Literal["auto", "softmax", "adaptive"] = _cloze("auto")
-    adaptive_cutoffs: list[int] | None = _cloze(None)
+    direction: Literal["both", "forward", "backward"] = "both"
+    output_layer: Literal["auto", "softmax", "adaptive"] = "auto"
+    adaptive_cutoffs: list[int] | None = None
+
+
+# The user's contract: `task` picks the model section's schema.
+TaskName = Literal["tagging", "cloze"]
+DEFAULT_TASK: TaskName = "tagging"
+MODEL_SCHEMAS: dict[str, type[ModelConfig]] = {"tagging": TaggingModelConfig, "cloze": ClozeModelConfig}
 
 
 @dataclass(frozen=True)
@@ -199,12 +219,18 @@ class OutputConfig:
 class Config:
     """The whole resolved configuration of a run."""
 
-    task: Literal["tagging", "cloze"] = "tagging"
+    task: TaskName = DEFAULT_TASK
     data: DataConfig = DataConfig()
     encoding: EncodingConfig = EncodingConfig()
-    model: ModelConfig = ModelConfig()
+    # The schema of ``task`` (:data:`MODEL_SCHEMAS`): ``Config(task="cloze", model=ClozeModelConfig())``.
+    model: ModelConfig = TaggingModelConfig()
     training: TrainingConfig = TrainingConfig()
     output: OutputConfig = OutputConfig()
+
+    def __post_init__(self) -> None:
+        schema = MODEL_SCHEMAS[self.task]
+        if type(self.model) is not schema:
+            raise ConfigError(f"model: a {self.task} config takes a {schema.__name__}, got a {type(self.model).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain nested dict (the form saved in run folders and checkpoints)."""
@@ -297,43 +323,71 @@ def _check_number(value: Any, bounds: Mapping[str, Any], key: str) -> None:
         raise ConfigError(f"{key}: must be <= {high}, got {short_repr(value)}")
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, validating every key under ``prefix``."""
+def _build(cls: type, raw: Any, prefix: str, schemas: Mapping[str, type] | None = None) -> Any:
+    """Build dataclass ``cls`` from a mapping, validating every key under ``prefix``; ``schemas``:
+    the dataclass to build for some fields instead of their annotation's (the task's model schema)."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {short_repr(raw)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    values = {}
+    hints = typing.get_type_hints(cls) | dict(schemas or {})
+    # A chosen schema's defaults stand in for a section the mapping leaves out.
+    values = {name: schema() for name, schema in (schemas or {}).items()}
     for name, value in raw.items():
         if not isinstance(name, str):
             raise ConfigError(f"{prefix or 'config'}: keys must be strings, got {short_repr(name)}")
         key = f"{prefix}.{name}" if prefix else name
         if name not in fields:
-            close = difflib.get_close_matches(name, fields, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
-            raise ConfigError(f"unknown key '{key}'{hint}")
+            raise _unknown_key(cls, name, key)
         value = _coerce(value, hints[name], key)
         _check_number(value, fields[name].metadata, key)
         values[name] = value
     return cls(**values)
 
 
-def _check_task_keys(config: Config) -> None:
-    """Refuse a model setting of another task than ``config.task`` that is not at its default:
-    it would be silently ignored."""
-    for setting in dataclasses.fields(ModelConfig):
-        task = setting.metadata.get("task")
-        default = setting.default_factory() if setting.default is dataclasses.MISSING else setting.default
-        if task not in (None, config.task) and getattr(config.model, setting.name) != default:
-            raise ConfigError(f"model.{setting.name}: applies to {task} models; this is a {config.task} config")
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _unknown_key(cls: type, name: str, key: str) -> ConfigError:
+    """The error for a key that dataclass ``cls`` lacks: a model setting of the other task, or a
+    typo (with the closest key, or the valid ones)."""
+    own = next((task for task, schema in MODEL_SCHEMAS.items() if schema is cls), None)
+    if own is not None:
+        for task, schema in MODEL_SCHEMAS.items():
+            if name in _field_names(schema):
+                return ConfigError(f"{key}: applies to {task} models; this is a {own} config")
+    fields = _field_names(cls)
+    close = difflib.get_close_matches(name, fields, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
+    return ConfigError(f"unknown key '{key}'{hint}")
+
+
+def _model_schema(raw: Any) -> type[ModelConfig]:
+    """The model schema of the task a raw config names (a tagger's when it names none)."""
+    task = raw.get("task", DEFAULT_TASK) if isinstance(raw, dict) else DEFAULT_TASK
+    return MODEL_SCHEMAS[_coerce(task, TaskName, "task")]
+
+
+def _without_other_tasks_settings(raw: dict[str, Any], schema: type[ModelConfig]) -> dict[str, Any]:
+    """``raw`` without the model settings that only other tasks' schemas have.
+
+    Configs saved before each task had a schema of its own list every task's settings, those of
+    the other task at their defaults or, in runs trained before they were refused, set and ignored.
+    """
+    model = raw.get("model")
+    if not isinstance(model, dict):
+        return raw
+    own = set(_field_names(schema))
+    others = {name for other in MODEL_SCHEMAS.values() for name in _field_names(other)} - own
+    return {**raw, "model": {name: value for name, value in model.items() if name not in others}}
 
 
 def _check_word_dim(config: Config) -> None:
     """``model.word_dim: 0`` leaves a tagger nothing to read but contextual features."""
     model = config.model
-    if model.word_dim == 0 and not (model.transformer.name or model.lm_embeddings):
+    if model.word_dim == 0 and not model.contextual():
         raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
 
 
@@ -383,13 +437,16 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, An
 
 def config_from_dict(raw: dict[str, Any], source: str = "config", *, saved: bool = False) -> Config:
     """Validate a nested dict (from YAML or a checkpoint) into a :class:`Config`; errors are
-    prefixed with ``source``. A ``saved`` config (a checkpoint's) may hold model settings of the
-    other task: runs trained before they were refused must still load."""
+    prefixed with ``source``. The model section is read by the schema of the config's task; a
+    ``saved`` config (a checkpoint's, a run folder's) may also hold the other task's model settings,
+    which are dropped: runs saved before each task had its own schema must still load."""
     try:
         _check_size(raw)
-        config = _build(Config, raw, "")
+        schema = _model_schema(raw)
+        if saved:
+            raw = _without_other_tasks_settings(raw, schema)
+        config = _build(Config, raw, "", {"model": schema})
         if not saved:
-            _check_task_keys(config)
             _check_word_dim(config)
         return config
     except ConfigError as error:

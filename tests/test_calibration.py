@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import birnn_tag
 from birnn_tag.cli.app import app
-from birnn_tag.config import ModelConfig
+from birnn_tag.config import TaggingModelConfig
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.split import Split
@@ -39,7 +39,7 @@ def test_the_fit_undoes_a_crafted_overconfidence_without_changing_tags(head):
     """A model whose scores were multiplied by 50 and whose tags are right only about 60 % of the
     time is overconfident; the fitted temperature (above 1) lowers its NLL and every tag stays."""
     torch.manual_seed(0)
-    config = ModelConfig(word_dim=8, char_encoder="none", hidden_size=8, head=head, dropout=0.0)
+    config = TaggingModelConfig(word_dim=8, char_encoder="none", hidden_size=8, head=head, dropout=0.0)
     labels = ["A", "B", "C"]
     model = build_tagger(config, num_words=30, num_chars=2, labels=labels, scheme="none").eval()
     with torch.no_grad():  # sharpen: every score ×50, so that the model is nearly sure of every tag

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from birnn_tag.cli.app import app
 from birnn_tag.cloze.network import build_cloze_model
-from birnn_tag.config import ModelConfig
+from birnn_tag.config import ClozeModelConfig
 from birnn_tag.nn.recurrent import gather_steps, reversal_index
 
 from conftest import SENTENCES
@@ -18,7 +18,7 @@ runner = CliRunner()
 
 def model(direction="both", num_layers=2, output_layer="softmax", vocab=40, cell="lstm"):
     torch.manual_seed(0)
-    config = ModelConfig(word_dim=8, hidden_size=6, num_layers=num_layers, dropout=0.0, direction=direction,
+    config = ClozeModelConfig(word_dim=8, hidden_size=6, num_layers=num_layers, dropout=0.0, direction=direction,
                          output_layer=output_layer, adaptive_cutoffs=[10] if output_layer == "adaptive" else None,
                          cell=cell)
     return build_cloze_model(config, vocab).eval()
@@ -140,4 +140,4 @@ def test_adaptive_cutoffs_beyond_the_vocabulary_are_a_config_error():
     from birnn_tag.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"model.adaptive_cutoffs: \[10, 50\] must increase strictly within 1..38"):
-        build_cloze_model(ModelConfig(output_layer="adaptive", adaptive_cutoffs=[10, 50]), 40)
+        build_cloze_model(ClozeModelConfig(output_layer="adaptive", adaptive_cutoffs=[10, 50]), 40)

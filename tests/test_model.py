@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from birnn_tag.config import ModelConfig
+from birnn_tag.config import TaggingModelConfig
 from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.batching import collate
 from birnn_tag.data.encoding import EncodedSentence
@@ -80,7 +80,7 @@ def test_padding_never_changes_scores_or_tags(options):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     labels = ["O", "B-A", "I-A", "B-B", "I-B"]
-    config = ModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2, **options)
+    config = TaggingModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2, **options)
     model = build_tagger(config, 50, 30, labels, "IOB2").eval()
     short = random_sentence(4, generator, max_chars=3)
     others = [random_sentence(n, generator, max_chars=12) for n in (17, 31, 2)]
@@ -105,7 +105,7 @@ def test_under_bf16_autocast_the_encoder_runs_in_bf16_and_the_head_in_fp32():
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     labels = ["O", "B-A", "I-A"]
-    config = ModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2, head="crf")
+    config = TaggingModelConfig(word_dim=12, char_dim=5, char_filters=6, hidden_size=9, num_layers=2, head="crf")
     model = build_tagger(config, 50, 30, labels, "IOB2").eval()
     sentences = [random_sentence(n, generator, max_chars=8) for n in (5, 3)]
     batch = collate(sentences, range(2))
@@ -143,7 +143,7 @@ def test_the_dense_embedder_of_an_export_equals_the_forward_pass(char_encoder, c
     """TokenEmbedder.dense (given distinct spellings and each position's row) gives what forward
     gives at inference, for every character encoder, padding included."""
     torch.manual_seed(0)
-    config = ModelConfig(word_dim=6, char_encoder=char_encoder, char_dim=5, char_filters=7, char_hidden_size=4, casing_dim=3, hidden_size=8, cell=cell)
+    config = TaggingModelConfig(word_dim=6, char_encoder=char_encoder, char_dim=5, char_filters=7, char_hidden_size=4, casing_dim=3, hidden_size=8, cell=cell)
     model = build_tagger(config, num_words=20, num_chars=30, labels=["O", "B-X", "I-X"], scheme="IOB2").eval()
     sentences = [
         EncodedSentence(torch.tensor([2, 3, 4]), torch.tensor([[3, 4, 0], [5, 0, 0], [3, 4, 6]]), casing=torch.tensor([1, 2, 3])),
@@ -160,7 +160,7 @@ def test_the_dense_embedder_of_an_export_equals_the_forward_pass(char_encoder, c
 def test_constrained_decoding_never_outputs_invalid_sequences():
     torch.manual_seed(3)
     labels = ["O", "B-A", "I-A", "B-B", "I-B"]
-    model = build_tagger(ModelConfig(word_dim=8, char_encoder="none", hidden_size=4), 50, 30, labels, "IOB2").eval()
+    model = build_tagger(TaggingModelConfig(word_dim=8, char_encoder="none", hidden_size=4), 50, 30, labels, "IOB2").eval()
     with torch.no_grad():
         model.head.projection.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0, 5.0]))  # raw argmax: all I- tags
         generator = torch.Generator().manual_seed(0)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from birnn_tag.config import ModelConfig
+from birnn_tag.config import ClozeModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.data.vocab import PAD_ID
 from birnn_tag.errors import ConfigError
@@ -148,7 +148,7 @@ class ClozeNetwork(nn.Module):
         return self.output.log_probs(self.features(word_ids, lengths)[mask])
 
 
-def build_cloze_model(config: ModelConfig, num_words: int) -> ClozeNetwork:
+def build_cloze_model(config: ClozeModelConfig, num_words: int) -> ClozeNetwork:
     """An untrained cloze model; ``output_layer: auto`` goes adaptive above 20,000 words."""
     adaptive = config.output_layer == "adaptive" or (config.output_layer == "auto" and num_words > ADAPTIVE_ABOVE)
     cutoffs = None

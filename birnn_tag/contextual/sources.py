@@ -16,7 +16,7 @@ from pathlib import Path
 
 from torch import nn
 
-from birnn_tag.config import ModelConfig
+from birnn_tag.config import TaggingModelConfig
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.runs.folder import TRANSFORMER_FOLDER
 
@@ -25,7 +25,7 @@ LM_COPY = "lm.pt"
 
 
 def context_sources(
-    config: ModelConfig, folder: Path | None, language_model: Callable[[Path], nn.Module]
+    config: TaggingModelConfig, folder: Path | None, language_model: Callable[[Path], nn.Module]
 ) -> list[nn.Module]:
     """The configured sources, in a fixed order (transformer, then language model). ``folder``: the
     run folder of a trained model, whose kept files they are rebuilt from; None for a new run.
@@ -54,7 +54,7 @@ def _language_model_file(configured: str, folder: Path | None) -> Path:
     return checkpoint
 
 
-def _transformer(config: ModelConfig, folder: Path | None) -> nn.Module:
+def _transformer(config: TaggingModelConfig, folder: Path | None) -> nn.Module:
     from birnn_tag.contextual.transformer import TransformerFeatures
 
     settings = config.transformer

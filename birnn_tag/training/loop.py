@@ -71,7 +71,7 @@ def _inputs(config: Config) -> list[str]:
     """The files and folders a run reads, which replacing a run folder must never delete."""
     data, model = config.data, config.model
     trains = data.train if isinstance(data.train, list) else [data.train]
-    named = (*trains, data.validation, data.test, data.disk, model.embeddings, model.lm_embeddings, model.transformer.name)
+    named = (*trains, data.validation, data.test, data.disk, *model.input_paths())
     return [name for name in named if name]
 
 

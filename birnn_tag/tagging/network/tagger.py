@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from birnn_tag.config import ModelConfig
+from birnn_tag.config import TaggingModelConfig
 from birnn_tag.data.batching import Batch
 from birnn_tag.data.split import Split
 from birnn_tag.data.token_ids import CASINGS
@@ -108,7 +108,7 @@ def _full_precision(features: torch.Tensor) -> torch.autocast:
 
 
 def build_tagger(
-    config: ModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str, contexts: list[nn.Module] = ()
+    config: TaggingModelConfig, num_words: int, num_chars: int, labels: list[str], scheme: str, contexts: list[nn.Module] = ()
 ) -> Tagger:
     """Build an untrained tagger for the given vocabulary sizes, label list and tag scheme, over
     the given contextual sources (:func:`birnn_tag.contextual.sources.context_sources`).

@@ -6,7 +6,7 @@ confidences (softmax probability or CRF marginal) and the emissions out. The con
 search and the CRF's forward-backward pass are TorchScript functions inside the traced model, so
 the TorchScript exporter (``dynamo=False``) writes them as ONNX ``Loop``s that run for any
 sentence length; the dynamo exporter unrolls loops for the traced length only. The embedder and
-the BiLSTM run in their ``dense`` forms, whose shapes follow the input's.
+the BiRNN run in their ``dense`` forms, whose shapes follow the input's.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def model_card(loaded: LoadedModel, metadata: dict) -> str:
     lines = [
         f"# birnn-tag export of `{loaded.path}`",
         "",
-        f"A {model.num_layers}-layer BiLSTM ({model.hidden_size} units per direction) with a {model.head} head, "
+        f"A {model.num_layers}-layer Bi{model.cell.upper()} ({model.hidden_size} units per direction) with a {model.head} head, "
         f"{embeddings} ({model.word_dim}-d), character encoder `{model.char_encoder}`, casing feature "
         f"{model.casing_dim or 'off'}; trained by birnn-tag {metadata['birnn_tag_version']} on `{config.data.train}` "
         f"({config.training.optimizer}, lr {config.training.lr}, up to {config.training.epochs} epochs).",
