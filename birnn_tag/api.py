@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
     from birnn_tag.tagging.tools.comparison import Comparison
     from birnn_tag.tagging.tools.data_check import DataCheck
     from birnn_tag.tagging.onnx.export import CheckResult
+    from birnn_tag.tagging.scoring.calibration import TemperatureFit
     from birnn_tag.tagging.public.pytorch import TaggingModel
 
 
@@ -109,17 +110,17 @@ def compare(
     return compare_runs(list(a), list(b), split=split, data_file=None if data is None else str(data), samples=samples, seed=seed, device=target)
 
 
-def calibrate(run: str | Path) -> dict[str, float]:
+def calibrate(run: str | Path) -> TemperatureFit:
     """Fit a tagging run's temperature on the validation split of its data (as ``train`` does
     after its last epoch) and write it into its checkpoint; returns the temperature and the NLL
     per token before and after."""
+    from birnn_tag.runs.folder import RunLock
     from birnn_tag.runs.loading import load_model
     from birnn_tag.tagging.scoring.calibration import calibrate_checkpoint
-
-    from birnn_tag.runs.folder import RunLock
+    from birnn_tag.tasks import task_for
 
     loaded = load_model(run, "cpu")
-    if getattr(loaded.model, "head", None) is None:
+    if not task_for(loaded.config).can_calibrate:
         raise BirnnTagError(f"{run}: only tagging runs have confidences to calibrate")
     path = Path(run) / "best.pt" if Path(run).is_dir() else Path(run)
     lock = RunLock(path.parent)  # a training writing this run folder must not be overwritten

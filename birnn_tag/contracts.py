@@ -1,5 +1,6 @@
 """The typed contracts between the tasks and the code that serves every task (the API, the CLI,
-the service, the training loop): what a score report offers, and what a trained model offers.
+the service, the training loop): what a score report offers, what a trained model offers, and
+what a task does in training and loading.
 
 Each task's public objects subclass these bases, so the shared code tells a tagger from a cloze
 model by type (``isinstance(model, Filler)``), never by probing for methods or comparing task
@@ -10,10 +11,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
 
 from rich.console import RenderableType
+
+if TYPE_CHECKING:  # types of the training steps only: importing this module imports no PyTorch
+    import torch
+    from torch import nn
+
+    from birnn_tag.config import Config
+    from birnn_tag.data.split import Split
+    from birnn_tag.data.vocab import Vocabularies
+    from birnn_tag.runs.checkpoint import LoadedModel
 
 
 class Confusion(NamedTuple):
@@ -101,3 +112,70 @@ class Filler(TrainedModel):
     def unique_choices(self, choices: Sequence[str], field: str = "choices") -> list[str]:
         """``choices`` once each, in first-seen order; a word the model cannot rank is refused
         naming ``field[index]``."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a task's step after training did to the best model: ``checkpoint`` holds the entries
+    to record in ``best.pt`` (rewritten then with the model's new state), ``note`` a line for the log."""
+
+    checkpoint: dict[str, Any]
+    note: str
+
+
+class Task(ABC):
+    """What differs between tasks when a model is trained or loaded; one instance per task in the
+    registry (:mod:`birnn_tag.tasks`). The training loop, model loading and the API call these
+    steps and stay task-agnostic. The optional steps do nothing unless a task overrides them."""
+
+    #: What the loss is a mean over: several processes weight their shares of a batch by it.
+    loss_mean_over: ClassVar[Literal["sentences", "tokens"]]
+    #: Whether a trained model's confidences can be calibrated (``birnn-tag calibrate``).
+    can_calibrate: ClassVar[bool] = False
+
+    @abstractmethod
+    def load_splits(self, config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
+        """The config as the data resolved it (tagging: ``data.scheme: auto``), the vocabularies
+        (``vocabs``, or built from the training split when None) and the encoded splits by name."""
+
+    @abstractmethod
+    def build_model(self, config: Config, vocabs: Vocabularies, folder: Path | None = None) -> nn.Module:
+        """An untrained model. ``folder``: a trained run's, whose kept files (a transformer's
+        tokenizer...) the model is rebuilt from; None for a new model."""
+
+    def prepare_split(self, model: nn.Module, split: Split) -> None:
+        """Ready ``split`` for training on or scoring by ``model`` (e.g. attach cached contextual
+        features)."""
+
+    def keep_files(self, model: nn.Module, folder: Path) -> None:
+        """Write into a new run ``folder``, with its first checkpoint, what rebuilding the model
+        needs besides the checkpoint (see :meth:`build_model`)."""
+
+    @abstractmethod
+    def score(
+        self, model: nn.Module, split: Split, vocabs: Vocabularies, config: Config, device: torch.device, *, full: bool = False
+    ) -> Report:
+        """``model``'s report on ``split``. ``full``: a final report with its extras (tagging:
+        calibration errors), not a dev score per epoch."""
+
+    def initialize(self, model: nn.Module, config: Config, vocabs: Vocabularies) -> str | None:
+        """Initialise a fresh (not resumed, not loaded) model, e.g. with pretrained vectors;
+        returns a line for the log, or None."""
+        return None
+
+    def finish(
+        self, model: nn.Module, splits: dict[str, Split], vocabs: Vocabularies, config: Config, device: torch.device
+    ) -> Finished | None:
+        """A step on the best model after training (tagging: fit its temperature on validation),
+        or None when there is nothing to do."""
+        return None
+
+    @abstractmethod
+    def open(self, loaded: LoadedModel, device: torch.device, precision: str | None) -> TrainedModel:
+        """The public model around a loaded one, on ``device``, at an inference ``precision``
+        (None: the run's)."""
+
+    @abstractmethod
+    def may_skip_parameters(self, model: nn.Module) -> bool:
+        """Whether some parameters can go without a gradient in a step (DistributedDataParallel
+        must then look for them after every backward pass, which costs time)."""

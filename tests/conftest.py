@@ -43,6 +43,15 @@ def tiny_config_dict(data_file: Path, run_dir: Path, **training) -> dict:
     }
 
 
+def training_pieces(corpus, config):
+    """The pieces of a corpus's training split as ``load_tagging_splits`` makes them: cleaned
+    (``data.scheme: auto`` resolved) and cut between entities."""
+    from birnn_tag.tagging.data.preparation import clean_split, cut_sentences, resolve_scheme
+
+    config = resolve_scheme(corpus, "train", config)
+    return cut_sentences(clean_split(corpus, "train", config), config, keep_entities=True)
+
+
 @pytest.fixture
 def tiny_config(tmp_path: Path, tiny_conll: Path) -> Path:
     """A YAML config file for :func:`tiny_config_dict` on the tiny fixture."""

@@ -59,8 +59,8 @@ def test_the_fit_undoes_a_crafted_overconfidence_without_changing_tags(head):
     vocabs = Vocabularies(Vocab([f"w{i}" for i in range(28)]), Vocab([]), Vocab(labels, specials=False))
     split = Split(sentences, gold, [1] * len(sentences), None, gold)
     fitted = fit_temperature(model, split, vocabs, torch.device("cpu"))
-    assert fitted["nll_after"] < fitted["nll_before"] and fitted["temperature"] > 1
-    model.head.temperature.fill_(fitted["temperature"])
+    assert fitted.nll_after < fitted.nll_before and fitted.temperature > 1
+    model.head.temperature.fill_(fitted.temperature)
     with torch.no_grad():
         calibrated_tags, confidences = model.decode(batch)
         _, sharp = (model.head.temperature.fill_(1.0), model.decode(batch))[1]

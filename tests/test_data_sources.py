@@ -10,7 +10,8 @@ from birnn_tag.data.encoding import TokenEncoder, to_tensors
 from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
-from birnn_tag.tagging.data.preparation import prepare_split
+
+from conftest import training_pieces
 
 
 def test_reads_conll_columns_and_skips_docstart(tiny_conll):
@@ -60,10 +61,10 @@ def test_empty_and_missing_files(tmp_path):
 
 def test_iob1_is_converted_to_iob2_and_bioes(tiny_conll):
     corpus = load_corpus(DataConfig(train=str(tiny_conll)))
-    iob2 = prepare_split(corpus, "train", DataConfig())
+    iob2 = training_pieces(corpus, DataConfig())
     assert iob2["tags"][0] == ["B-PER", "I-PER", "O", "B-LOC", "O"]
     assert iob2["tags"][4] == ["B-LOC", "B-LOC"]
-    bioes = prepare_split(corpus, "train", DataConfig(scheme="BIOES"))
+    bioes = training_pieces(corpus, DataConfig(scheme="BIOES"))
     assert bioes["tags"][0] == ["B-PER", "E-PER", "O", "S-LOC", "O"]
     assert bioes["tags"][4] == ["S-LOC", "S-LOC"]
     assert iob2["where"][1] == f"{tiny_conll}:9"
@@ -73,15 +74,15 @@ def test_invalid_tag_and_transitions(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("a B-PER\nb X-PER\n")
     with pytest.raises(DataError, match=r"bad.txt:1 token 2: tag 'X-PER' has none; set data.scheme: none"):
-        prepare_split(load_corpus(DataConfig(train=str(bad))), "train", DataConfig())
+        training_pieces(load_corpus(DataConfig(train=str(bad))), DataConfig())
     with pytest.raises(DataError, match=r"bad.txt:1: invalid tag 'X-PER'"):
-        prepare_split(load_corpus(DataConfig(train=str(bad))), "train", DataConfig(input_scheme="IOB2"))
+        training_pieces(load_corpus(DataConfig(train=str(bad))), DataConfig(input_scheme="IOB2"))
     broken = tmp_path / "broken.txt"
     broken.write_text("a B-PER\n\nb O\nc I-LOC\n")
     config = DataConfig(train=str(broken), input_scheme="IOB2", invalid_tags="error")
     with pytest.raises(DataError, match=r"broken.txt:3: invalid IOB2 transition at token 2 \(O → I-LOC\)"):
-        prepare_split(load_corpus(config), "train", config)
-    repaired = prepare_split(load_corpus(config), "train", DataConfig(input_scheme="IOB2"))
+        training_pieces(load_corpus(config), config)
+    repaired = training_pieces(load_corpus(config), DataConfig(input_scheme="IOB2"))
     assert repaired["tags"][1] == ["O", "B-LOC"]
 
 
@@ -89,10 +90,10 @@ def test_long_sentences_split_or_refused(tmp_path):
     path = tmp_path / "long.txt"
     path.write_text("".join(f"w{i} O\n" for i in range(7)))
     corpus = load_corpus(DataConfig(train=str(path)))
-    split = prepare_split(corpus, "train", DataConfig(max_length=3))
+    split = training_pieces(corpus, DataConfig(max_length=3))
     assert [len(t) for t in split["tokens"]] == [3, 3, 1]
     with pytest.raises(DataError, match=r"long.txt:1: sentence of 7 tokens is longer than data.max_length=3"):
-        prepare_split(corpus, "train", DataConfig(max_length=3, long_sentences="error"))
+        training_pieces(corpus, DataConfig(max_length=3, long_sentences="error"))
 
 
 def test_jsonl_csv_parquet_and_classlabel(tmp_path):
@@ -181,7 +182,7 @@ def test_iob2_with_stray_inside_tags_is_not_mistaken_for_iob1(tmp_path):
     path.write_text("Anna B-PER\nBerg I-PER\n\nin O\nOslo I-LOC\n")
     config = DataConfig(train=str(path), invalid_tags="error")
     with pytest.raises(DataError, match=r"iob2.txt:4: invalid IOB2 transition at token 2"):
-        prepare_split(load_corpus(config), "train", config)
+        training_pieces(load_corpus(config), config)
 
 
 def test_tiny_train_split_cannot_be_carved(tmp_path):

@@ -17,6 +17,7 @@ from birnn_tag.config import config_from_dict
 from birnn_tag.data.reading.sources import Corpus
 from birnn_tag.errors import DataError
 from birnn_tag.tagging.scoring.evaluation import evaluate_tags
+from birnn_tag.tagging.scoring.label_scores import WordAccuracy
 from birnn_tag.tagging.data.preparation import input_scheme, training_scheme
 from birnn_tag.training.loop import train
 
@@ -113,8 +114,8 @@ def test_token_report_equals_a_direct_computation():
     weighted = sum(f * s for f, s in zip(f1s, supports)) / sum(supports)
     assert report.scores["weighted avg"]["f1-score"] == pytest.approx(weighted)
     # Seen tokens: DET NOUN | NOUN PUNCT, all right; unseen: VERB→NOUN, NOUN→VERB, ADJ→NOUN.
-    assert report.seen == {"accuracy": 1.0, "tokens": 4}
-    assert report.unseen == {"accuracy": 0.0, "tokens": 3}
+    assert report.seen == WordAccuracy(accuracy=1.0, tokens=4)
+    assert report.unseen == WordAccuracy(accuracy=0.0, tokens=3)
 
 
 @pytest.mark.parametrize("head", ["softmax", "crf"])

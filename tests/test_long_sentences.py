@@ -13,10 +13,9 @@ from birnn_tag.runs.loading import load_model
 from birnn_tag.tagging.data import schemes
 from birnn_tag.tagging.scoring.evaluation import evaluate_checkpoint
 from birnn_tag.tagging.data.splits import load_tagging_splits
-from birnn_tag.tagging.data.preparation import prepare_split
 from birnn_tag.training.loop import train
 
-from conftest import tiny_config_dict
+from conftest import tiny_config_dict, training_pieces
 
 # IOB2 as written; with data.max_length: 4 each sentence is cut, and a cut at token 4 would
 # split NEW YORK CITY, BANK ... MELLON and nothing in the third sentence.
@@ -38,7 +37,7 @@ def long_conll(tmp_path):
 @pytest.mark.parametrize("scheme", ["IOB2", "BIOES"])
 def test_pieces_are_cut_at_an_o_and_valid_in_the_scheme(long_conll, scheme):
     config = DataConfig(train=str(long_conll), max_length=4, scheme=scheme)
-    pieces = prepare_split(load_corpus(config), "train", config)
+    pieces = training_pieces(load_corpus(config), config)
     assert pieces["tokens"][:2] == [["Anna", "Berg", "met"], ["New", "York", "City", "today"]]
     # BANK ... MELLON is longer than a piece: it is cut, and each part is an entity of its own.
     assert pieces["tokens"][2:4] == [["Bank", "of", "New", "York"], ["Mellon", "rose"]]
@@ -53,7 +52,7 @@ def test_pieces_are_cut_at_an_o_and_valid_in_the_scheme(long_conll, scheme):
 def test_long_sentences_error_still_refuses(long_conll):
     config = DataConfig(train=str(long_conll), max_length=4, long_sentences="error")
     with pytest.raises(DataError, match=r"long.conll:1: sentence of 7 tokens is longer than data.max_length=4"):
-        prepare_split(load_corpus(config), "train", config)
+        training_pieces(load_corpus(config), config)
 
 
 @pytest.mark.parametrize("scheme", ["IOB2", "BIOES"])

@@ -7,14 +7,11 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from birnn_tag.config import config_from_dict
-from birnn_tag.data.encoding import encode_split
-from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.training.epoch import clip_gradients
 from birnn_tag.training.events import Message
 from birnn_tag.runs.loading import load_model
-from birnn_tag.tagging.scoring.evaluation import evaluate_tags
+from birnn_tag.tagging.scoring.evaluation import evaluate_tags, load_scored_split
 from birnn_tag.tagging.prediction.decoding import decode_sentences
-from birnn_tag.tagging.data.preparation import prepare_split
 from birnn_tag.training.loop import train
 
 from conftest import tiny_config_dict
@@ -33,9 +30,7 @@ def test_tiny_dataset_overfits_and_run_folder_is_complete(trained_run):
 
 def test_checkpoint_round_trip_gives_identical_predictions(trained_run):
     first, second = load_model(trained_run), load_model(trained_run / "best.pt")
-    config = first.config
-    corpus = load_corpus(config.data)
-    sentences = encode_split(prepare_split(corpus, "test", config.data), first.vocabs, config.encoding)
+    sentences = load_scored_split(first, split="test").sentences
     a = decode_sentences(first.model, sentences, 2, torch.device("cpu"))
     b = decode_sentences(second.model, sentences, 2, torch.device("cpu"))
     assert a == b

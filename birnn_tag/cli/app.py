@@ -188,8 +188,8 @@ def calibrate(run: Annotated[Path, typer.Argument(help="Run folder (its best.pt)
     with user_errors():
         fitted = api.calibrate(run)
     stderr.print(
-        f"{run}: temperature {fitted['temperature']:.3f}, validation NLL per token "
-        f"{fitted['nll_before']:.4f} → {fitted['nll_after']:.4f} ({fitted['pieces']:,} pieces)"
+        f"{run}: temperature {fitted.temperature:.3f}, validation NLL per token "
+        f"{fitted.nll_before:.4f} → {fitted.nll_after:.4f} ({fitted.pieces:,} pieces)"
     )
 
 

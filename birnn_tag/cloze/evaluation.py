@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.table import Table
@@ -18,6 +19,7 @@ from rich.table import Table
 from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.cloze.text import chunk_tokens, encode_words, load_cloze_splits, read_text_file
 from birnn_tag.config import Config
+from birnn_tag.contracts import Confusion
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
@@ -28,9 +30,10 @@ TOP_K = (1, 5, 10)
 _ROWS_PER_STEP = 2048  # positions scored at once: bounds the (positions, vocabulary) log-prob matrix
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClozeReport:
-    """Top-k accuracies and perplexity over the scored positions."""
+    """Top-k accuracies (by k in :data:`TOP_K`, in [0, 1]) and perplexity over the scored
+    ``positions``; whether ``<unk>`` targets were counted, and the ``fraction`` of positions scored."""
 
     accuracy: dict[int, float]
     perplexity: float
@@ -44,9 +47,11 @@ class ClozeReport:
         return self.accuracy[1]
 
     def summary(self) -> dict[str, float]:
+        """Top-k accuracies (``top1``...) and perplexity: a metrics record's ``dev_*`` numbers."""
         return {**{f"top{k}": v for k, v in self.accuracy.items()}, "perplexity": self.perplexity}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report: :meth:`summary`, the positions scored and how."""
         return {
             **self.summary(),
             "positions": self.positions,
@@ -61,6 +66,7 @@ class ClozeReport:
         stem.with_name(stem.name + ".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def table(self, title: str) -> Table:
+        """One row: the top-k accuracies (%), perplexity and positions."""
         table = Table(title=title)
         for column in [f"top-{k}" for k in TOP_K] + ["perplexity", "positions"]:
             table.add_column(column, justify="right")
@@ -69,6 +75,10 @@ class ClozeReport:
         )
         table.caption = f"<unk> targets {'counted' if self.count_unk else 'excluded'}; {100 * self.fraction:g}% of positions"
         return table
+
+    def confusion(self) -> Confusion | None:
+        """None: a cloze model's classes are the vocabulary's words, too many to confuse in a table."""
+        return None
 
 
 @torch.inference_mode()

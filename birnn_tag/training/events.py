@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from birnn_tag.contracts import Report
+
 
 @dataclass(frozen=True)
 class Message:
@@ -18,14 +20,6 @@ class Message:
 
     text: str
     level: Literal["info", "warning"] = "info"
-
-
-@dataclass(frozen=True)
-class EpochStarted:
-    """An epoch of ``steps`` optimiser steps begins."""
-
-    epoch: int
-    steps: int
 
 
 @dataclass(frozen=True)
@@ -49,15 +43,14 @@ class EpochDone:
 
 @dataclass(frozen=True)
 class ReportDone:
-    """The best checkpoint's scores on a split, saved as ``report-<split>.*`` in the run folder.
-    ``report`` has ``score``, ``summary()`` and ``table(title)`` (a rich table)."""
+    """The best checkpoint's scores on a split, saved as ``report-<split>.*`` in the run folder."""
 
     split: str
     checkpoint: Path
-    report: Any
+    report: Report
 
 
-Event = Union[Message, EpochStarted, StepsDone, EpochDone, ReportDone]
+Event = Union[Message, StepsDone, EpochDone, ReportDone]
 Listener = Callable[[Event], None]
 
 

@@ -228,7 +228,7 @@ def _run_epochs(session: Session) -> None:
         record["train_tokens_per_s"] = stats["train_tokens"] / stats["train_seconds"]
         if has_dev:
             # Every rank scores the whole dev set (identical weights); rank 0's score decides.
-            report = task_for(config).score(model, session.splits["validation"], session.vocabs, config, session.device, False)
+            report = task_for(config).score(model, session.splits["validation"], session.vocabs, config, session.device)
             record.update({f"dev_{key}": value for key, value in report.summary().items()})
         score = distributed.from_main(report.score, context, session.device) if has_dev else 0.0
         improved = not has_dev or score > state.best_score
@@ -302,15 +302,12 @@ def _final_reports(session: Session) -> None:
     model.load_state_dict(best["model"])
     finished = task.finish(model, session.splits, session.vocabs, session.config, session.device)
     if finished is not None:
-        save_checkpoint(run_dir / "best.pt", best | {"model": model.state_dict(), "calibration": finished})
-        session.emit(Message(
-            f"calibrated on validation: temperature {finished['temperature']:.3f}, "
-            f"NLL per token {finished['nll_before']:.4f} → {finished['nll_after']:.4f}"
-        ))
+        save_checkpoint(run_dir / "best.pt", best | {"model": model.state_dict(), **finished.checkpoint})
+        session.emit(Message(finished.note))
     for name in ("validation", "test"):
         if name not in session.splits:
             continue
-        report = task.score(model, session.splits[name], session.vocabs, session.config, session.device, True)
+        report = task.score(model, session.splits[name], session.vocabs, session.config, session.device, full=True)
         report.save(run_dir / f"report-{name}")
         session.emit(ReportDone(name, run_dir / "best.pt", report))
     headline = "test" if "test" in session.splits else "validation" if "validation" in session.splits else None

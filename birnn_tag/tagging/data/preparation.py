@@ -66,13 +66,6 @@ def _tag_at(corpus: Corpus, split: str, row: int, position: int) -> str:
     return f"{_token_at(corpus, split, row, position)}: tag {corpus.splits[split][row]['tags'][position]!r}"
 
 
-def prepare_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
-    """The pieces of one split that the model sees: :func:`clean_split`, then :func:`cut_sentences`
-    (between entities for the training split, as ``predict`` cuts for the others)."""
-    config = resolve_scheme(corpus, split, config)
-    return cut_sentences(clean_split(corpus, split, config), config, keep_entities=split == "train")
-
-
 def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
     """Validated, scheme-converted version of one split, one row per sentence as written.
 

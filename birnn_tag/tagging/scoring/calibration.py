@@ -10,6 +10,7 @@ only how sure the model says it is.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -29,8 +30,23 @@ from birnn_tag.tagging.network.tagger import Tagger
 SEARCH = (math.log(0.5), math.log(10.0))
 
 
+@dataclass(frozen=True)
+class TemperatureFit:
+    """A fitted temperature and the NLL per token of the gold tags at 1 and at it, over the
+    ``pieces`` it was fitted on."""
+
+    temperature: float
+    nll_before: float
+    nll_after: float
+    pieces: int
+
+    def to_dict(self) -> dict[str, float]:
+        """The form a checkpoint records under ``calibration``."""
+        return asdict(self)
+
+
 @torch.no_grad()
-def fit_temperature(model: Tagger, split: Split, vocabs: Vocabularies, device: torch.device, batch_size: int = 256) -> dict[str, float] | None:
+def fit_temperature(model: Tagger, split: Split, vocabs: Vocabularies, device: torch.device, batch_size: int = 256) -> TemperatureFit | None:
     """The temperature that minimises the NLL of ``split``'s gold tags (pieces whose labels the
     model knows), with the NLL per token at 1 and at it; None when no piece can be used."""
     model.attach_context(split)
@@ -56,7 +72,7 @@ def fit_temperature(model: Tagger, split: Split, vocabs: Vocabularies, device: t
         return sum(float(model.head.sequence_nll(e, y, m, temperature).sum()) for e, y, m in batches) / tokens
 
     best = _golden_section(nll, *SEARCH)
-    return {"temperature": math.exp(best), "nll_before": nll(0.0), "nll_after": nll(best), "pieces": len(labelled)}
+    return TemperatureFit(math.exp(best), nll(0.0), nll(best), len(labelled))
 
 
 def _golden_section(function, low: float, high: float, steps: int = 40) -> float:
@@ -76,14 +92,14 @@ def _golden_section(function, low: float, high: float, steps: int = 40) -> float
     return (low + high) / 2
 
 
-def calibrate_checkpoint(loaded: LoadedModel, path: Path) -> dict[str, float]:
+def calibrate_checkpoint(loaded: LoadedModel, path: Path) -> TemperatureFit:
     """Fit ``loaded``'s temperature on the validation split of its data and write it into the
     checkpoint at ``path`` (atomically, with the fit's numbers under ``calibration``)."""
     split = load_scored_split(loaded, split="validation")
     fitted = fit_temperature(loaded.model, split, loaded.vocabs, torch.device("cpu"), loaded.config.training.eval_batch_size)
     if fitted is None:
         raise BirnnTagError(f"{path}: no validation sentence has labels the model knows; nothing to calibrate on")
-    loaded.model.head.temperature.fill_(fitted["temperature"])
+    loaded.model.head.temperature.fill_(fitted.temperature)
     payload = read_checkpoint(path)
-    save_checkpoint(path, payload | {"model": loaded.model.state_dict(), "calibration": fitted})
+    save_checkpoint(path, payload | {"model": loaded.model.state_dict(), "calibration": fitted.to_dict()})
     return fitted

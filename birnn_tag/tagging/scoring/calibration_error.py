@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from birnn_tag.tagging.data import schemes
+
 BINS = 10
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How well a full report's confidences are calibrated: the head's ``temperature`` and the
+    expected calibration errors (by level: ``token``, and ``span`` for span schemes, in [0, 1])
+    of the confidences at temperature 1 (``ece_before``) and at it (``ece_after``), over ``bins``
+    equal-width bins."""
+
+    temperature: float
+    ece_before: dict[str, float]
+    ece_after: dict[str, float]
+    bins: int = BINS
+
+    def line(self) -> str:
+        """One line for a report: the temperature, then each level's ECE before → after it (in %)."""
+        parts = [f"{level} ECE {100 * self.ece_before[level]:.2f} → {100 * self.ece_after[level]:.2f}" for level in self.ece_before]
+        return f"calibration: temperature {self.temperature:.3f}; {', '.join(parts)} (%, {self.bins} bins)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as a report's ``calibration``."""
+        return asdict(self)
 
 
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = BINS) -> float:

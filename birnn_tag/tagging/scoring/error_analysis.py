@@ -20,13 +20,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from birnn_tag.contracts import Confusion
 from birnn_tag.tagging.data import schemes
+
 KINDS = ("missed", "spurious", "wrong type", "wrong boundary", "wrong type and boundary")
 LENGTH_BUCKETS = ((1, 10), (11, 20), (21, 40), (41, None))
 EXAMPLES_PER_KIND = 3
 
 
-@dataclass
+@dataclass(frozen=True)
 class ErrorAnalysis:
     """Counts per kind (``false_positives``, ``false_negatives``), confused type pairs, F1 by
     sentence length and by seen / unseen entity words, and examples per kind."""
@@ -39,6 +41,7 @@ class ErrorAnalysis:
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The JSON form, as a report's ``errors``."""
         return {
             "false_positives": self.false_positives,
             "false_negatives": self.false_negatives,
@@ -160,7 +163,7 @@ NONE = "(none)"
 
 def confusion_matrix(
     gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], scheme: str
-) -> tuple[list[list[int]], list[str], list[str]]:
+) -> Confusion:
     """Gold × predicted counts and the row and column names. Span schemes: entity types, each
     gold span paired with the predicted span of the same boundaries, else the first overlapping
     one, else ``(none)`` (missed); a predicted span paired with no gold span is a ``(none)`` row
@@ -182,4 +185,4 @@ def confusion_matrix(
         pairs.update((NONE, p[0]) for p in predicted_spans if p not in paired)
     rows = sorted({g for g, _ in pairs} - {NONE}) + ([NONE] if any(g == NONE for g, _ in pairs) else [])
     columns = sorted({p for _, p in pairs} - {NONE}) + ([NONE] if any(p == NONE for _, p in pairs) else [])
-    return [[pairs[g, p] for p in columns] for g in rows], rows, columns
+    return Confusion([[pairs[g, p] for p in columns] for g in rows], rows, columns)

@@ -15,7 +15,7 @@ from birnn_tag.data.reading.sources import Corpus, load_corpus, read_file
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
-from birnn_tag.tagging.scoring.calibration_error import BINS, calibration_errors
+from birnn_tag.tagging.scoring.calibration_error import Calibration, calibration_errors
 from birnn_tag.tagging.prediction.decoding import decode_sentences
 from birnn_tag.tagging.scoring.label_scores import LabelReport, score_labels
 from birnn_tag.tagging.data.splits import tagging_split, warn_unknown_labels
@@ -33,13 +33,17 @@ def evaluate_tags(
     predicted: Sequence[Sequence[str]],
     scheme: str,
     seen: Sequence[Sequence[bool]] | None = None,
+    *,
+    sentences: ScoredSentences | None = None,
+    calibration: Calibration | None = None,
 ) -> Report:
     """Score predicted tag sequences against gold ones, both in ``scheme``: entity scores for
     IOB2 / BIOES, token scores for ``none`` (with accuracy on seen and unseen words when
-    ``seen`` marks the tokens whose word was in training)."""
+    ``seen`` marks the tokens whose word was in training). The report keeps the scored
+    ``sentences`` and the ``calibration`` it is given."""
     if scheme == NO_SPANS:
-        return score_labels(gold, predicted, seen)
-    return score_spans(gold, predicted, scheme)
+        return score_labels(gold, predicted, seen, sentences=sentences, calibration=calibration)
+    return score_spans(gold, predicted, scheme, sentences=sentences, calibration=calibration)
 
 
 def evaluate_checkpoint(
@@ -116,7 +120,7 @@ def calibration_report(
     config: Config,
     device: torch.device,
     precision: str | None = None,
-) -> dict:
+) -> Calibration:
     """The head's temperature and the expected calibration errors of the confidences before
     (temperature 1, decoded here unless the temperature is 1) and after it (``calibrated``)."""
     precision = precision or config.training.eval_precision
@@ -131,7 +135,7 @@ def calibration_report(
             before = calibration_errors(split.tags, predicted, join_pieces(scores, split.pieces), scheme)
         finally:
             head.temperature.copy_(fitted)
-    return {"temperature": float(fitted), "ece_before": before, "ece_after": after, "bins": BINS}
+    return Calibration(float(fitted), before, after)
 
 
 def score_model(
@@ -150,10 +154,9 @@ def score_model(
     # A full report's confidences come with its tags: one decode, not one more for calibration.
     predicted, seen, calibrated = decode_split(model, split, vocabs, config, device, precision, confidences=full)
     scheme = config.data.scheme
-    report = evaluate_tags(split.tags, predicted, scheme, seen if scheme == NO_SPANS else None)
-    report.sentences = ScoredSentences(split.tokens, split.tags, predicted)
-    if scheme != NO_SPANS:
-        report.seen = seen  # for the error analysis, made if the report is saved or shown
-    if full:
-        report.calibration = calibration_report(model, split, predicted, calibrated, config, device, precision)
-    return report
+    calibration = calibration_report(model, split, predicted, calibrated, config, device, precision) if full else None
+    return evaluate_tags(
+        split.tags, predicted, scheme, seen if scheme == NO_SPANS else None,
+        # ``seen`` for the error analysis, made if the report is saved or shown
+        sentences=ScoredSentences(split.tokens, split.tags, predicted, seen), calibration=calibration,
+    )

@@ -11,6 +11,8 @@ from typing import Any
 
 from rich.table import Table
 
+from birnn_tag.tagging.scoring.calibration_error import Calibration
+
 
 def scores_table(
     title: str, first_column: str, scores: dict[str, dict[str, float]], averages: Sequence[str], caption: str
@@ -33,13 +35,15 @@ def scores_table(
     return table
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScoredSentences:
-    """The sentences a report scored: tokens, gold and predicted tags."""
+    """The sentences a report scored: tokens, gold and predicted tags, and which tokens' words
+    were ``seen`` in training (None when not known)."""
 
     tokens: list[list[str]]
     gold: list[list[str]]
     predicted: list[list[str]]
+    seen: list[list[bool]] | None = None
 
     def write_conll(self, path: Path) -> None:
         """``token<TAB>gold<TAB>predicted`` lines, a blank line after each sentence (Flair's ``test.tsv``)."""
@@ -49,15 +53,19 @@ class ScoredSentences:
                 out.write("\n")
 
 
-def calibration_text(calibration: dict | None) -> str:
-    """A report's calibration line (empty without one): temperature, ECE before and after it."""
-    if calibration is None:
-        return ""
-    parts = [
-        f"{level} ECE {100 * calibration['ece_before'][level]:.2f} → {100 * calibration['ece_after'][level]:.2f}"
-        for level in calibration["ece_before"]
-    ]
-    return f"\ncalibration: temperature {calibration['temperature']:.3f}; {', '.join(parts)} (%, {calibration['bins']} bins)\n"
+def calibration_caption(calibration: Calibration | None) -> str:
+    """What a report's table caption adds for its calibration (nothing without one)."""
+    return "" if calibration is None else f"; {calibration.line()}"
+
+
+def calibration_text(calibration: Calibration | None) -> str:
+    """What a report's ``.txt`` file ends with for its calibration (nothing without one)."""
+    return "" if calibration is None else f"\n{calibration.line()}\n"
+
+
+def calibration_data(calibration: Calibration | None) -> dict[str, Any]:
+    """What a report's JSON adds for its calibration (nothing without one)."""
+    return {} if calibration is None else {"calibration": calibration.to_dict()}
 
 
 def save_report(stem: Path, text: str, data: dict[str, Any], sentences: ScoredSentences | None = None) -> None:

@@ -14,8 +14,12 @@ from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, IOBES, Entities, Token
 
+from birnn_tag.contracts import Confusion
+from birnn_tag.tagging.scoring.calibration_error import Calibration
 from birnn_tag.tagging.scoring.error_analysis import KINDS, ErrorAnalysis, analyze_errors, confusion_matrix
-from birnn_tag.tagging.scoring.reports import ScoredSentences, calibration_text, save_report, scores_table
+from birnn_tag.tagging.scoring.reports import (
+    ScoredSentences, calibration_caption, calibration_data, calibration_text, save_report, scores_table,
+)
 from birnn_tag.tagging.data.schemes import seqeval_scheme
 
 _SEQEVAL_SCHEMES = {"IOB2": IOB2, "IOBES": IOBES}
@@ -23,7 +27,7 @@ AVERAGES = ("micro avg", "macro avg", "weighted avg")
 _NOTHING = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}  # scores without entities
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpanReport:
     """seqeval's strict-mode per-type and averaged scores (the headline), the conlleval-compatible
     micro scores (seqeval's default mode), token accuracy, and the scheme they were computed in.
@@ -31,9 +35,12 @@ class SpanReport:
     The two modes differ only on invalid tag sequences: conlleval reads ``O I-PER`` as an entity,
     strict mode does not. With constrained decoding (the default) predictions are always valid.
 
-    When the report was made from a model's output it has the scored ``sentences`` (written as
-    ``predictions-<split>.conll``) and which of their tokens' words were ``seen`` in training, and
-    from them its ``errors``, analysed on first use (a dev score during training never asks).
+    ``scores``: per type and average, ``{"precision", "recall", "f1-score", "support"}``;
+    ``conlleval``: the conlleval-compatible micro scores; ``text``: seqeval's text report. When
+    the report was made from a model's output it has the scored ``sentences`` (written as
+    ``predictions-<split>.conll``), and from them, when they say which words were seen in
+    training, its ``errors``, analysed on first use (a dev score during training never asks).
+    A full report (``evaluate``, a run's final reports) has its ``calibration``.
     """
 
     scores: dict[str, dict[str, float]]
@@ -42,10 +49,9 @@ class SpanReport:
     scheme: str
     text: str
     sentences: ScoredSentences | None = None
-    seen: list[list[bool]] | None = None
-    calibration: dict | None = None  # temperature and ECE before / after it (full reports)
+    calibration: Calibration | None = None
 
-    def confusion(self) -> tuple[list[list[int]], list[str], list[str]] | None:
+    def confusion(self) -> Confusion | None:
         """Gold × predicted entity types of the scored sentences (see
         :func:`~birnn_tag.tagging.scoring.error_analysis.confusion_matrix`), or None without them."""
         if self.sentences is None:
@@ -55,9 +61,10 @@ class SpanReport:
     @functools.cached_property
     def errors(self) -> ErrorAnalysis | None:
         """The error analysis of the scored sentences (None without them)."""
-        if self.sentences is None or self.seen is None:
+        sentences = self.sentences
+        if sentences is None or sentences.seen is None:
             return None
-        return analyze_errors(self.sentences.tokens, self.sentences.gold, self.sentences.predicted, self.seen, self.scheme)
+        return analyze_errors(sentences.tokens, sentences.gold, sentences.predicted, sentences.seen, self.scheme)
 
     @property
     def f1(self) -> float:
@@ -79,7 +86,7 @@ class SpanReport:
         caption = (
             f"strict {self.scheme} entity scores (seqeval, the headline); conlleval-compatible "
             f"micro F1 {100 * self.conlleval['f1-score']:.2f}; token accuracy {100 * self.token_accuracy:.2f}%"
-        ) + calibration_text(self.calibration).rstrip().replace("\n", "; ")
+        ) + calibration_caption(self.calibration)
         scores = scores_table(title, "type", self.scores, AVERAGES, caption)
         if self.errors is None:
             return scores
@@ -91,6 +98,7 @@ class SpanReport:
         return Group(scores, kinds)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report: the scores, the errors and the calibration when it has them."""
         return {
             "scheme": self.scheme,
             "mode": "strict",
@@ -99,9 +107,7 @@ class SpanReport:
             "token_accuracy": self.token_accuracy,
             "scores": self.scores,
             "conlleval_micro": self.conlleval,
-        } | ({"errors": self.errors.to_dict()} if self.errors is not None else {}) | (
-            {"calibration": self.calibration} if self.calibration is not None else {}
-        )
+        } | ({"errors": self.errors.to_dict()} if self.errors is not None else {}) | calibration_data(self.calibration)
 
     def save(self, stem: Path) -> None:
         """Write ``<stem>.txt`` (seqeval's text report) and ``<stem>.json``."""
@@ -116,8 +122,16 @@ class SpanReport:
         save_report(stem, text, self.to_dict(), self.sentences)
 
 
-def score_spans(gold: list[list[str]], predicted: list[list[str]], scheme: str) -> SpanReport:
-    """Score predicted tag sequences against gold ones (both in ``scheme``: IOB2 or BIOES).
+def score_spans(
+    gold: list[list[str]],
+    predicted: list[list[str]],
+    scheme: str,
+    *,
+    sentences: ScoredSentences | None = None,
+    calibration: Calibration | None = None,
+) -> SpanReport:
+    """Score predicted tag sequences against gold ones (both in ``scheme``: IOB2 or BIOES); the
+    report keeps the scored ``sentences`` and ``calibration`` it is given (see :class:`SpanReport`).
 
     Where neither side has an entity (all ``O``), every average is 0 with no support: seqeval
     would average over no types and fail to lay out its empty table.
@@ -133,7 +147,7 @@ def score_spans(gold: list[list[str]], predicted: list[list[str]], scheme: str) 
     conlleval = _scores(gold, predicted)["micro avg"] if found or _has_entities(gold, predicted) else dict(_NOTHING)
     total = sum(len(row) for row in gold)
     correct = sum(g == p for gold_row, pred_row in zip(gold, predicted) for g, p in zip(gold_row, pred_row))
-    return SpanReport(scores, conlleval, correct / total if total else 0.0, scheme, text)
+    return SpanReport(scores, conlleval, correct / total if total else 0.0, scheme, text, sentences, calibration)
 
 
 def _has_entities(gold: list[list[str]], predicted: list[list[str]], strict: type[Token] | None = None) -> bool:
