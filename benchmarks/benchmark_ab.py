@@ -39,12 +39,20 @@ def worker(args: argparse.Namespace) -> None:
     from birnn_tag.training.epoch import make_optimizer, train_epoch
     from birnn_tag.tasks import task_for
 
-    try:  # the layout by task (birnn_tag/tagging/)
+    try:  # the layout by role (birnn_tag/tagging/public/): the public model's stream
         from birnn_tag.tagging.data.splits import load_tagging_splits
-        from birnn_tag.tagging.prediction.streaming import InputSentence, format_prediction, predict_stream
+        from birnn_tag.tagging.prediction.streaming import format_prediction
+        from birnn_tag.tagging.public.pytorch import TaggingModel
+
+        def tag(loaded, sentences):
+            return TaggingModel(loaded, torch.device("cpu")).tag_stream(sentences, batch_size=256, confidences=False)
     except ModuleNotFoundError:  # older trees: a flat package
         from birnn_tag.data.pipeline import load_tagging_splits
         from birnn_tag.prediction import InputSentence, format_prediction, predict_stream
+
+        def tag(loaded, sentences):
+            inputs = [InputSentence.from_tokens(tokens) for tokens in sentences]
+            return predict_stream(loaded, inputs, batch_size=256, device=torch.device("cpu"), confidences=False)
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config, args.overrides)
@@ -55,14 +63,13 @@ def worker(args: argparse.Namespace) -> None:
     sentences = splits["train"].sentences[: args.sentences]
     stats = train_epoch(model, sentences, make_optimizer(model, config.training), config.training, 1, torch.device("cpu"), None)
     test = read_file(config.data.test, config.data)
-    inputs = [InputSentence.from_tokens(tokens) for tokens in test["tokens"]]
     loaded = LoadedModel(config, vocabs, model.eval(), None)
     gc.freeze()  # as `birnn-tag predict` does once its model is loaded
     started = time.perf_counter()
-    for prediction in predict_stream(loaded, inputs, batch_size=256, device=torch.device("cpu"), confidences=False):
+    for prediction in tag(loaded, test["tokens"]):
         format_prediction(prediction, "conll")
     predict_seconds = time.perf_counter() - started
-    result = {"train_sps": len(sentences) / stats["train_seconds"], "predict_sps": len(inputs) / predict_seconds}
+    result = {"train_sps": len(sentences) / stats["train_seconds"], "predict_sps": len(test["tokens"]) / predict_seconds}
     print(json.dumps(result))
 
 

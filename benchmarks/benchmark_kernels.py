@@ -148,7 +148,7 @@ def inference_batches(lengths: list[int], repeats: int) -> None:
 def gc_freeze(run: str, test: Path, repeats: int) -> None:
     """Tag the test set as ``birnn-tag predict RUN eng.testb --input-format conll`` does, in a fresh
     process with and without gc.freeze() after loading."""
-    print(f"\nTagging the test set (predict_stream + CoNLL formatting), {repeats} passes in a fresh process each")
+    print(f"\nTagging the test set (tag_stream + CoNLL formatting), {repeats} passes in a fresh process each")
     print("| garbage collector | seconds per pass: fastest | median | slowest |\n|---|---|---|---|")
     for freeze in (False, True):
         code = GC_WORKER.format(run=run, test=str(test), freeze=freeze, repeats=repeats)
@@ -160,18 +160,17 @@ def gc_freeze(run: str, test: Path, repeats: int) -> None:
 
 GC_WORKER = """
 import gc, time, torch
-from pathlib import Path
-from birnn_tag.runs.loading import load_model
-from birnn_tag.tagging.prediction.streaming import format_prediction, predict_stream, read_inputs
+import birnn_tag
+from birnn_tag.tagging.prediction.streaming import format_prediction
 torch.set_num_threads(2)
-loaded = load_model(Path({run!r}), torch.device("cpu"))
+tagger = birnn_tag.load({run!r}, device="cpu")
 if {freeze}:
     gc.freeze()
 times = []
 for _ in range({repeats}):
     started = time.perf_counter()
     with open({test!r}, "rb") as handle:
-        for p in predict_stream(loaded, read_inputs(handle, "test", "conll"), confidences=False):
+        for p in tagger.tag_stream(tagger.read_inputs(handle, "test", "conll"), confidences=False):
             format_prediction(p, "conll")
     times.append(time.perf_counter() - started)
 print(*times)

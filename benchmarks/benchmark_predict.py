@@ -2,7 +2,7 @@
 JSONL output.
 
 For each run, a fresh process loads the checkpoint (as the CLI does, then ``gc.freeze()``) and tags
-the test file ``--passes`` times per variant, variants interleaved: ``predict_stream`` +
+the test file ``--passes`` times per variant, variants interleaved: ``tag_stream`` +
 ``format_prediction``, the CLI's work without process start-up and file writing. Then the whole
 command, ``birnn-tag predict RUN TEST --input-format conll -o FILE``, is timed once per precision,
 start-up (imports, loading the model) included.
@@ -33,11 +33,11 @@ FORMATS = ("conll", "jsonl")
 
 def worker(run: str, test: str, passes: int, threads: int) -> None:
     """Runs in the child process: prints {variant: [seconds per pass]} as JSON."""
-    from birnn_tag.runs.loading import load_model
-    from birnn_tag.tagging.prediction.streaming import format_prediction, predict_stream, read_inputs
+    import birnn_tag
+    from birnn_tag.tagging.prediction.streaming import format_prediction
 
     torch.set_num_threads(threads)
-    loaded = load_model(Path(run), torch.device("cpu"))
+    tagger = {precision: birnn_tag.load(run, device="cpu", precision=precision) for precision in PRECISIONS}
     gc.freeze()
     times: dict[str, list[float]] = {f"{p} {f}": [] for p in PRECISIONS for f in FORMATS}
     for round_ in range(passes + 1):  # round 0 warms up every variant
@@ -45,9 +45,9 @@ def worker(run: str, test: str, passes: int, threads: int) -> None:
             for output_format in FORMATS:
                 started = time.perf_counter()
                 with open(test, "rb") as handle:
-                    inputs = read_inputs(handle, test, "conll")
+                    inputs = tagger[precision].read_inputs(handle, test, "conll")
                     confidences = output_format == "jsonl"  # as the CLI: CoNLL columns carry none
-                    for prediction in predict_stream(loaded, inputs, confidences=confidences, precision=precision):
+                    for prediction in tagger[precision].tag_stream(inputs, confidences=confidences):
                         format_prediction(prediction, output_format)
                 if round_:
                     times[f"{precision} {output_format}"].append(time.perf_counter() - started)

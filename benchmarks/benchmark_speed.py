@@ -7,7 +7,7 @@ Measures, in one process and one run (so the ratios are comparable):
     time, over the time of its own kernels inside profiled training steps (CPU), and alone
     (forward + backward on the same batch shapes, nothing else);
   * prediction tokens/s and sentences/s over the test set, tagged and formatted as CoNLL columns
-    and as JSONL (``predict_stream`` + ``format_prediction``, as ``birnn-tag predict``), in fp32
+    and as JSONL (``tag_stream`` + ``format_prediction``, as ``birnn-tag predict``), in fp32
     and in bf16 (``--precision``);
   * peak RSS.
 
@@ -36,7 +36,8 @@ from birnn_tag.data.reading.sources import read_file
 from birnn_tag.runtime.devices import has_native_bf16
 from birnn_tag.training.epoch import make_optimizer, train_epoch
 from birnn_tag.tagging.data.splits import load_tagging_splits
-from birnn_tag.tagging.prediction.streaming import OUTPUT_FORMATS, InputSentence, format_prediction, predict_stream
+from birnn_tag.tagging.prediction.streaming import OUTPUT_FORMATS, InputSentence, format_prediction
+from birnn_tag.tagging.public.pytorch import TaggingModel
 from birnn_tag.tasks import task_for
 
 
@@ -109,7 +110,7 @@ def predict_seconds_of(
     for _ in range(2):
         started = time.perf_counter()
         confidences = output_format == "jsonl"  # as the CLI: CoNLL columns carry none
-        stream = predict_stream(loaded, inputs, batch_size=batch_size, device=device, confidences=confidences, precision=precision)
+        stream = TaggingModel(loaded, device, precision).tag_stream(inputs, batch_size=batch_size, confidences=confidences)
         for prediction in stream:
             format_prediction(prediction, output_format)
         times.append(time.perf_counter() - started)

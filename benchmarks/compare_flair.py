@@ -200,7 +200,8 @@ def birnn_tag_worker(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]
     from birnn_tag.data.reading.sources import read_file
     from birnn_tag.training.epoch import make_optimizer, train_epoch
     from birnn_tag.tagging.data.splits import load_tagging_splits
-    from birnn_tag.tagging.prediction.streaming import InputSentence, predict_stream
+    from birnn_tag.tagging.prediction.streaming import InputSentence
+    from birnn_tag.tagging.public.pytorch import TaggingModel
     from birnn_tag.tasks import task_for
 
     config = load_config(ROOT / "configs/conll2003.yaml", birnn_tag_overrides(data_dir, args.batch_size, args.threads))
@@ -219,7 +220,7 @@ def birnn_tag_worker(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]
     inputs = [InputSentence.from_tokens(tokens) for tokens in test["tokens"]]
     loaded = LoadedModel(config, vocabs, model.eval(), None)
     started = time.perf_counter()
-    predicted = list(predict_stream(loaded, inputs, batch_size=config.training.eval_batch_size, device=device))
+    predicted = list(TaggingModel(loaded, device).tag_stream(inputs, batch_size=config.training.eval_batch_size))
     predict_seconds = time.perf_counter() - started
     return {
         "train_sentences": len(train),
@@ -386,7 +387,7 @@ def report(ours: dict[str, Any], flair: dict[str, Any], args: argparse.Namespace
          f"parameters: birnn-tag {ours['parameters']:,}, Flair {flair['parameters']:,}"),
         (f"training: one epoch, batch {args.batch_size}, SGD lr {a['lr']} (fused), no momentum, "
          f"gradient norm clipped at {a['clip_grad_norm']}; Flair: its ModelTrainer loop without evaluation"),
-        (f"prediction: test split, birnn-tag predict_stream batch {ours['predict_batch_size']} (its default), "
+        (f"prediction: test split, birnn-tag tag_stream batch {ours['predict_batch_size']} (its default), "
          f"Flair SequenceTagger.predict mini_batch_size {flair['predict_batch_size']}"),
         "",
         "| system | train s | train sent/s | train tok/s | predict sent/s | predict tok/s | peak RSS |",

@@ -1,4 +1,5 @@
-"""birnn-tag: stacked bidirectional-LSTM sequence taggers driven by YAML configs.
+"""birnn-tag: stacked bidirectional-RNN (LSTM, GRU or plain RNN) sequence taggers and cloze
+models driven by YAML configs.
 
 The public API (:mod:`birnn_tag.api`): ``birnn_tag.load(path)`` → a model that ``.tag(texts)``
 or ``.fill(lines)``; ``birnn_tag.train(config_path)`` → the run folder. Its names are imported
@@ -25,9 +26,11 @@ _API = {
     "OnnxTaggingModel": "birnn_tag.tagging.onnx.runtime",
     "Prediction": "birnn_tag.tagging.prediction.streaming",
     "Span": "birnn_tag.tagging.prediction.streaming",
+    "format_prediction": "birnn_tag.tagging.prediction.streaming",
     "Answer": "birnn_tag.cloze.prediction",
     "Blank": "birnn_tag.cloze.prediction",
     "Candidate": "birnn_tag.cloze.prediction",
+    "format_answer": "birnn_tag.cloze.prediction",
     "BirnnTagError": "birnn_tag.errors",
 }
 __all__ = ["__version__", *_API]

@@ -4,7 +4,8 @@ import io
 
 import pytest
 
-from birnn_tag.cloze.prediction import parse_choices, read_queries
+from birnn_tag.cli.prediction import parse_choices
+from birnn_tag.cloze.prediction import read_queries
 from birnn_tag.errors import BirnnTagError
 
 

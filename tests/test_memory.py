@@ -7,10 +7,10 @@ import random
 import pytest
 import torch
 
+import birnn_tag
 from birnn_tag.data.batch_plans import MAX_BATCH_TOKENS, sorted_batches
-from birnn_tag.runs.loading import load_model
 from birnn_tag.tagging.prediction import streaming as prediction
-from birnn_tag.tagging.prediction.streaming import InputSentence, predict_stream
+from birnn_tag.tagging.prediction.streaming import InputSentence, tag_sentences
 
 
 def random_sentences(count: int, seed: int) -> list[InputSentence]:
@@ -21,7 +21,7 @@ def random_sentences(count: int, seed: int) -> list[InputSentence]:
 
 
 def test_a_long_stream_runs_its_kernels_on_few_distinct_shapes(trained_run, monkeypatch):
-    loaded = load_model(trained_run, torch.device("cpu"))
+    tagger = birnn_tag.load(trained_run, device="cpu")
     calls: dict[str, list] = {"lstm": [], "matmul": []}
     lstm, addmm = torch.lstm, torch.addmm
 
@@ -36,7 +36,7 @@ def test_a_long_stream_runs_its_kernels_on_few_distinct_shapes(trained_run, monk
     monkeypatch.setattr(torch, "lstm", recording_lstm)
     monkeypatch.setattr(torch, "addmm", recording_addmm)
     # Small chunks: many chunk remainders and batch widths, as a long stream has.
-    list(predict_stream(loaded, random_sentences(8000, seed=1), batch_size=64, chunk_size=100))
+    list(tag_sentences(tagger.config, tagger.vocabs, tagger.decoder(64), random_sentences(8000, seed=1), chunk_size=100))
     batches = len(calls["matmul"])  # the character CNN's one product per batch
     assert batches > 200
     for kind, shapes in calls.items():
@@ -45,11 +45,11 @@ def test_a_long_stream_runs_its_kernels_on_few_distinct_shapes(trained_run, monk
 
 
 def test_a_huge_line_is_tagged_in_token_groups_with_the_same_tags(trained_run, monkeypatch):
-    loaded = load_model(trained_run, torch.device("cpu"))
+    tagger = birnn_tag.load(trained_run, device="cpu")
     line = InputSentence.from_tokens([token for s in random_sentences(40, seed=3) for token in s.tokens])
-    whole = next(predict_stream(loaded, [line]))
+    whole = next(tagger.tag_stream([line]))
     monkeypatch.setattr(prediction, "GROUP_TOKENS", 50)
-    grouped = next(predict_stream(loaded, [line]))
+    grouped = next(tagger.tag_stream([line]))
     assert len(line.tokens) > 50 * 10
     assert grouped.tags == whole.tags
     assert grouped.confidences == pytest.approx(whole.confidences, abs=1e-5)

@@ -1,5 +1,5 @@
-"""The choices and options of the ``evaluate`` and ``predict`` commands, shared by the CLI (which
-offers the enums as choices) and the task models (which check the options that apply to them)."""
+"""The commands' choices (enums Typer offers) and ``predict``'s options per task, with the checks
+that refuse a choice a model's task does not take."""
 
 from __future__ import annotations
 
@@ -48,29 +48,25 @@ class OutputFormat(str, Enum):
     text = "text"
 
 
+PRECISION_HELP = "Tagging: auto is bf16 on hardware with native bf16. Default: training.eval_precision."
+DEVICE_HELP = "Where to run: auto picks CUDA when available."
+
+
 @dataclass(frozen=True)
-class PredictOptions:
-    """Everything ``predict`` was asked for; each task uses the fields that apply to it.
+class TaggingOptions:
+    """``predict``'s options for taggers (their defaults: not given)."""
 
-    ``output_format`` ``None`` is the task's default (tagging: conll, cloze: jsonl).
-    """
-
-    input_format: InputFormat = InputFormat.auto
-    output_format: OutputFormat | None = None
-    batch_size: int = 256
-    top_k: int = 10
     k_best: int = 0
     min_confidence: float | None = None
-    choices: str | None = None
-    blank: str = "___"
 
 
 @dataclass(frozen=True)
-class EvaluateOptions:
-    """``evaluate``'s task-specific settings (cloze: a fraction of positions, ``<unk>`` targets)."""
+class ClozeOptions:
+    """``predict``'s options for cloze models; ``choices`` as typed (comma-separated words)."""
 
-    fraction: float = 1.0
-    count_unk: bool = False
+    top_k: int = 10
+    choices: str | None = None
+    blank: str = "___"
 
 
 def check_format(option: str, value: Enum, accepted: tuple[str, ...], task: str) -> str:

@@ -94,17 +94,6 @@ class Answer:
         }
 
 
-def parse_choices(text: str | None) -> list[str] | None:
-    """``--choices "cat, dog"`` → ``["cat", "dog"]``; ``None`` (no option) → ``None``: rank the
-    whole vocabulary. A value with no word in it would rank nothing, so it is refused."""
-    if text is None:
-        return None
-    choices = [choice.strip() for choice in text.split(",") if choice.strip()]
-    if not choices:
-        raise BirnnTagError(f"--choices: no words in {text!r}; expected comma-separated words, e.g. 'cat,dog'")
-    return unique_choices(choices, "--choices")
-
-
 def unique_choices(choices: Sequence[str], field: str) -> list[str]:
     """``choices`` once each, in first-seen order. A special token (``<pad>``, ``<unk>``) is not a
     word the model can propose, so ranking it would mislead: it is refused, naming ``field[index]``."""

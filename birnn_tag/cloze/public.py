@@ -3,29 +3,32 @@ large inputs, score a split or a text file; it knows its device."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.cloze.prediction import (
-    INPUT_FORMATS, OUTPUT_FORMATS, Answer, check_blank, fill_blanks, format_answer, make_query, parse_choices,
-    read_queries, tokenizer_for, unique_choices,
+    INPUT_FORMATS, OUTPUT_FORMATS, Answer, ClozeQuery, check_blank, fill_blanks, make_query, read_queries, tokenizer_for,
+    unique_choices,
 )
+from birnn_tag.contracts import Filler
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.cli.options import EvaluateOptions, OutputFormat, PredictOptions, check_format, input_format_for
 from birnn_tag.runs.folder import report_scores, run_folder_of
 
 if TYPE_CHECKING:
     from birnn_tag.cloze.evaluation import ClozeReport
 
 
-class ClozeModel:
+class ClozeModel(Filler):
     """A fill-in-the-blank model loaded by :func:`birnn_tag.load`."""
 
     task = "cloze"
+    #: What :meth:`read_queries` reads and :func:`~birnn_tag.cloze.prediction.format_answer` writes.
+    input_formats: ClassVar[tuple[str, ...]] = INPUT_FORMATS
+    output_formats: ClassVar[tuple[str, ...]] = OUTPUT_FORMATS
 
     def __init__(self, loaded: LoadedModel, device: torch.device, precision: str | None = None) -> None:
         if precision is not None:
@@ -61,17 +64,21 @@ class ClozeModel:
 
     def fill_stream(
         self,
-        lines: Iterable[str],
+        lines: Iterable[str | ClozeQuery],
         *,
         top_k: int = 10,
         choices: Sequence[str] | None = None,
         blank: str = "___",
         batch_size: int = 64,
     ) -> Iterator[Answer]:
-        """:meth:`fill` lazily over any iterable, a thousand lines at a time, in input order."""
+        """:meth:`fill` lazily over any iterable of lines or of queries from :meth:`read_queries`
+        (which carry their own blanks and choices), a thousand at a time, in input order."""
         check_blank(blank)
         tokenizer, ranked = tokenizer_for(self.loaded), None if choices is None else unique_choices(choices, "choices")
-        queries = (make_query(number, text, blank, tokenizer, ranked) for number, text in enumerate(lines, start=1))
+        queries = (
+            text if isinstance(text, ClozeQuery) else make_query(number, text, blank, tokenizer, ranked)
+            for number, text in enumerate(lines, start=1)
+        )
         return fill_blanks(self.loaded, queries, top_k=top_k, batch_size=batch_size, device=self.device)
 
     def evaluate(self, source: str | Path = "test", *, fraction: float = 1.0, count_unk: bool = False) -> ClozeReport:
@@ -85,29 +92,11 @@ class ClozeModel:
             self.loaded, split=split, data_file=data_file, fraction=fraction, count_unk=count_unk, device=self.device
         )
 
-    def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions) -> ClozeReport:
-        """``birnn-tag evaluate`` with ``--fraction`` and ``--count-unk``."""
-        return self.evaluate(split if data is None else data, fraction=options.fraction, count_unk=options.count_unk)
-
-    def predict_command(
-        self, name: str, options: PredictOptions, warn: Callable[[str], None]
-    ) -> Callable[[BinaryIO], Iterator[str]]:
-        """``birnn-tag predict``: checks the options now (before any output is opened), and
-        returns a function from an input stream to formatted answers; each unusable line is
-        passed to ``warn`` as ``name:line: why``."""
-        input_format = input_format_for(options.input_format, name, INPUT_FORMATS, self.task)
-        output_format = check_format("--format", options.output_format or OutputFormat.jsonl, OUTPUT_FORMATS, self.task)
-        choices = parse_choices(options.choices)
-        check_blank(options.blank)
-        if options.k_best or options.min_confidence is not None:
-            raise BirnnTagError(f"--k-best and --min-confidence: apply to tagging models; this is a {self.task} model")
-
-        def run(handle: BinaryIO) -> Iterator[str]:
-            queries = read_queries(handle, name, input_format, options.blank, tokenizer_for(self.loaded), choices)
-            answers = fill_blanks(self.loaded, queries, top_k=options.top_k, batch_size=options.batch_size, device=self.device)
-            for answer in answers:
-                if answer.error:
-                    warn(f"{name}:{answer.line}: {answer.error}")
-                yield format_answer(answer, output_format, options.blank)
-
-        return run
+    def read_queries(
+        self, handle: BinaryIO, name: str, input_format: str, *, blank: str = "___", choices: Sequence[str] | None = None
+    ) -> Iterator[ClozeQuery]:
+        """Queries from a stream called ``name`` in messages, tokenized as the model was trained:
+        lines of ``text``, or ``jsonl`` objects ``{"text": ..., "choices": [...]}`` (a line's
+        choices replace ``choices``); for :meth:`fill_stream`."""
+        ranked = None if choices is None else unique_choices(choices, "choices")
+        return read_queries(handle, name, input_format, blank, tokenizer_for(self.loaded), ranked)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import yaml
@@ -23,7 +23,6 @@ from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, CheckpointError, first_line, short_repr
-from birnn_tag.cli.options import EvaluateOptions
 from birnn_tag.tagging.prediction.streaming import Decode
 from birnn_tag.tagging.public.base import TaggingBase
 from birnn_tag.runtime.threads import thread_count
@@ -41,7 +40,7 @@ def is_export(path: str | Path) -> bool:
 
 class OnnxTaggingModel(TaggingBase):
     """A tagger loaded by :func:`birnn_tag.load` from an export folder: ``tag``, ``tag_tokens``,
-    ``tag_stream`` and ``predict`` as for a run, on onnxruntime's CPU provider. Scoring data
+    ``tag_stream`` and ``read_inputs`` as for a run, on onnxruntime's CPU provider. Scoring data
     (``evaluate``) needs the run and PyTorch."""
 
     def __init__(self, folder: str | Path, threads: int | None = None) -> None:
@@ -103,7 +102,7 @@ class OnnxTaggingModel(TaggingBase):
         }
         return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
 
-    def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions):
+    def evaluate(self, source: str | Path = "test", **options: Any) -> NoReturn:
         """Refused: scoring reads data through ``datasets`` and PyTorch; evaluate the run instead."""
         raise BirnnTagError(f"{self.folder}: an export folder cannot be evaluated; evaluate the run it was exported from")
 

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from birnn_tag.config import Config
 from birnn_tag.data.batch_plans import chunked
@@ -27,10 +27,6 @@ from birnn_tag.data.reading.tokenize import tokenize, whitespace_tokenize
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, short_repr
 from birnn_tag.tagging.data import schemes
-if TYPE_CHECKING:  # PyTorch: only predict_stream uses it, and an exported model runs without it
-    import torch
-
-    from birnn_tag.runs.checkpoint import LoadedModel
 
 INPUT_FORMATS = ("text", "pretokenized", "conll", "conllu")
 OUTPUT_FORMATS = ("conll", "jsonl")
@@ -235,28 +231,6 @@ def _join_k_best(lists: list[list[tuple[list[int], float]]], counts: list[int], 
         joined.append(best)
         position += count
     return joined
-
-
-def predict_stream(
-    loaded: LoadedModel,
-    inputs: Iterable[InputSentence],
-    *,
-    batch_size: int = 256,
-    chunk_size: int = 4096,
-    device: torch.device | None = None,
-    confidences: bool = True,
-    precision: str | None = None,
-) -> Iterator[Prediction]:
-    """:func:`tag_sentences` with a trained PyTorch model on ``device`` (default CPU).
-
-    ``precision`` (one of :data:`~birnn_tag.runtime.precision.PRECISIONS`) defaults to the run's
-    ``training.eval_precision``. Without ``confidences`` CRF models skip the forward-backward
-    pass that computes them.
-    """
-    from birnn_tag.tagging.prediction.decoding import torch_decoder  # torch: not for an exported model's runtime
-
-    decode = torch_decoder(loaded, batch_size, device, precision)
-    return tag_sentences(loaded.config, loaded.vocabs, decode, inputs, chunk_size=chunk_size, confidences=confidences)
 
 
 def format_prediction(prediction: Prediction, output_format: str, min_confidence: float | None = None) -> str:

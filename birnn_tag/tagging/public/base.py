@@ -1,28 +1,30 @@
 """What every trained tagger offers the public API, whichever backend runs it (PyTorch, or an
-exported model's onnxruntime): tag text or tokens, stream large inputs, run ``predict``.
+exported model's onnxruntime): tag text or tokens, stream large inputs, read input files.
 Torch-free; each backend supplies the step that tags a group of pieces."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, BinaryIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, ClassVar
 
 from birnn_tag.config import Config
+from birnn_tag.contracts import Tagger
 from birnn_tag.data.reading.conllu import TOKEN_COLUMN, column_index
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.cli.options import OutputFormat, PredictOptions, check_format, input_format_for
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.tagging.data.schemes import NO_SPANS
 from birnn_tag.tagging.prediction.streaming import (
-    INPUT_FORMATS, OUTPUT_FORMATS, Decode, InputSentence, KBest, Prediction, format_prediction, input_sentence,
-    read_inputs, tag_sentences,
+    INPUT_FORMATS, OUTPUT_FORMATS, Decode, InputSentence, KBest, Prediction, input_sentence, read_inputs, tag_sentences,
 )
 
 
-class TaggingBase:
-    """A tagger's inputs and outputs; subclasses give :meth:`decoder` (and may score data)."""
+class TaggingBase(Tagger):
+    """A tagger's inputs and outputs; subclasses give :meth:`decoder` and :meth:`evaluate`."""
 
     task = "tagging"
+    #: What :meth:`read_inputs` reads and :func:`~birnn_tag.tagging.prediction.streaming.format_prediction` writes.
+    input_formats: ClassVar[tuple[str, ...]] = INPUT_FORMATS
+    output_formats: ClassVar[tuple[str, ...]] = OUTPUT_FORMATS
 
     def __init__(self, config: Config, vocabs: Vocabularies) -> None:
         self.config, self.vocabs = config, vocabs
@@ -44,6 +46,11 @@ class TaggingBase:
         """The tags the model predicts, in the run's scheme."""
         return self.vocabs.labels.items
 
+    @property
+    def has_spans(self) -> bool:
+        """Whether predictions mark entity spans (a span scheme; not ``data.scheme: none``)."""
+        return self.config.data.scheme != NO_SPANS
+
     def tag(self, texts: Sequence[str], *, pretokenized: bool = False, batch_size: int = 256) -> list[Prediction]:
         """Tag lines of text, tokenized as ``birnn-tag predict`` does (CoNLL/PTB-style; on
         whitespace when ``pretokenized``); one :class:`~birnn_tag.tagging.prediction.streaming.Prediction` per text."""
@@ -55,57 +62,32 @@ class TaggingBase:
 
     def tag_stream(
         self,
-        sentences: Iterable[str | Sequence[str]],
+        sentences: Iterable[str | Sequence[str] | InputSentence],
         *,
         pretokenized: bool = False,
         batch_size: int = 256,
         confidences: bool = True,
         k_best: int = 0,
     ) -> Iterator[Prediction]:
-        """Tag an iterable of texts or token lists lazily, a few thousand at a time, so memory
-        stays flat on any input size; predictions come in input order.
+        """Tag an iterable of texts, token lists or sentences from :meth:`read_inputs` lazily, a
+        few thousand at a time, so memory stays flat on any input size; predictions come in input
+        order. The backend's steps are made (and ``k_best`` checked) when this is called.
 
         Without ``confidences`` the predictions carry none and a CRF skips its forward-backward
         pass. ``k_best`` > 0 (CRF heads) lists each sentence's ``k_best`` most probable sequences.
         """
-        inputs = (input_sentence(item, pretokenized, number) for number, item in enumerate(sentences, start=1))
-        return self._tagger(batch_size, k_best)(inputs, confidences)
-
-    def _tagger(self, batch_size: int, k: int) -> Callable[[Iterable[InputSentence], bool], Iterator[Prediction]]:
-        """Inputs → predictions, with the backend's steps made (and ``--k-best`` checked) now."""
-        decode, k_best = self.decoder(batch_size), self.k_best_decoder(batch_size, k) if k else None
-        return lambda inputs, confidences: tag_sentences(
-            self.config, self.vocabs, decode, inputs, confidences=confidences, k_best=k_best, k=k
+        decode, k_best_decode = self.decoder(batch_size), self.k_best_decoder(batch_size, k_best) if k_best else None
+        inputs = (
+            item if isinstance(item, InputSentence) else input_sentence(item, pretokenized, number)
+            for number, item in enumerate(sentences, start=1)
         )
+        return tag_sentences(self.config, self.vocabs, decode, inputs, confidences=confidences, k_best=k_best_decode, k=k_best)
 
-    def predict_command(
-        self, name: str, options: PredictOptions, warn: Callable[[str], None]
-    ) -> Callable[[BinaryIO], Iterator[str]]:
-        """``birnn-tag predict``: checks the options now, and returns a function from an input
-        stream (called ``name`` in messages) to formatted results (CoNLL columns or JSON lines)."""
-        input_format = input_format_for(options.input_format, name, INPUT_FORMATS, self.task)
-        output_format = check_format("--format", options.output_format or OutputFormat.conll, OUTPUT_FORMATS, self.task)
-        token_column = self._token_column(input_format)
-        if options.k_best and output_format != "jsonl":
-            raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
-        threshold = options.min_confidence
-        if threshold is not None and (output_format != "jsonl" or self.config.data.scheme == NO_SPANS):
-            raise BirnnTagError("--min-confidence: filters the spans of JSONL output; add --format jsonl (span runs only)")
-        tag = self._tagger(options.batch_size, options.k_best)
-
-        def run(handle: BinaryIO) -> Iterator[str]:
-            inputs = read_inputs(handle, name, input_format, token_column)
-            dropped = total = 0
-            # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
-            for prediction in tag(inputs, output_format == "jsonl"):
-                if threshold is not None:
-                    total += len(prediction.spans)
-                    dropped += sum(span.confidence < threshold for span in prediction.spans)
-                yield format_prediction(prediction, output_format, threshold)
-            if threshold is not None:
-                warn(f"--min-confidence {threshold}: dropped {dropped:,} of {total:,} spans")
-
-        return run
+    def read_inputs(self, handle: BinaryIO, name: str, input_format: str) -> Iterator[InputSentence]:
+        """Sentences from a stream called ``name`` in messages, in one of :attr:`input_formats`;
+        CoNLL and CoNLL-U tokens are read from the run's ``data.token_column`` when it names a
+        column of that format."""
+        return read_inputs(handle, name, input_format, self._token_column(input_format))
 
     def _token_column(self, input_format: str) -> int | None:
         """Where tokens are in CoNLL / CoNLL-U input: the run's ``data.token_column`` when it

@@ -10,7 +10,6 @@ import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.cli.options import EvaluateOptions
 from birnn_tag.runtime.precision import PRECISIONS, resolve_precision
 from birnn_tag.runs.folder import report_scores, run_folder_of
 from birnn_tag.tagging.network.crf import CRFHead
@@ -62,7 +61,3 @@ class TaggingModel(TaggingBase):
 
         split, data_file = (source, None) if isinstance(source, str) else ("test", str(source))
         return evaluate_checkpoint(self.loaded, split=split, data_file=data_file, device=self.device, precision=self.precision)
-
-    def evaluate_command(self, split: str, data: Path | None, options: EvaluateOptions) -> Report:
-        """``birnn-tag evaluate``: tagging has no options of its own."""
-        return self.evaluate(split if data is None else data)

@@ -1,0 +1,166 @@
+"""``birnn-tag predict``: checks the flags against the model's task, then streams the input through
+``tag_stream`` or ``fill_stream`` and writes each result with the library's formatter."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Optional
+
+import typer
+
+from birnn_tag.cli.console import stderr, setup_logging, user_errors, warn
+from birnn_tag.cli.options import (
+    DEVICE_HELP, PRECISION_HELP, ClozeOptions, Device, InputFormat, OutputFormat, Precision, TaggingOptions, check_format,
+    input_format_for,
+)
+from birnn_tag.contracts import Filler, Tagger
+from birnn_tag.errors import BirnnTagError
+
+if TYPE_CHECKING:
+    from birnn_tag import Answer, Prediction
+
+# From an opened input stream to the formatted results, one string each.
+Results = Callable[[BinaryIO], Iterator[str]]
+
+
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
+    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll or conllu. Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
+    pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
+    top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
+    k_best: Annotated[int, typer.Option(min=0, max=100, help="Tagging, CRF heads, JSONL: add each sentence's K most probable tag sequences.")] = 0,
+    min_confidence: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Tagging, JSONL: leave out spans less confident than this.")] = None,
+    choices: Annotated[Optional[str], typer.Option(help="Cloze: rank only these comma-separated words.")] = None,
+    blank: Annotated[str, typer.Option(help="Cloze: the blank marker ([MASK] is always accepted).")] = "___",
+    precision: Annotated[Optional[Precision], typer.Option(help=PRECISION_HELP)] = None,
+) -> None:
+    """Tag text, pre-tokenized lines or a CoNLL / CoNLL-U file; or fill in the blanks (cloze models)."""
+    from birnn_tag import api
+    from birnn_tag.files import open_output
+
+    setup_logging()
+    reads = InputFormat.pretokenized if pretokenized else input_format
+    tagging, cloze = TaggingOptions(k_best, min_confidence), ClozeOptions(top_k, choices, blank)
+    with user_errors():
+        model = api.load(run, device.value, precision.value if precision else None)
+        # The model and vocabularies live until exit: exempting them from the cyclic garbage
+        # collector's full passes makes tagging faster (docs/benchmarks.md).
+        gc.freeze()
+        name = input if input != "-" else "<stdin>"
+        if isinstance(model, Filler):
+            results = _fill(model, name, reads, output_format, batch_size, cloze, tagging)
+        else:
+            results = _tag(model, name, reads, output_format, batch_size, tagging)
+        with _open_input(input) as handle:
+            # Made before the output is opened: the model's own refusals (a blank marker, --k-best
+            # without a CRF) leave no output file behind.
+            written = results(handle)
+            with open_output(output, input_name=input) as sink:
+                count = 0
+                for text in written:
+                    sink.write(text)
+                    count += 1
+    if output != "-":
+        stderr.print(f"wrote {count:,} results → {output}")
+
+
+def _tag(
+    model: Tagger, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int, options: TaggingOptions
+) -> Results:
+    """The tagger's results (CoNLL columns or JSON lines), its flags checked now."""
+    from birnn_tag import format_prediction
+
+    reads = input_format_for(input_format, name, model.input_formats, model.task)
+    writes = check_format("--format", output_format or OutputFormat.conll, model.output_formats, model.task)
+    if options.k_best and writes != "jsonl":
+        raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
+    threshold = options.min_confidence
+    if threshold is not None and (writes != "jsonl" or not model.has_spans):
+        raise BirnnTagError("--min-confidence: filters the spans of JSONL output; add --format jsonl (span runs only)")
+
+    def results(handle: BinaryIO) -> Iterator[str]:
+        # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
+        predictions = model.tag_stream(
+            model.read_inputs(handle, name, reads), batch_size=batch_size, confidences=writes == "jsonl", k_best=options.k_best
+        )
+        return formatted(predictions)
+
+    def formatted(predictions: Iterable[Prediction]) -> Iterator[str]:
+        dropped = total = 0
+        for prediction in predictions:
+            if threshold is not None:
+                total += len(prediction.spans)
+                dropped += sum(span.confidence < threshold for span in prediction.spans)
+            yield format_prediction(prediction, writes, threshold)
+        if threshold is not None:
+            warn(f"--min-confidence {threshold}: dropped {dropped:,} of {total:,} spans")
+
+    return results
+
+
+def _fill(
+    model: Filler, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int,
+    options: ClozeOptions, tagging: TaggingOptions,
+) -> Results:
+    """The cloze model's answers (JSON lines or filled-in text), its flags checked now; each
+    unusable line is a warning ``name:line: why``."""
+    from birnn_tag import format_answer
+
+    reads = input_format_for(input_format, name, model.input_formats, model.task)
+    writes = check_format("--format", output_format or OutputFormat.jsonl, model.output_formats, model.task)
+    words = parse_choices(options.choices)
+    choices = None if words is None else model.unique_choices(words, "--choices")
+    if tagging != TaggingOptions():
+        raise BirnnTagError(f"--k-best and --min-confidence: apply to tagging models; this is a {model.task} model")
+
+    def results(handle: BinaryIO) -> Iterator[str]:
+        queries = model.read_queries(handle, name, reads, blank=options.blank, choices=choices)
+        answers = model.fill_stream(queries, top_k=options.top_k, blank=options.blank, batch_size=batch_size)
+        return formatted(answers)
+
+    def formatted(answers: Iterable[Answer]) -> Iterator[str]:
+        for answer in answers:
+            if answer.error:
+                warn(f"{name}:{answer.line}: {answer.error}")
+            yield format_answer(answer, writes, options.blank)
+
+    return results
+
+
+def parse_choices(text: str | None) -> list[str] | None:
+    """``--choices "cat, dog"`` → ``["cat", "dog"]``; ``None`` (no option) → ``None``: rank the
+    whole vocabulary. A value with no word in it would rank nothing, so it is refused."""
+    if text is None:
+        return None
+    choices = [choice.strip() for choice in text.split(",") if choice.strip()]
+    if not choices:
+        raise BirnnTagError(f"--choices: no words in {text!r}; expected comma-separated words, e.g. 'cat,dog'")
+    return choices
+
+
+@contextmanager
+def _open_input(name: str) -> Iterator[BinaryIO]:
+    """The input stream: stdin for ``-``, else the file, refused in one line if it cannot be read."""
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    path = Path(name)
+    if path.is_dir():
+        raise BirnnTagError(f"{path}: is a folder, not an input file")
+    if not path.exists():
+        raise BirnnTagError(f"{path}: input file not found")
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise BirnnTagError(f"{path}: cannot read: {error.strerror}") from None
+    with handle:
+        yield handle
