@@ -1,6 +1,7 @@
 """The service's app driven in-process over ASGI (no server, no HTTP client): refusals once
 shutdown has begun, a client that goes away mid-upload, a route for the other kind of model,
-a cloze run's /info, lone surrogates, and ranked choices (service = API = CLI)."""
+a cloze run's /info, lone surrogates, /fill's refusals, ranked choices (service = API = CLI),
+and the OpenAPI page's schemas, which real answers match."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import birnn_tag
 from birnn_tag.cli.app import app as cli
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.service.app import create_app
+from birnn_tag.service.schemas import FillResponse, TagResponse
 
 LINE = "joe likes ___ , especially fried , scrambled or poached ."
 
@@ -120,3 +122,42 @@ def test_choices_are_ranked_once_each_and_special_tokens_refused_by_service_api_
         birnn_tag.load(run, device="cpu").fill([LINE], choices=["<pad>"])
     result = CliRunner().invoke(cli, ["predict", str(run), "-", "--choices", "eggs,<UNK>", "--device", "cpu"], input=LINE + "\n")
     assert result.exit_code == 1 and "--choices[1]: '<UNK>' is a special token, not a word" in result.output
+
+
+@pytest.mark.parametrize(
+    "body,status,message",
+    [
+        ({}, 422, "texts: missing; expected a list of strings with blanks (___ or [MASK])"),
+        ({"texts": [LINE], "top_k": 0}, 422, "top_k: expected an integer from 1 to 10000, got 0"),
+        ({"texts": [LINE], "top_k": True}, 422, "top_k: expected an integer from 1 to 10000, got True"),
+        ({"texts": [LINE], "top_k": "3"}, 422, "top_k: expected an integer from 1 to 10000, got '3'"),
+        ({"texts": [LINE], "choices": []}, 422, "choices: expected non-empty words"),
+        ({"texts": [LINE], "choices": ["eggs", " "]}, 422, "choices: expected non-empty words"),
+        ({"texts": [LINE], "choices": "eggs"}, 422, "choices: expected a list of strings, got str"),
+        ({"texts": [LINE, 3]}, 422, "texts[1]: expected a string, got int"),
+        ({"texts": [LINE], "blank": "___"}, 422, "'blank': unknown field; expected texts, top_k, choices"),
+        ({"texts": [LINE] * 1001}, 413, "texts: 1,001 items, more than the limit of 1,000"),
+    ],
+)
+def test_fill_refuses_a_bad_request_naming_the_field(cloze, body, status, message):
+    assert asgi(cloze, "POST", "/fill", body) == (status, {"error": message})
+
+
+def test_the_openapi_page_documents_the_routes_and_real_answers_match_it(tagger, cloze):
+    status, spec = asgi(tagger, "GET", "/openapi.json")
+    post = spec["paths"]["/tag"]["post"]
+    assert status == 200 and "/fill" not in spec["paths"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TagRequest"}
+    assert post["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TagResponse"}
+    assert post["responses"]["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refusal"}
+    assert set(spec["components"]["schemas"]["TagRequest"]["properties"]) == {"texts", "tokens"}
+    assert asgi(cloze, "GET", "/openapi.json")[1]["paths"]["/fill"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/FillRequest"}
+
+    # The response models are closed: an answer with a field they do not document fails here.
+    for body in ({"texts": ["Anna visited Oslo .", ""]}, {"tokens": [["Anna", "visited", "Oslo", "."]]}):
+        status, answer = asgi(tagger, "POST", "/tag", body)
+        assert status == 200 and TagResponse.model_validate(answer).results[0].spans is not None
+    for body in ({"texts": [LINE, "no blank here"], "top_k": 2}, {"texts": [LINE], "choices": ["eggs", "zzzunknown"]}):
+        status, answer = asgi(cloze, "POST", "/fill", body)
+        assert status == 200 and FillResponse.model_validate(answer).results

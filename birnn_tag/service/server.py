@@ -1,7 +1,7 @@
 """Running the service's app under uvicorn.
 
 The socket is bound before anything is printed, so a busy port is one line of error. On SIGTERM
-or Ctrl-C the app refuses new requests at once (503, see :class:`~birnn_tag.service.app.Shutdown`),
+or Ctrl-C the app refuses new requests at once (503, see :class:`~birnn_tag.service.middleware.Shutdown`),
 uvicorn stops accepting connections and waits up to ``grace`` seconds for the accepted requests
 (the batcher keeps running meanwhile, so every queued one is answered), then cancels what is left;
 :func:`run` returns how many requests that cut.
@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from birnn_tag.errors import BirnnTagError
-from birnn_tag.service.app import Shutdown
+from birnn_tag.service.middleware import Shutdown
 
 
 def bind(host: str, port: int) -> socket.socket:
