@@ -88,9 +88,6 @@ PROBES = {
     ("birnn_tag.cloze.text", "getattr"): "data config fields by split name",
     ("birnn_tag.cloze.prediction", "getattr"): "a candidate's fields by name, for its record",
 }
-# Being rewritten to dispatch by type by the engineers who own them (issue 23): drop each entry
-# once its module no longer probes a report or a model.
-PENDING_PROBES = {("birnn_tag.cli.app", "hasattr"), ("birnn_tag.service.app", "hasattr")}
 
 
 def test_no_probing_for_attributes():
@@ -99,7 +96,7 @@ def test_no_probing_for_attributes():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"):
                 found.add((name, node.func.id))
-                assert (name, node.func.id) in PROBES.keys() | PENDING_PROBES, (
+                assert (name, node.func.id) in PROBES, (
                     f"{name}:{node.lineno}: {node.func.id}() outside the allowed probes; dispatch by type (birnn_tag.contracts)"
                 )
     assert not PROBES.keys() - found, f"allowed probes no longer made: {sorted(PROBES.keys() - found)}"
