@@ -33,31 +33,33 @@ def worker(args: argparse.Namespace) -> None:
 
     import torch
 
-    from birnn_tag.runs.checkpoint import LoadedModel
     from birnn_tag.config import load_config
-    from birnn_tag.data.reading.sources import read_file
-    from birnn_tag.training.epoch import make_optimizer, train_epoch
     from birnn_tag.tasks import task_for
 
-    try:  # the layout by role (birnn_tag/tagging/public/): the public model's stream
-        from birnn_tag.tagging.data.splits import load_tagging_splits
+    try:  # rooms by role (issue 23)
+        from birnn_tag.data.reading.sources import read_file
+        from birnn_tag.runs.checkpoint import LoadedModel
         from birnn_tag.tagging.prediction.streaming import format_prediction
         from birnn_tag.tagging.public.pytorch import TaggingModel
-
-        def tag(loaded, sentences):
-            return TaggingModel(loaded, torch.device("cpu")).tag_stream(sentences, batch_size=256, confidences=False)
-    except ModuleNotFoundError:  # older trees: a flat package
-        from birnn_tag.data.pipeline import load_tagging_splits
-        from birnn_tag.prediction import InputSentence, format_prediction, predict_stream
-
-        def tag(loaded, sentences):
-            inputs = [InputSentence.from_tokens(tokens) for tokens in sentences]
-            return predict_stream(loaded, inputs, batch_size=256, device=torch.device("cpu"), confidences=False)
+        from birnn_tag.training.epoch import make_optimizer, train_epoch
+    except ModuleNotFoundError:  # the flat tree before it
+        from birnn_tag.checkpoint import LoadedModel
+        from birnn_tag.data.sources import read_file
+        from birnn_tag.epoch import make_optimizer, train_epoch
+        from birnn_tag.tagging.prediction import format_prediction
+        from birnn_tag.tagging.tagging_model import TaggingModel
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config, args.overrides)
-    *resolved, vocabs, splits = load_tagging_splits(config)  # newer trees also return the resolved config
-    config = resolved[0] if resolved else config
+    task = task_for(config)
+    try:  # the task reads, settles the config, encodes
+        corpus = task.read(config)
+        config = task.settle(config, corpus)
+        vocabs, splits = task.encode_splits(config, corpus, None)
+    except AttributeError:  # older trees: one step that returns the settled config
+        from birnn_tag.tagging.pipeline import load_tagging_splits
+
+        config, vocabs, splits = load_tagging_splits(config)
     torch.manual_seed(0)
     model = task_for(config).build_model(config, vocabs)
     sentences = splits["train"].sentences[: args.sentences]
@@ -66,7 +68,8 @@ def worker(args: argparse.Namespace) -> None:
     loaded = LoadedModel(config, vocabs, model.eval(), None)
     gc.freeze()  # as `birnn-tag predict` does once its model is loaded
     started = time.perf_counter()
-    for prediction in tag(loaded, test["tokens"]):
+    stream = TaggingModel(loaded, torch.device("cpu")).tag_stream(test["tokens"], pretokenized=True, batch_size=256, confidences=False)
+    for prediction in stream:
         format_prediction(prediction, "conll")
     predict_seconds = time.perf_counter() - started
     result = {"train_sps": len(sentences) / stats["train_seconds"], "predict_sps": len(test["tokens"]) / predict_seconds}

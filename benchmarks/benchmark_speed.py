@@ -35,7 +35,6 @@ from birnn_tag.data.batching import bucketed_batches
 from birnn_tag.data.reading.sources import read_file
 from birnn_tag.runtime.devices import has_native_bf16
 from birnn_tag.training.epoch import make_optimizer, train_epoch
-from birnn_tag.tagging.data.splits import load_tagging_splits
 from birnn_tag.tagging.prediction.streaming import OUTPUT_FORMATS, InputSentence, format_prediction
 from birnn_tag.tagging.public.pytorch import TaggingModel
 from birnn_tag.tasks import task_for
@@ -131,14 +130,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     config = load_config(args.config, args.overrides)
-    config, vocabs, splits = load_tagging_splits(config)
+    task = task_for(config)
+    corpus = task.read(config)
+    config = task.settle(config, corpus)
+    vocabs, splits = task.encode_splits(config, corpus, None)
     torch.manual_seed(0)
-    model = task_for(config).build_model(config, vocabs).to(device)
+    model = task.build_model(config, vocabs).to(device)
     # Contextual features (model.transformer, lm_embeddings): computed once per split, or read
     # back from the cache when an earlier run computed them; the epoch below reads them.
     started = time.perf_counter()
-    for split in splits.values():
-        task_for(config).prepare_split(model, split)
+    splits = {name: task.prepare_split(model, split) for name, split in splits.items()}
     context_seconds = time.perf_counter() - started
     if args.cold_features:  # the features stay mapped in memory; their files can go
         shutil.rmtree(os.environ["HF_DATASETS_CACHE"])

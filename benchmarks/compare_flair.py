@@ -199,16 +199,18 @@ def birnn_tag_worker(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]
     from birnn_tag.config import load_config
     from birnn_tag.data.reading.sources import read_file
     from birnn_tag.training.epoch import make_optimizer, train_epoch
-    from birnn_tag.tagging.data.splits import load_tagging_splits
     from birnn_tag.tagging.prediction.streaming import InputSentence
     from birnn_tag.tagging.public.pytorch import TaggingModel
     from birnn_tag.tasks import task_for
 
     config = load_config(ROOT / "configs/conll2003.yaml", birnn_tag_overrides(data_dir, args.batch_size, args.threads))
     device = torch.device("cpu")
-    config, vocabs, splits = load_tagging_splits(config)
+    task = task_for(config)
+    corpus = task.read(config)
+    config = task.settle(config, corpus)
+    vocabs, splits = task.encode_splits(config, corpus, None)
     torch.manual_seed(config.training.seed)
-    model = task_for(config).build_model(config, vocabs)
+    model = task.build_model(config, vocabs)
     optimizer = make_optimizer(model, config.training)
     train = splits["train"].sentences
 

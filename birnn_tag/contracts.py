@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from rich.console import RenderableType
 
@@ -123,10 +123,18 @@ class Finished:
     note: str
 
 
-class Task(ABC):
+#: What a task's :meth:`Task.read` returns and only its other steps look into.
+CorpusT = TypeVar("CorpusT")
+
+
+class Task(ABC, Generic[CorpusT]):
     """What differs between tasks when a model is trained or loaded; one instance per task in the
     registry (:mod:`birnn_tag.tasks`). The training loop, model loading and the API call these
-    steps and stay task-agnostic. The optional steps do nothing unless a task overrides them."""
+    steps and stay task-agnostic. The optional steps do nothing unless a task overrides them.
+
+    Data flows one way: :meth:`read` the configured data, :meth:`settle` what the config leaves
+    to it, :meth:`encode_splits` with the settled config; nothing later changes the config.
+    """
 
     #: What the loss is a mean over: several processes weight their shares of a batch by it.
     loss_mean_over: ClassVar[Literal["sentences", "tokens"]]
@@ -134,18 +142,30 @@ class Task(ABC):
     can_calibrate: ClassVar[bool] = False
 
     @abstractmethod
-    def load_splits(self, config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
-        """The config as the data resolved it (tagging: ``data.scheme: auto``), the vocabularies
-        (``vocabs``, or built from the training split when None) and the encoded splits by name."""
+    def read(self, config: Config) -> CorpusT:
+        """The configured splits as read (files, a saved dataset, the Hub), nothing derived yet."""
+
+    def settle(self, config: Config, corpus: CorpusT) -> Config:
+        """``config`` with the settings it leaves to the data decided (tagging: ``data.scheme:
+        auto`` by the training tags); a run saves, and its model is built from, the result."""
+        return config
+
+    @abstractmethod
+    def encode_splits(
+        self, config: Config, corpus: CorpusT, vocabs: Vocabularies | None
+    ) -> tuple[Vocabularies, dict[str, Split]]:
+        """The vocabularies (``vocabs``, or built from the training split when None) and the
+        encoded splits by name, ``config`` as :meth:`settle` gives it."""
 
     @abstractmethod
     def build_model(self, config: Config, vocabs: Vocabularies, folder: Path | None = None) -> nn.Module:
         """An untrained model. ``folder``: a trained run's, whose kept files (a transformer's
         tokenizer...) the model is rebuilt from; None for a new model."""
 
-    def prepare_split(self, model: nn.Module, split: Split) -> None:
-        """Ready ``split`` for training on or scoring by ``model`` (e.g. attach cached contextual
-        features)."""
+    def prepare_split(self, model: nn.Module, split: Split) -> Split:
+        """``split`` ready for training on or scoring by ``model`` (e.g. with its cached
+        contextual features); a new split, the given one is left as it is."""
+        return split
 
     def keep_files(self, model: nn.Module, folder: Path) -> None:
         """Write into a new run ``folder``, with its first checkpoint, what rebuilding the model

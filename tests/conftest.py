@@ -43,8 +43,18 @@ def tiny_config_dict(data_file: Path, run_dir: Path, **training) -> dict:
     }
 
 
+def task_splits(config):
+    """The vocabularies and encoded splits of a config, as training makes them: its task reads
+    the data, settles the config by it, encodes the splits."""
+    from birnn_tag.tasks import task_for
+
+    task = task_for(config)
+    corpus = task.read(config)
+    return task.encode_splits(task.settle(config, corpus), corpus, None)
+
+
 def training_pieces(corpus, config):
-    """The pieces of a corpus's training split as ``load_tagging_splits`` makes them: cleaned
+    """The pieces of a corpus's training split as ``encode_tagging_splits`` makes them: cleaned
     (``data.scheme: auto`` resolved) and cut between entities."""
     from birnn_tag.tagging.data.preparation import clean_split, cut_sentences, resolve_scheme
 

@@ -6,7 +6,7 @@ import torch
 
 from birnn_tag.config import DataConfig, EncodingConfig
 from birnn_tag.data.reading.conll import ColumnFormat, read_conll
-from birnn_tag.data.encoding import TokenEncoder, to_tensors
+from birnn_tag.data.encoding import TokenEncoder
 from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
@@ -192,16 +192,24 @@ def test_tiny_train_split_cannot_be_carved(tmp_path):
         load_corpus(DataConfig(train=str(path), validation_fraction=0.1))
 
 
-def test_sentences_encoded_together_equal_each_encoded_alone():
+def test_sentences_encoded_together_equal_each_encoded_alone_and_the_exported_graphs_feed():
     config = EncodingConfig(max_word_length=6)
     vocabs = Vocabularies.build([["Peter", "lives", "in", "Berlin", "."]], [["B-PER", "O", "O", "B-LOC", "O"]], config)
     encoder = TokenEncoder(vocabs, config)
     sentences = [["Peter", "in", "Zürich"], ["a"], ["Berlin", "1990-11-24", "lives", "in", "Peter"], ["in"]]
     together = encoder.encode_sentences(sentences)
-    for tokens, encoded in zip(sentences, together):
-        alone = to_tensors(*encoder.ids(tokens))
+    feed = encoder.encode(sentences).padded()  # what an exported model's runtime gives onnxruntime
+    for row, (tokens, encoded) in enumerate(zip(sentences, together)):
+        [alone] = encoder.encode_sentences([tokens])
         for field in ("words", "chars", "casing"):
             assert torch.equal(getattr(encoded, field), getattr(alone, field)), (tokens, field)
+        length = len(tokens)
+        assert feed["word_ids"][row, :length].tolist() == encoded.words.tolist()
+        assert feed["casing_ids"][row, :length].tolist() == encoded.casing.tolist()
+        chars = feed["char_ids"][feed["spelling_ids"][row, :length]]
+        assert chars[:, : encoded.chars.shape[1]].tolist() == encoded.chars.tolist() and not chars[:, encoded.chars.shape[1] :].any()
+    assert (feed["word_ids"][1, 1:] == 0).all() and (feed["spelling_ids"][1, 1:] == 0).all()  # padding
+    assert feed["lengths"].tolist() == [3, 1, 5, 1]
 
 
 def test_tab_separated_fields_lose_surrounding_whitespace_and_a_trailing_tab(tmp_path):

@@ -20,7 +20,7 @@ from birnn_tag.runs.loading import load_model
 from birnn_tag.tagging.scoring.evaluation import split_predictions
 from birnn_tag.training.loop import train
 
-from conftest import SENTENCES, tiny_config_dict
+from conftest import SENTENCES, task_splits, tiny_config_dict
 
 runner = CliRunner()
 
@@ -105,9 +105,7 @@ def test_cloze_reads_a_list_of_text_and_conll_files(tmp_path, tiny_conll):
         "training": {"epochs": 1, "progress": False, "device": "cpu", "threads": 1},
         "output": {"dir": str(tmp_path / "run")},
     }
-    from birnn_tag.cloze.text import load_cloze_splits
-
-    vocabs, splits = load_cloze_splits(config_from_dict(config))
+    vocabs, splits = task_splits(config_from_dict(config))
     assert "especially" in vocabs.words and "Anna" in vocabs.words  # text words and column 0 of the CoNLL file
     assert "I-PER" not in vocabs.words and "-DOCSTART-" not in vocabs.words
     assert len(splits["train"].sentences) == 1 + 5

@@ -12,10 +12,9 @@ from birnn_tag.errors import DataError
 from birnn_tag.runs.loading import load_model
 from birnn_tag.tagging.data import schemes
 from birnn_tag.tagging.scoring.evaluation import evaluate_checkpoint
-from birnn_tag.tagging.data.splits import load_tagging_splits
 from birnn_tag.training.loop import train
 
-from conftest import tiny_config_dict, training_pieces
+from conftest import task_splits, tiny_config_dict, training_pieces
 
 # IOB2 as written; with data.max_length: 4 each sentence is cut, and a cut at token 4 would
 # split NEW YORK CITY, BANK ... MELLON and nothing in the third sentence.
@@ -59,7 +58,7 @@ def test_long_sentences_error_still_refuses(long_conll):
 def test_split_gold_is_each_whole_sentence_in_the_training_scheme(tmp_path, long_conll, scheme):
     raw = tiny_config_dict(long_conll, tmp_path / "run")
     raw["data"] |= {"max_length": 4, "scheme": scheme}
-    _, _, splits = load_tagging_splits(config_from_dict(raw))
+    _, splits = task_splits(config_from_dict(raw))
     written = [[tag for _, tag in sentence] for sentence in SENTENCES]
     for name in ("train", "test"):
         assert splits[name].tags == [schemes.convert(tags, "IOB2", scheme) for tags in written]

@@ -17,7 +17,7 @@ import torch
 from rich.table import Table
 
 from birnn_tag.runs.checkpoint import LoadedModel
-from birnn_tag.cloze.text import chunk_tokens, encode_words, load_cloze_splits, read_text_file
+from birnn_tag.cloze.text import chunk_tokens, encode_cloze_splits, encode_words, read_cloze_sources, read_text_file
 from birnn_tag.config import Config
 from birnn_tag.contracts import Confusion
 from birnn_tag.data.batching import iterate_batches
@@ -137,7 +137,7 @@ def evaluate_cloze_checkpoint(
     if data_file is not None:
         chunks = chunk_tokens(read_text_file(data_file, config.data), config.data, data_file)
     else:
-        _, splits = load_cloze_splits(config, loaded.vocabs)
+        _, splits = encode_cloze_splits(config, read_cloze_sources(config.data), loaded.vocabs)
         if split not in splits:
             raise DataError(f"no {split!r} split in the run's data (have: {', '.join(splits)})")
         return score_cloze(loaded.model, splits[split], loaded.vocabs, config, device, fraction=fraction, count_unk=count_unk)

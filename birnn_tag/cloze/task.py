@@ -17,20 +17,26 @@ from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError
 
 if TYPE_CHECKING:
+    from birnn_tag.cloze.text import TextSources
     from birnn_tag.cloze.evaluation import ClozeReport
     from birnn_tag.cloze.public import ClozeModel
     from birnn_tag.runs.checkpoint import LoadedModel
 
 
-class ClozeTask(Task):
+class ClozeTask(Task["TextSources"]):
     """Fills in words from both sides of their context."""
 
     loss_mean_over = "tokens"
 
-    def load_splits(self, config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
-        from birnn_tag.cloze.text import load_cloze_splits
+    def read(self, config: Config) -> TextSources:
+        from birnn_tag.cloze.text import read_cloze_sources
 
-        return (config, *load_cloze_splits(config, vocabs))
+        return read_cloze_sources(config.data)
+
+    def encode_splits(self, config: Config, corpus: TextSources, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
+        from birnn_tag.cloze.text import encode_cloze_splits
+
+        return encode_cloze_splits(config, corpus, vocabs)
 
     def build_model(self, config: Config, vocabs: Vocabularies, folder: Path | None = None) -> ClozeNetwork:
         return build_cloze_model(config.model, len(vocabs.words))

@@ -24,6 +24,9 @@ from birnn_tag.data.reading.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
 from birnn_tag.errors import DataError, first_line
 
+#: Each split's tables with their origins (a path, ``hub:name/split``), as read.
+TextSources = dict[str, list[tuple[datasets.Dataset, str]]]
+
 
 def tokenize_text(text: str, config: DataConfig) -> list[str]:
     """Tokens of one line, with the configured tokenizer."""
@@ -47,16 +50,20 @@ def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
     return table
 
 
-def _load_text_sources(config: DataConfig) -> dict[str, list[tuple[datasets.Dataset, str]]]:
-    """Each split's tables (several when ``data.train`` lists files) with their origins."""
+def read_cloze_sources(config: DataConfig) -> TextSources:
+    """Each split's tables (several when ``data.train`` lists files) with their origins; the
+    cloze task needs a training split."""
     if config.hub or config.disk:
         loaded, origins = load_split_dict(config)
-        return {split: [(dataset, origins[split])] for split, dataset in loaded.items()}
-    sources = {}
-    for split in SPLITS:
-        paths = getattr(config, split)
-        if paths:
-            sources[split] = [(read_text_file(path, config), str(path)) for path in ([paths] if isinstance(paths, str) else paths)]
+        sources = {split: [(dataset, origins[split])] for split, dataset in loaded.items()}
+    else:
+        sources = {}
+        for split in SPLITS:
+            paths = getattr(config, split)
+            if paths:
+                sources[split] = [(read_text_file(path, config), str(path)) for path in ([paths] if isinstance(paths, str) else paths)]
+    if "train" not in sources:
+        raise DataError("data: the cloze task needs a training split (data.train, data.disk or data.hub)")
     return sources
 
 
@@ -81,12 +88,11 @@ def encode_words(tokens: list[str], vocabs: Vocabularies, config: Config) -> Enc
     return EncodedSentence(torch.tensor(ids, dtype=torch.long), None)
 
 
-def load_cloze_splits(config: Config, vocabs: Vocabularies | None = None) -> tuple[Vocabularies, dict[str, Split]]:
-    """Load, tokenize and chunk every split; the word vocabulary comes from train
-    (``encoding.min_freq``, ``encoding.max_size``)."""
-    sources = _load_text_sources(config.data)
-    if "train" not in sources:
-        raise DataError("data: the cloze task needs a training split (data.train, data.disk or data.hub)")
+def encode_cloze_splits(
+    config: Config, sources: TextSources, vocabs: Vocabularies | None = None
+) -> tuple[Vocabularies, dict[str, Split]]:
+    """Tokenize, chunk and encode every split of ``sources`` (:func:`read_cloze_sources`); the
+    word vocabulary comes from train (``encoding.min_freq``, ``encoding.max_size``)."""
     chunks = {
         name: datasets.concatenate_datasets([chunk_tokens(dataset, config.data, origin) for dataset, origin in tables])
         for name, tables in sources.items()

@@ -1,5 +1,5 @@
-"""Sentences → id tensors: word, character, casing and tag ids, computed once per split with a
-batched ``datasets.map``."""
+"""Sentences → the id tensors a PyTorch model reads (word, character, casing and tag ids), from
+:class:`~birnn_tag.data.token_ids.TokenIds`' batches."""
 
 from __future__ import annotations
 
@@ -49,65 +49,47 @@ def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
 
 
 class TokenEncoder(TokenIds):
-    """:class:`~birnn_tag.data.token_ids.TokenIds` that also builds the tensors a model reads."""
+    """:class:`~birnn_tag.data.token_ids.TokenIds` whose batches become the tensors a PyTorch model reads."""
 
-    def encode_sentences(self, sentences: Sequence[list[str]]) -> list[EncodedSentence]:
-        """Untagged sentences as tensors, the same as :meth:`ids` gives for each, built together:
-        each distinct token is looked up once, and the per-sentence tensors are slices of a few
-        whole-batch tensors (one ``torch.tensor`` per sentence and field was a large share of
-        prediction time)."""
-        slots: dict[str, int] = {}  # distinct token → its row in the tables below
-        slot_of_token = [slots.setdefault(token, len(slots)) for tokens in sentences for token in tokens]
-        rows = torch.tensor(slot_of_token, dtype=torch.long)  # (tokens,)
-        entries = [self.lookup(token) for token in slots]
-        width = max((len(chars) for _, _, chars in entries), default=1)
-        words = torch.tensor([word for word, _, _ in entries], dtype=torch.long)[rows]  # (tokens,)
-        casing = torch.tensor([shape for _, shape, _ in entries], dtype=torch.long)[rows]  # (tokens,)
-        padded = [chars + [0] * (width - len(chars)) for _, _, chars in entries]
-        chars = torch.tensor(padded, dtype=torch.long)  # (distinct tokens, width)
-        word_widths = torch.tensor([len(chars) for _, _, chars in entries], dtype=torch.long)[rows]  # (tokens,)
-        lengths = [len(tokens) for tokens in sentences]
-        owner = torch.repeat_interleave(torch.arange(len(sentences)), torch.tensor(lengths, dtype=torch.long))
-        widths = torch.zeros(len(sentences), dtype=torch.long).scatter_reduce_(0, owner, word_widths, "amax")
-        parts = zip(words.split(lengths), chars[rows].split(lengths), casing.split(lengths), widths.tolist())
-        # Each sentence's characters are cut to its own longest word, as ids() pads them.
+    def encode_sentences(
+        self, sentences: Sequence[list[str]], tags: Sequence[list[int]] | None = None
+    ) -> list[EncodedSentence]:
+        """The sentences (and their tag ids, if given) as tensors: slices of a few whole-batch
+        tensors (one ``torch.tensor`` per sentence and field was a large share of prediction
+        time), each sentence's characters cut to its own longest word."""
+        batch = self.encode(sentences)
+        spellings = torch.from_numpy(batch.spellings)
+        chars = torch.from_numpy(batch.chars)[spellings]  # (tokens, longest word)
+        lengths = batch.lengths.tolist()
+        owner = torch.repeat_interleave(torch.arange(len(sentences)), torch.from_numpy(batch.lengths))
+        widest = torch.zeros(len(sentences), dtype=torch.long).scatter_reduce_(0, owner, torch.from_numpy(batch.widths), "amax")
+        parts = zip(
+            torch.from_numpy(batch.words).split(lengths), chars.split(lengths), torch.from_numpy(batch.casing).split(lengths),
+            widest.tolist(), sentences, tags if tags is not None else [None] * len(sentences),
+        )
         return [
-            EncodedSentence(words=w, chars=c[:, :widest], casing=k, tokens=tokens)
-            for (w, c, k, widest), tokens in zip(parts, sentences)
+            EncodedSentence(
+                words=w, chars=c[:, :width], casing=k, tokens=tokens, tags=None if ids is None else torch.tensor(ids, dtype=torch.long)
+            )
+            for w, c, k, width, tokens, ids in parts
         ]
 
 
-def to_tensors(
-    words: list[int], chars: list[list[int]], casing: list[int], tags: list[int] | None = None
-) -> EncodedSentence:
-    """An :class:`EncodedSentence` from id lists (see :meth:`TokenEncoder.ids`)."""
-    return EncodedSentence(
-        words=torch.tensor(words, dtype=torch.long),
-        chars=torch.tensor(chars, dtype=torch.long),
-        tags=None if tags is None else torch.tensor(tags, dtype=torch.long),
-        casing=torch.tensor(casing, dtype=torch.long),
-    )
+#: Sentences encoded together when a split is: bounds the (tokens, longest word) character
+#: tensor each one's characters are slices of.
+SPLIT_CHUNK = 1000
 
 
 def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
-    """Encode a prepared split (columns tokens, optional tags, where) into tensors; the ids are
-    computed by a batched ``datasets.map``."""
-    from birnn_tag.data.reading.sources import map_batched
-
+    """A prepared split (columns tokens, optional tags, where) as tensors, as ``predict`` encodes
+    text; a tag the vocabulary lacks is an error naming its sentence."""
     encode = TokenEncoder(vocabs, config)
-    has_tags = "tags" in dataset.column_names
-
-    def to_ids(batch: dict) -> dict:
-        words, chars, casing = zip(*(encode.ids(tokens) for tokens in batch["tokens"])) if batch["tokens"] else ((), (), ())
-        out = {"word_ids": list(words), "char_ids": list(chars), "casing_ids": list(casing)}
-        if has_tags:
-            out["tag_ids"] = [encode_tags(tags, vocabs, where) for tags, where in zip(batch["tags"], batch["where"])]
-        return out
-
-    encoded = map_batched(dataset, to_ids, remove_columns=dataset.column_names)
-    columns = [encoded[name] for name in ("word_ids", "char_ids", "casing_ids")]
-    tags = encoded["tag_ids"] if has_tags else [None] * len(encoded)
-    sentences = [to_tensors(*row, tag_ids) for *row, tag_ids in zip(*columns, tags)]
-    for sentence, tokens in zip(sentences, dataset["tokens"]):
-        sentence.tokens = tokens
-    return sentences
+    tokens = dataset["tokens"]
+    tags = None
+    if "tags" in dataset.column_names:
+        tags = [encode_tags(row, vocabs, where) for row, where in zip(dataset["tags"], dataset["where"])]
+    return [
+        sentence
+        for start in range(0, len(tokens), SPLIT_CHUNK)
+        for sentence in encode.encode_sentences(tokens[start : start + SPLIT_CHUNK], None if tags is None else tags[start : start + SPLIT_CHUNK])
+    ]

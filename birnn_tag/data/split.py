@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import torch
 
 from birnn_tag.data.encoding import EncodedSentence
 
@@ -14,7 +16,7 @@ class Split:
     consecutive pieces it was cut into, so that scores count the sentences as written, and its
     tokens (for error reports), and the gold tags of each piece as the model sees them (for
     calibration). ``context_keys``: which contextual sources' features the sentences carry (their
-    cache keys, as :meth:`~birnn_tag.tagging.network.tagger.Tagger.attach_context` put them there)."""
+    cache keys, as :meth:`~birnn_tag.tagging.network.tagger.Tagger.with_context` gave them)."""
 
     sentences: list[EncodedSentence]
     tags: list[list[str]] | None = None
@@ -22,3 +24,9 @@ class Split:
     tokens: list[list[str]] | None = None
     piece_tags: list[list[str]] | None = None
     context_keys: list[dict | None] | None = None
+
+    def with_context(self, features: list[list[torch.Tensor | None]], keys: list[dict | None]) -> Split:
+        """This split with ``features[row]`` (one entry per contextual source) on each sentence,
+        from the sources ``keys`` name; its own sentences are left as they are."""
+        sentences = [replace(sentence, context=row) for sentence, row in zip(self.sentences, features)]
+        return replace(self, sentences=sentences, context_keys=keys)

@@ -1,7 +1,13 @@
-"""Tokens → word, character and casing ids as plain lists: the lookup every model input starts
-from. Torch-free, so that an exported model's runtime (onnxruntime + numpy) encodes as ``predict`` does."""
+"""Tokens → word, character and casing ids: the one encoder every model input starts from
+(training, scoring, ``predict`` and an exported model's runtime). Torch-free (numpy), so that
+onnxruntime is fed exactly what PyTorch is."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from birnn_tag.config import EncodingConfig
 from birnn_tag.data.vocab import Vocabularies, normalize_word
@@ -30,7 +36,7 @@ def casing_id(token: str) -> int:
 
 
 class TokenIds:
-    """Token lists → :class:`EncodedSentence`; each distinct token's ids are worked out once.
+    """Token lists → :class:`TokenBatch`; each distinct token's ids are worked out once.
 
     Natural text repeats a few thousand tokens most of the time, so a cache of each token's word
     id, casing id and (truncated) character ids turns per-character Python work into one dict
@@ -53,12 +59,50 @@ class TokenIds:
             self._cache[token] = found
         return found
 
-    def ids(self, tokens: list[str]) -> tuple[list[int], list[list[int]], list[int]]:
-        """Word ids, character ids (0-padded to the sentence's longest word) and casing ids."""
-        entries = [self.lookup(token) for token in tokens]
-        width = max((len(chars) for _, _, chars in entries), default=1)
-        return (
-            [word for word, _, _ in entries],
-            [chars + [0] * (width - len(chars)) for _, _, chars in entries],
-            [casing for _, casing, _ in entries],
+    def encode(self, sentences: Sequence[list[str]]) -> TokenBatch:
+        """The sentences' ids, each distinct token looked up once (see :class:`TokenBatch`)."""
+        rows: dict[str, int] = {}  # distinct token → its row in the character table (row 0 is padding)
+        spellings = np.array([rows.setdefault(token, len(rows) + 1) for tokens in sentences for token in tokens], dtype=np.int64)
+        entries = [self.lookup(token) for token in rows]
+        width = max((len(ids) for _, _, ids in entries), default=1)
+        chars = np.array([[0] * width] + [ids + [0] * (width - len(ids)) for _, _, ids in entries], dtype=np.int64)
+        per_row = [(0, 0, 0)] + [(word, casing, len(ids)) for word, casing, ids in entries]
+        words, casing, widths = (np.array(column, dtype=np.int64) for column in zip(*per_row))
+        return TokenBatch(
+            words=words[spellings], casing=casing[spellings], spellings=spellings, chars=chars, widths=widths[spellings],
+            lengths=np.array([len(tokens) for tokens in sentences], dtype=np.int64),
         )
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Sentences as ids. ``words``, ``casing``, ``spellings`` and ``widths`` are per token, the
+    sentences' tokens end to end; ``lengths`` (sentences,) says where each sentence ends.
+
+    Characters are stored once per distinct token (natural text repeats a few thousand tokens
+    most of the time): ``chars`` (distinct tokens + 1, longest) holds each one's character ids,
+    0-padded, under row 0, the padding's empty spelling; a token's ``spellings`` entry is its row
+    and its ``widths`` entry its number of characters.
+    """
+
+    words: np.ndarray
+    casing: np.ndarray
+    spellings: np.ndarray
+    chars: np.ndarray
+    widths: np.ndarray
+    lengths: np.ndarray
+
+    def padded(self) -> dict[str, np.ndarray]:
+        """(sentences, longest sentence) word, spelling and casing ids, 0-padded, with the
+        character table and the lengths: an exported graph's inputs by name."""
+        mask = np.arange(int(self.lengths.max(initial=0)))[None, :] < self.lengths[:, None]
+
+        def pad(values: np.ndarray) -> np.ndarray:
+            grid = np.zeros(mask.shape, dtype=np.int64)
+            grid[mask] = values  # the mask's True cells, row by row, are the tokens end to end
+            return grid
+
+        return {
+            "word_ids": pad(self.words), "char_ids": self.chars, "spelling_ids": pad(self.spellings),
+            "casing_ids": pad(self.casing), "lengths": self.lengths,
+        }

@@ -22,12 +22,13 @@ from birnn_tag.errors import ConfigError
 from birnn_tag.tagging.network.tagger import Tagger, build_tagger
 
 if TYPE_CHECKING:
+    from birnn_tag.data.reading.sources import Corpus
     from birnn_tag.runs.checkpoint import LoadedModel
     from birnn_tag.tagging.public.pytorch import TaggingModel
     from birnn_tag.tagging.scoring.evaluation import Report
 
 
-class TaggingTask(Task):
+class TaggingTask(Task["Corpus"]):
     """Tags per token. ``language_model`` rebuilds a trained cloze run as a tagger's TagLM
     features (``model.lm_embeddings``); the registry passes it in, as only it knows both tasks."""
 
@@ -37,10 +38,20 @@ class TaggingTask(Task):
     def __init__(self, language_model: Callable[[Path], nn.Module]) -> None:
         self.language_model = language_model
 
-    def load_splits(self, config: Config, vocabs: Vocabularies | None) -> tuple[Config, Vocabularies, dict[str, Split]]:
-        from birnn_tag.tagging.data.splits import load_tagging_splits
+    def read(self, config: Config) -> Corpus:
+        from birnn_tag.data.reading.sources import load_corpus
 
-        return load_tagging_splits(config, vocabs)
+        return load_corpus(config.data)
+
+    def settle(self, config: Config, corpus: Corpus) -> Config:
+        from birnn_tag.tagging.data.splits import settle_scheme
+
+        return settle_scheme(config, corpus)
+
+    def encode_splits(self, config: Config, corpus: Corpus, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
+        from birnn_tag.tagging.data.splits import encode_tagging_splits
+
+        return encode_tagging_splits(config, corpus, vocabs)
 
     def build_model(self, config: Config, vocabs: Vocabularies, folder: Path | None = None) -> Tagger:
         contexts = []
@@ -50,9 +61,9 @@ class TaggingTask(Task):
             contexts = context_sources(config.model, folder, self.language_model)
         return build_tagger(config.model, len(vocabs.words), len(vocabs.chars), vocabs.labels.items, config.data.scheme, contexts)
 
-    def prepare_split(self, model: Tagger, split: Split) -> None:
-        """Attach the split's cached contextual features (nothing without contextual sources)."""
-        model.attach_context(split)
+    def prepare_split(self, model: Tagger, split: Split) -> Split:
+        """The split with its cached contextual features (itself without contextual sources)."""
+        return model.with_context(split)
 
     def keep_files(self, model: Tagger, folder: Path) -> None:
         """The contextual sources' files (a transformer's tokenizer and config, a language model)."""

@@ -133,10 +133,12 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
     threads = ThreadController(config.training.threads, torch.set_num_threads, _threads_listener(emit))
     torch.manual_seed(config.training.seed)  # the same initial weights on every rank
     task = task_for(config)
-    config, vocabs, splits = task.load_splits(config, Vocabularies.from_dict(saved["vocab"]) if saved else None)
+    corpus = task.read(config)
+    config = task.settle(config, corpus)
+    vocabs, splits = task.encode_splits(config, corpus, Vocabularies.from_dict(saved["vocab"]) if saved else None)
+    del corpus  # the splits hold what training needs
     model = task.build_model(config, vocabs, run_dir if saved is not None else None).to(device)
-    for split in splits.values():
-        task.prepare_split(model, split)
+    splits = {name: task.prepare_split(model, split) for name, split in splits.items()}
     optimizer = make_optimizer(model, config.training)
     state = TrainState()
     if saved is not None:

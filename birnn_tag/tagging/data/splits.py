@@ -1,4 +1,4 @@
-"""The tagging data pipeline: config → corpus → cleaned splits → vocabularies → encoded tensors."""
+"""The tagging data pipeline: corpus → settled scheme → cleaned splits → vocabularies → encoded tensors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import datasets
 from birnn_tag.config import Config
 from birnn_tag.data.encoding import encode_split
 from birnn_tag.data.pretrained import pretrained_words
-from birnn_tag.data.reading.sources import load_corpus
+from birnn_tag.data.reading.sources import Corpus
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import ConfigError
@@ -59,16 +59,16 @@ def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[
     return found
 
 
-def load_tagging_splits(
-    config: Config, vocabs: Vocabularies | None = None
-) -> tuple[Config, Vocabularies, dict[str, Split]]:
-    """Load, clean and encode every configured split; build vocabularies from train unless given.
+def settle_scheme(config: Config, corpus: Corpus) -> Config:
+    """``config`` with ``data.scheme: auto`` decided by the training tags (none or IOB2)."""
+    return dataclasses.replace(config, data=resolve_scheme(corpus, "train", config.data))
 
-    Returns the config with ``data.scheme: auto`` resolved from the training tags (none or IOB2),
-    the vocabularies and the splits.
-    """
-    corpus = load_corpus(config.data)
-    config = dataclasses.replace(config, data=resolve_scheme(corpus, "train", config.data))
+
+def encode_tagging_splits(
+    config: Config, corpus: Corpus, vocabs: Vocabularies | None = None
+) -> tuple[Vocabularies, dict[str, Split]]:
+    """Clean and encode every split of ``corpus`` (``config`` as :func:`settle_scheme` gives it);
+    build the vocabularies from train unless given."""
     sentences = {name: clean_split(corpus, name, config.data) for name in corpus.splits}
     pieces = datasets.DatasetDict(
         {name: cut_sentences(dataset, config.data, keep_entities=name == "train") for name, dataset in sentences.items()}
@@ -81,7 +81,7 @@ def load_tagging_splits(
         if name != "train":
             warn_unknown_labels(corpus.origins[name], sentences[name], vocabs, config.data.scheme)
     splits = {name: tagging_split(sentences[name], pieces[name], vocabs, config, train=name == "train") for name in pieces}
-    return config, vocabs, splits
+    return vocabs, splits
 
 
 def warn_unknown_labels(origin: str, sentences: datasets.Dataset, vocabs: Vocabularies, scheme: str) -> None:

@@ -25,7 +25,7 @@ class Tagger(nn.Module):
 
     ``contexts`` are the contextual feature sources (a transformer, a cloze LM), modules that map
     token lists to (batch, time, layers, dim) features. A frozen one's features of a split are
-    computed once (:meth:`attach_context`) and come with each batch; otherwise, and for a
+    computed once (:meth:`with_context`) and come with each batch; otherwise, and for a
     fine-tuned transformer always, the tagger computes them from the batch's tokens.
     """
 
@@ -58,23 +58,22 @@ class Tagger(nn.Module):
             features.append(given)
         return features
 
-    def attach_context(self, split: Split) -> None:
-        """Give each sentence of ``split`` its frozen sources' features, computed once per split
+    def with_context(self, split: Split) -> Split:
+        """``split`` with its frozen sources' features on each sentence, computed once per split
         content and source and cached on disk (:mod:`birnn_tag.contextual.feature_cache`). A split
-        that carries these sources' features already is left as it is; one that carries other
+        that carries these sources' features already is returned as it is; one that carries other
         sources' (another model's) gets these instead."""
         if not len(self.contexts) or not split.sentences:
-            return
+            return split
         from birnn_tag.contextual.feature_cache import cached_features
 
         keys = [None if source.fine_tune else source.cache_key() for source in self.contexts]
         if split.context_keys == keys:
-            return  # attached by this model, or by one with the same sources
+            return split  # given by this model, or by one with the same sources
         tokens = [sentence.tokens for sentence in split.sentences]
         per_source = [None if key is None else cached_features(source, tokens) for source, key in zip(self.contexts, keys)]
-        for row, sentence in enumerate(split.sentences):
-            sentence.context = [None if features is None else features[row] for features in per_source]
-        split.context_keys = keys
+        rows = [[None if features is None else features[row] for features in per_source] for row in range(len(tokens))]
+        return split.with_context(rows, keys)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Training loss of a batch (a scalar)."""

@@ -85,21 +85,7 @@ class OnnxTaggingModel(TaggingBase):
     def run(self, pieces: list[list[str]], outputs: Sequence[str] = OUTPUTS) -> list[np.ndarray]:
         """The graph's ``outputs`` (numpy arrays, padded; by default tag ids, confidences and
         emissions) for one batch."""
-        steps = max(len(tokens) for tokens in pieces)
-        words, casing, spelling_ids = (np.zeros((len(pieces), steps), dtype=np.int64) for _ in range(3))
-        spellings: dict[str, int] = {}  # each distinct token once; row 0 is the padding's empty one
-        for row, tokens in enumerate(pieces):
-            for position, token in enumerate(tokens):
-                words[row, position], casing[row, position], _ = self.ids.lookup(token)
-                spelling_ids[row, position] = spellings.setdefault(token, len(spellings) + 1)
-        char_rows = [self.ids.lookup(token)[2] for token in spellings]
-        chars = np.zeros((len(spellings) + 1, max(map(len, char_rows), default=1)), dtype=np.int64)
-        for row, ids in enumerate(char_rows, start=1):
-            chars[row, : len(ids)] = ids
-        feed = {
-            "word_ids": words, "char_ids": chars, "spelling_ids": spelling_ids, "casing_ids": casing,
-            "lengths": np.array([len(tokens) for tokens in pieces], dtype=np.int64),
-        }
+        feed = self.ids.encode(pieces).padded()
         return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
 
     def evaluate(self, source: str | Path = "test", **options: Any) -> NoReturn:

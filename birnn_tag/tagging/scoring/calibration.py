@@ -49,7 +49,7 @@ class TemperatureFit:
 def fit_temperature(model: Tagger, split: Split, vocabs: Vocabularies, device: torch.device, batch_size: int = 256) -> TemperatureFit | None:
     """The temperature that minimises the NLL of ``split``'s gold tags (pieces whose labels the
     model knows), with the NLL per token at 1 and at it; None when no piece can be used."""
-    model.attach_context(split)
+    split = model.with_context(split)
     labelled = [
         EncodedSentence(
             piece.words, piece.chars, torch.tensor([vocabs.labels.index[tag] for tag in tags]), piece.casing,

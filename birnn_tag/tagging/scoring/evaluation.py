@@ -105,7 +105,7 @@ def decode_split(
     """Each whole sentence's predicted tags (its pieces decoded and joined), which of its tokens'
     words were in the training vocabulary, and (if asked) its tokens' confidences."""
     precision = precision or config.training.eval_precision
-    model.attach_context(split)
+    split = model.with_context(split)
     tag_ids, scores = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, confidences, precision)
     predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
     words = [[vocabs.seen_in_training(i) for i in piece.words.tolist()] for piece in split.sentences]
