@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from rich.console import RenderableType
 
@@ -78,6 +78,9 @@ class TrainedModel(ABC):
 
     #: The task's name, as in the run's ``task:`` key (for messages and ``GET /info``).
     task: str
+    #: The formats the model reads (``predict --input-format``) and writes (``--format``).
+    input_formats: ClassVar[tuple[str, ...]]
+    output_formats: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -96,17 +99,32 @@ class Tagger(TrainedModel):
     def labels(self) -> list[str]:
         """The tags the model predicts, in the run's scheme."""
 
+    @property
     @abstractmethod
-    def tag_stream(self, sentences: Iterable[str | Sequence[str]], **options: Any) -> Iterator[Record]:
-        """Predictions for texts or token lists, lazily, in input order."""
+    def has_spans(self) -> bool:
+        """Whether predictions mark spans (a span scheme), which ``--min-confidence`` filters."""
+
+    @abstractmethod
+    def read_inputs(self, handle: BinaryIO, name: str, input_format: str) -> Iterator[Any]:
+        """Sentences from a byte stream called ``name`` in messages, in one of
+        :attr:`input_formats`, for :meth:`tag_stream`."""
+
+    @abstractmethod
+    def tag_stream(self, sentences: Iterable[Any], **options: Any) -> Iterator[Record]:
+        """Predictions for texts, token lists or :meth:`read_inputs`' sentences, lazily, in input order."""
 
 
 class Filler(TrainedModel):
     """A trained model that fills in blanks."""
 
     @abstractmethod
-    def fill_stream(self, lines: Iterable[str], **options: Any) -> Iterator[Record]:
-        """Answers for lines with blanks, lazily, in input order."""
+    def read_queries(self, handle: BinaryIO, name: str, input_format: str, **options: Any) -> Iterator[Any]:
+        """Lines with blanks from a byte stream called ``name`` in messages, in one of
+        :attr:`input_formats`, for :meth:`fill_stream`."""
+
+    @abstractmethod
+    def fill_stream(self, lines: Iterable[Any], **options: Any) -> Iterator[Record]:
+        """Answers for lines with blanks or :meth:`read_queries`' queries, lazily, in input order."""
 
     @abstractmethod
     def unique_choices(self, choices: Sequence[str], field: str = "choices") -> list[str]:
