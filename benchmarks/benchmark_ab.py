@@ -111,7 +111,9 @@ def main() -> None:
             command += [f"--sentences={args.sentences}", f"--threads={args.threads}"]
             command += [f"--set={override}" for override in args.overrides]
             env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
-            done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=True)
+            done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True)
+            if done.returncode:
+                sys.exit(f"{name} worker ({tree}) failed:\n{done.stderr[-2000:]}")
             results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
             if args.run:
                 results[name][-1]["startup_s"] = one_sentence_seconds(tree, str(Path(args.run).resolve()))
