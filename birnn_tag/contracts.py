@@ -105,9 +105,12 @@ class Tagger(TrainedModel):
         """Whether predictions mark spans (a span scheme), which ``--min-confidence`` filters."""
 
     @abstractmethod
-    def read_inputs(self, handle: BinaryIO, name: str, input_format: str) -> Iterator[Any]:
+    def read_inputs(
+        self, handle: BinaryIO, name: str, input_format: str, *, encoding: str = "utf-8", encoding_setting: str = "encoding"
+    ) -> Iterator[Any]:
         """Sentences from a byte stream called ``name`` in messages, in one of
-        :attr:`input_formats`, for :meth:`tag_stream`."""
+        :attr:`input_formats` and ``encoding`` (bytes that are not are an error naming
+        ``encoding_setting``), for :meth:`tag_stream`."""
 
     @abstractmethod
     def tag_stream(self, sentences: Iterable[Any], **options: Any) -> Iterator[Record]:

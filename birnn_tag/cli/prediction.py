@@ -34,6 +34,7 @@ def predict(
     output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
     input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll or conllu. Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
+    encoding: Annotated[str, typer.Option(help="The input's encoding: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
     top_k: Annotated[int, typer.Option(min=1, help="Cloze: candidates per blank.")] = 10,
@@ -57,9 +58,9 @@ def predict(
         gc.freeze()
         name = input if input != "-" else "<stdin>"
         if isinstance(model, Filler):
-            results = _fill(model, name, reads, output_format, batch_size, cloze, tagging)
+            results = _fill(model, name, reads, output_format, batch_size, encoding, cloze, tagging)
         else:
-            results = _tag(model, name, reads, output_format, batch_size, tagging)
+            results = _tag(model, name, reads, output_format, batch_size, encoding, tagging)
         with _open_input(input) as handle:
             # Made before the output is opened: the model's own refusals (a blank marker, --k-best
             # without a CRF) leave no output file behind.
@@ -74,7 +75,8 @@ def predict(
 
 
 def _tag(
-    model: Tagger, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int, options: TaggingOptions
+    model: Tagger, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int, encoding: str,
+    options: TaggingOptions,
 ) -> Results:
     """The tagger's results (CoNLL columns or JSON lines), its flags checked now."""
     from birnn_tag import format_prediction
@@ -90,7 +92,7 @@ def _tag(
     def results(handle: BinaryIO) -> Iterator[str]:
         # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
         predictions = model.tag_stream(
-            model.read_inputs(handle, name, reads), batch_size=batch_size, confidences=writes == "jsonl", k_best=options.k_best
+            model.read_inputs(handle, name, reads, encoding=encoding, encoding_setting="--encoding"), batch_size=batch_size, confidences=writes == "jsonl", k_best=options.k_best
         )
         return formatted(predictions)
 
@@ -108,7 +110,7 @@ def _tag(
 
 
 def _fill(
-    model: Filler, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int,
+    model: Filler, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int, encoding: str,
     options: ClozeOptions, tagging: TaggingOptions,
 ) -> Results:
     """The cloze model's answers (JSON lines or filled-in text), its flags checked now; each
@@ -123,7 +125,9 @@ def _fill(
         raise BirnnTagError(f"--k-best and --min-confidence: apply to tagging models; this is a {model.task} model")
 
     def results(handle: BinaryIO) -> Iterator[str]:
-        queries = model.read_queries(handle, name, reads, blank=options.blank, choices=choices)
+        queries = model.read_queries(
+            handle, name, reads, blank=options.blank, choices=choices, encoding=encoding, encoding_setting="--encoding"
+        )
         answers = model.fill_stream(queries, top_k=options.top_k, blank=options.blank, batch_size=batch_size)
         return formatted(answers)
 

@@ -127,11 +127,12 @@ def make_query(line: int, text: str, blank: str, tokenizer, choices: list[str] |
 
 
 def read_queries(
-    handle: BinaryIO, name: str, input_format: str, blank: str, tokenizer, choices: list[str] | None
+    handle: BinaryIO, name: str, input_format: str, blank: str, tokenizer, choices: list[str] | None,
+    encoding: str = "utf-8", setting: str = "encoding",
 ) -> Iterator[ClozeQuery]:
-    """Queries from text lines, or JSONL objects ``{"text": ..., "choices": [...]}``."""
+    """Queries from text lines, or JSONL objects ``{"text": ..., "choices": [...]}``, in ``encoding``."""
     check_blank(blank)
-    for number, line in decode_lines(handle, name):
+    for number, line in decode_lines(handle, name, encoding, setting):
         if input_format == "text":
             yield make_query(number, line, blank, tokenizer, choices)
             continue

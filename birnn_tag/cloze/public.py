@@ -15,6 +15,7 @@ from birnn_tag.cloze.prediction import (
     unique_choices,
 )
 from birnn_tag.contracts import Filler
+from birnn_tag.data.reading.conll import check_encoding
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.runs.folder import report_scores, run_folder_of
 
@@ -93,10 +94,13 @@ class ClozeModel(Filler):
         )
 
     def read_queries(
-        self, handle: BinaryIO, name: str, input_format: str, *, blank: str = "___", choices: Sequence[str] | None = None
+        self, handle: BinaryIO, name: str, input_format: str, *, blank: str = "___", choices: Sequence[str] | None = None,
+        encoding: str = "utf-8", encoding_setting: str = "encoding",
     ) -> Iterator[ClozeQuery]:
         """Queries from a stream called ``name`` in messages, tokenized as the model was trained:
         lines of ``text``, or ``jsonl`` objects ``{"text": ..., "choices": [...]}`` (a line's
-        choices replace ``choices``); for :meth:`fill_stream`."""
+        choices replace ``choices``); for :meth:`fill_stream`. Its bytes are in ``encoding`` (a
+        mistake is an error naming ``encoding_setting``)."""
         ranked = None if choices is None else unique_choices(choices, "choices")
-        return read_queries(handle, name, input_format, blank, tokenizer_for(self.loaded), ranked)
+        check_encoding(encoding, encoding_setting)
+        return read_queries(handle, name, input_format, blank, tokenizer_for(self.loaded), ranked, encoding, encoding_setting)

@@ -17,12 +17,12 @@ from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.reading.sources import (
-    SPLITS, carve_validation, check_file, file_format, load_fresh, load_split_dict, map_batched, read_file,
+    SPLITS, carve_validation, check_file, file_format, load_split_dict, load_table, map_batched, read_file,
 )
 from birnn_tag.data.split import Split
 from birnn_tag.data.reading.tokenize import tokenize
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
-from birnn_tag.errors import DataError, first_line
+from birnn_tag.errors import DataError
 
 #: Each split's tables with their origins (a path, ``hub:name/split``), as read.
 TextSources = dict[str, list[tuple[datasets.Dataset, str]]]
@@ -43,11 +43,7 @@ def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:
         columns = read_file(path, config, with_tags=False).select_columns(["tokens"])
         return columns.rename_column("tokens", config.text_column)
     builder = "text" if kind == "conll" else kind  # unknown extensions are read as plain text
-    try:
-        table = load_fresh(builder, data_files=str(path), split="train")
-    except Exception as error:  # datasets wraps decode and parse errors in several types
-        raise DataError(f"{path}: cannot read as {builder}: {first_line(error)}") from None
-    return table
+    return load_table(builder, path, config)
 
 
 def read_cloze_sources(config: DataConfig) -> TextSources:

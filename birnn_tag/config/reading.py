@@ -9,6 +9,7 @@ values; it is measured before anything walks it, and values shown in messages ar
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import difflib
 import itertools
@@ -189,6 +190,13 @@ def _check_word_dim(config: Config) -> None:
         raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
 
 
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"data.encoding: unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+
+
 def _parse_yaml(text: str | bytes, what: str) -> Any:
     """``yaml.safe_load(text)``; any way it fails is a :class:`ConfigError` starting with ``what``."""
     try:
@@ -246,6 +254,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config", *, saved: bool
         config = _build(Config, raw, "", {"model": schema})
         if not saved:
             _check_word_dim(config)
+        _check_encoding(config.data.encoding)
         return config
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None

@@ -51,6 +51,8 @@ class DataConfig:
     token_column: int | str | None = None
     tag_column: int | str | None = None
     separator: Literal["auto", "space", "tab"] = "auto"
+    # How every data file's bytes are text: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...
+    encoding: str = "utf-8"
     validation_fraction: float = _bounded(0.0, min=0.0, max=0.5)
     input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES", "none"] = "auto"
     scheme: Scheme = "auto"

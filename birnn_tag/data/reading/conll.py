@@ -5,12 +5,14 @@ Every problem is reported as ``file:line: message`` so it can be fixed in an edi
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from birnn_tag.errors import DataError
+from birnn_tag.errors import DataError, short_repr
 
 DOCSTART = "-DOCSTART-"
 
@@ -33,18 +35,67 @@ class ColumnSentence:
     tags: list[str] | None
 
 
-def decode_lines(handle: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` from a binary stream, naming the line of any non-UTF-8 bytes."""
-    for number, raw in enumerate(handle, start=1):
+def check_encoding(encoding: str, setting: str) -> None:
+    """Refuse an encoding Python does not know, naming ``setting``."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"{setting}: unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+
+
+def decode_lines(
+    handle: BinaryIO, name: str, encoding: str = "utf-8", setting: str = "data.encoding"
+) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` from a binary stream in ``encoding`` (a byte-order mark is
+    dropped); bytes that do not decode are an error naming their line and ``setting``, the option
+    that picks the encoding.
+
+    Lines are decoded as they arrive, so a pipe is read lazily: one line at a time where a
+    newline is the byte ``\n`` (UTF-8, Latin-1, cp1252...), through an incremental decoder where
+    it is not (UTF-16, UTF-32).
+    """
+    check_encoding(encoding, setting)
+    if "\n".encode(encoding) == b"\n":
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise DataError(_undecodable(name, number, raw, error, encoding, setting)) from None
+            yield number, (text.removeprefix("\ufeff") if number == 1 else text).rstrip("\r\n")
+        return
+    decoder, pending, number = codecs.getincrementaldecoder(encoding)(), "", 0
+    for raw in chain(handle, [b""]):  # b"": the end, where every byte must have been used
         try:
-            text = raw.decode("utf-8")
+            pending += decoder.decode(raw, final=not raw)
         except UnicodeDecodeError as error:
-            raise DataError(
-                f"{name}:{number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
-            ) from None
-        if number == 1:
-            text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first token
-        yield number, text.rstrip("\r\n")
+            raise DataError(_undecodable(name, number + pending.count("\n") + 1, None, error, encoding, setting)) from None
+        *lines, pending = pending.split("\n")  # a piece ends at a byte 0x0a, maybe half a character
+        if not raw and pending:
+            lines.append(pending)
+        for line in lines:
+            number += 1
+            yield number, (line.removeprefix("\ufeff") if number == 1 else line).rstrip("\r")
+
+
+def _undecodable(
+    name: str, number: int, raw: bytes | None, error: UnicodeDecodeError, encoding: str, setting: str
+) -> str:
+    """The one line for bytes that are not ``encoding``: where, which byte (in the ``raw`` line,
+    when lines are decoded whole) and, for UTF-8, which encoding the line reads in."""
+    label = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
+    at = "" if raw is None else f" at column {error.start + 1}"
+    message = f"{name}:{number}: not valid {label} (byte 0x{error.object[error.start]:02x}{at})"
+    if label != "UTF-8" or raw is None:
+        return f"{message}; set {setting} to the file's encoding"
+    if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return f"{message}; the file starts with a UTF-16 byte-order mark: set {setting}: utf-16"
+    # Bytes 0x80-0x9f are control characters in Latin-1 and quotes, dashes... in cp1252.
+    guess = "cp1252" if any(0x80 <= byte <= 0x9F for byte in raw) else "latin-1"
+    try:
+        reads = raw.decode(guess).strip()
+    except UnicodeDecodeError:
+        return f"{message}; set {setting} to the file's encoding"
+    return f"{message}; as {guess} the line reads {short_repr(reads)}: set {setting}: {guess}"
 
 
 def _split(line: str, separator: str, name: str, number: int) -> list[str]:
@@ -117,13 +168,13 @@ def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFor
         yield number, fields[columns.token_column], tag
 
 
-def read_conll(path: str | Path, columns: ColumnFormat) -> dict[str, list]:
+def read_conll(path: str | Path, columns: ColumnFormat, encoding: str = "utf-8") -> dict[str, list]:
     """Read a whole column file into columns ``tokens``, ``tags`` (unless ``tag_column`` is None), ``line``."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     with path.open("rb") as handle:
-        return sentence_columns(iter_conll(decode_lines(handle, str(path)), str(path), columns), path)
+        return sentence_columns(iter_conll(decode_lines(handle, str(path), encoding), str(path), columns), path)
 
 
 def sentence_columns(sentences: Iterable[ColumnSentence], path: Path) -> dict[str, list]:

@@ -65,9 +65,11 @@ def _words(
         yield number, fields[token_column], None if tag_column is None else fields[tag_column]
 
 
-def read_conllu(path: str | Path, token_column: int = 1, tag_column: int | None = 3) -> dict[str, list]:
+def read_conllu(
+    path: str | Path, token_column: int = 1, tag_column: int | None = 3, encoding: str = "utf-8"
+) -> dict[str, list]:
     """Read a whole CoNLL-U file into columns ``tokens``, ``tags`` (unless ``tag_column`` is
     None) and ``line``."""
     path = Path(path)
     with path.open("rb") as handle:
-        return sentence_columns(iter_conllu(decode_lines(handle, str(path)), str(path), token_column, tag_column), path)
+        return sentence_columns(iter_conllu(decode_lines(handle, str(path), encoding), str(path), token_column, tag_column), path)

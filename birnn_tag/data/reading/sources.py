@@ -8,6 +8,7 @@ sentence starts, so later errors can point at ``file:line``.
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from datasets.fingerprint import generate_random_fingerprint
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data.reading import conllu
-from birnn_tag.data.reading.conll import ColumnFormat, read_conll
+from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, read_conll
 from birnn_tag.errors import DataError, first_line
 
 SPLITS = ("train", "validation", "test")
 _TABLE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 _COLUMN_FORMATS = {".conllu": "conllu"}
+_TEXT_BUILDERS = ("text", "json", "csv")  # the builders that decode bytes (an ``encoding`` option)
 _TOKEN_FIELDS = ("tokens", "words")
 _TAG_FIELDS = ("ner_tags", "tags", "labels")
 
@@ -86,16 +88,28 @@ def read_file(
             tag_column=_int_column(config.tag_column, -1, "tag_column") if with_tags else None,
             separator=config.separator,
         )
-        return datasets.Dataset.from_dict(read_conll(path, columns))
+        return datasets.Dataset.from_dict(read_conll(path, columns, config.encoding))
     if kind == "conllu":
         token_column = conllu.column_index(config.token_column, conllu.TOKEN_COLUMN, "token_column", str(path))
         tag_column = conllu.column_index(config.tag_column, conllu.TAG_COLUMN, "tag_column", str(path)) if with_tags else None
-        return datasets.Dataset.from_dict(conllu.read_conllu(path, token_column, tag_column))
+        return datasets.Dataset.from_dict(conllu.read_conllu(path, token_column, tag_column, config.encoding))
+    return standardize(load_table(kind, path, config), config, str(path), with_tags=with_tags)
+
+
+def load_table(builder: str, path: Path, config: DataConfig) -> datasets.Dataset:
+    """A local file through a ``datasets`` builder, its text in ``data.encoding``; any failure is
+    one line naming the file, and bytes that do not decode are named by line and byte."""
+    options = {}
+    if builder in _TEXT_BUILDERS:
+        # Checked here: the builders name neither line nor byte, and pyarrow's JSON reader takes
+        # invalid UTF-8 into its strings and fails only when a row is read.
+        with path.open("rb") as handle:
+            deque(decode_lines(handle, str(path), config.encoding), maxlen=0)
+        options["encoding"] = config.encoding
     try:
-        table = load_fresh(kind, data_files=str(path), split="train")
+        return load_fresh(builder, data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types
-        raise DataError(f"{path}: cannot read as {kind}: {first_line(error)}") from None
-    return standardize(table, config, str(path), with_tags=with_tags)
+        raise DataError(f"{path}: cannot read as {builder}: {first_line(error)}") from None
 
 
 def load_fresh(path: str, **kwargs) -> datasets.Dataset | datasets.DatasetDict:

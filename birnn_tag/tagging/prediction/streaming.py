@@ -124,15 +124,17 @@ class Prediction:
 
 
 def read_inputs(
-    handle: BinaryIO, name: str, input_format: str, token_column: int | None = None
+    handle: BinaryIO, name: str, input_format: str, token_column: int | None = None,
+    encoding: str = "utf-8", setting: str = "encoding",
 ) -> Iterator[InputSentence]:
     """Sentences from a stream: ``text`` (one per line, tokenized), ``pretokenized``
     (whitespace-separated tokens, one sentence per line), ``conll`` (token column, blank-line
     breaks) or ``conllu`` (its words). ``token_column`` None: the format's default (0; FORM).
+    Bytes that are not ``encoding`` are an error naming ``setting``.
 
     Blank lines in line-based input give empty sentences, so output lines stay aligned with input.
     """
-    lines = decode_lines(handle, name)
+    lines = decode_lines(handle, name, encoding, setting)
     if input_format in ("conll", "conllu"):
         if input_format == "conll":
             sentences = iter_conll(lines, name, ColumnFormat(token_column=token_column or 0, tag_column=None))

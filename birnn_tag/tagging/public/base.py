@@ -9,6 +9,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from birnn_tag.config import Config
 from birnn_tag.contracts import Tagger
+from birnn_tag.data.reading.conll import check_encoding
 from birnn_tag.data.reading.conllu import TOKEN_COLUMN, column_index
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError
@@ -83,11 +84,15 @@ class TaggingBase(Tagger):
         )
         return tag_sentences(self.config, self.vocabs, decode, inputs, confidences=confidences, k_best=k_best_decode, k=k_best)
 
-    def read_inputs(self, handle: BinaryIO, name: str, input_format: str) -> Iterator[InputSentence]:
-        """Sentences from a stream called ``name`` in messages, in one of :attr:`input_formats`;
-        CoNLL and CoNLL-U tokens are read from the run's ``data.token_column`` when it names a
-        column of that format."""
-        return read_inputs(handle, name, input_format, self._token_column(input_format))
+    def read_inputs(
+        self, handle: BinaryIO, name: str, input_format: str, *, encoding: str = "utf-8", encoding_setting: str = "encoding"
+    ) -> Iterator[InputSentence]:
+        """Sentences from a stream called ``name`` in messages, in one of :attr:`input_formats`,
+        its bytes in ``encoding`` (a mistake is an error naming ``encoding_setting``); CoNLL and
+        CoNLL-U tokens are read from the run's ``data.token_column`` when it names a column of
+        that format."""
+        check_encoding(encoding, encoding_setting)
+        return read_inputs(handle, name, input_format, self._token_column(input_format), encoding, encoding_setting)
 
     def _token_column(self, input_format: str) -> int | None:
         """Where tokens are in CoNLL / CoNLL-U input: the run's ``data.token_column`` when it
