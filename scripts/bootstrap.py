@@ -43,7 +43,7 @@ def install() -> None:
         index = os.environ.get("TORCH_INDEX_URL")
         run(PYTHON, "-m", "pip", "install", "-q", os.environ.get("TORCH_SPEC", "torch==2.13.0"),
             *(["--index-url", index] if index else []))
-    run(PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test,export,serve,plots,tensorboard,transformers]")
+    run(PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test,export,serve,plots,tensorboard,transformers,spacy]")
 
 
 def demo() -> None:

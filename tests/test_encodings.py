@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 import birnn_tag
 from birnn_tag.cli.app import app
-from birnn_tag.config import DataConfig, config_from_dict, load_config
+from birnn_tag.config import DataConfig, config_from_dict
 from birnn_tag.data.reading.sources import load_corpus
-from birnn_tag.errors import BirnnTagError, ConfigError, DataError
+from birnn_tag.errors import BirnnTagError, DataError
 from conftest import tiny_config_dict
 
 ACCENTED = "Jos\u00e9 B-PER\nMu\u00f1oz I-PER\nvisit\u00f3 O\nM\u00e1laga B-LOC\n. O\n\nAnna B-PER\nsmiled O\n. O\n"
@@ -58,15 +57,6 @@ def test_a_latin1_file_read_as_utf8_names_the_line_the_setting_and_how_it_reads(
     path.write_bytes(ACCENTED.encode("utf-16"))
     with pytest.raises(DataError, match=r":1: .*UTF-16 byte-order mark: set data.encoding: utf-16"):
         load_corpus(DataConfig(train=str(path)))
-
-
-def test_an_unknown_encoding_is_a_config_error_naming_the_key(tmp_path, tiny_conll):
-    raw = tiny_config_dict(tiny_conll, tmp_path / "run")
-    raw["data"]["encoding"] = "latin-42"
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match=r"data.encoding: unknown encoding 'latin-42'"):
-        load_config(path)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import torch
 import birnn_tag
 from birnn_tag.config import config_from_dict
 from birnn_tag.errors import ConfigError
+from birnn_tag.runs.checkpoint import read_checkpoint
 
 OLD = Path(__file__).parent / "fixtures" / "old-runs"
 
@@ -40,3 +41,13 @@ def test_an_old_cloze_model_loads_and_fills_as_it_did():
     candidates = answer.blanks[0].candidates
     assert [c.word for c in candidates] == ["drives", ",", "likes"]
     assert [c.prob for c in candidates] == pytest.approx([0.104397, 0.099389, 0.086814], abs=1e-5)
+
+
+def test_an_old_tagger_tokenizes_text_as_it_did_and_an_old_cloze_model_keeps_its_tokenizer():
+    # Format 1 recorded data.tokenizer (whitespace by default) for cloze text only: a tagger's text
+    # was tokenized CoNLL/PTB-style, which its run now records as the default tokenizer.
+    assert torch.load(OLD / "tagger.pt", weights_only=True)["config"]["data"]["tokenizer"] == "whitespace"
+    tagger = birnn_tag.load(OLD / "tagger.pt", device="cpu")
+    assert tagger.config.data.tokenizer == "default"
+    assert tagger.tag(["Tom's car (Oslo)"])[0].tokens == ["Tom", "'s", "car", "(", "Oslo", ")"]
+    assert read_checkpoint(OLD / "cloze.pt")["config"]["data"]["tokenizer"] == "whitespace"

@@ -20,7 +20,7 @@ from birnn_tag.data.reading.sources import (
     SPLITS, carve_validation, check_file, file_format, load_split_dict, load_table, map_batched, read_file,
 )
 from birnn_tag.data.split import Split
-from birnn_tag.data.reading.tokenize import tokenize
+from birnn_tag.data.reading.tokenize import tokenizer_for
 from birnn_tag.data.vocab import Vocab, Vocabularies, normalize_word
 from birnn_tag.errors import DataError
 
@@ -30,7 +30,7 @@ TextSources = dict[str, list[tuple[datasets.Dataset, str]]]
 
 def tokenize_text(text: str, config: DataConfig) -> list[str]:
     """Tokens of one line, with the configured tokenizer."""
-    return tokenize(text)[0] if config.tokenizer == "ptb" else text.split()
+    return tokenizer_for(config.tokenizer)(text)[0]
 
 
 def read_text_file(path: str | Path, config: DataConfig) -> datasets.Dataset:

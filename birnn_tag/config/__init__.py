@@ -11,6 +11,7 @@ from birnn_tag.config.reading import (
     load_config,
     parse_override,
     save_config,
+    upgrade_format_1,
 )
 from birnn_tag.config.schema import (
     DEFAULT_TASK,
@@ -34,6 +35,6 @@ from birnn_tag.config.schema import (
 __all__ = [
     "DEFAULT_TASK", "MAX_CONFIG_VALUES", "MAX_COUNT", "MAX_SIZE", "MODEL_SCHEMAS", "ClozeModelConfig", "Config",
     "DataConfig", "EncodingConfig", "ModelConfig", "OutputConfig", "Precision", "Scheme", "TaggingModelConfig",
-    "TaskName", "TrainingConfig", "TransformerConfig", "apply_overrides", "config_from_dict", "load_config",
+    "TaskName", "TrainingConfig", "TransformerConfig", "apply_overrides", "config_from_dict", "load_config", "upgrade_format_1",
     "parse_override", "save_config",
 ]

@@ -26,8 +26,10 @@ from birnn_tag.config.schema import (
     DEFAULT_TASK,
     MODEL_SCHEMAS,
     Config,
+    TOKENIZERS,
     ModelConfig,
     TaskName,
+    known_tokenizer,
 )
 from birnn_tag.errors import ConfigError, first_line, short_repr
 
@@ -190,6 +192,18 @@ def _check_word_dim(config: Config) -> None:
         raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
 
 
+def upgrade_format_1(raw: dict[str, Any]) -> dict[str, Any]:
+    """A config saved by checkpoint or export format 1 in today's terms: its ``data.tokenizer``
+    (whitespace or ptb) applied to cloze text only, and a tagger's text was tokenized as
+    ``default`` does."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return raw  # refused with its key when the config is read
+    if raw.get("task", DEFAULT_TASK) != "cloze" or data.get("tokenizer") == "ptb":
+        data = {**data, "tokenizer": "default"}
+    return {**raw, "data": data}
+
+
 def _check_encoding(encoding: str) -> None:
     try:
         codecs.lookup(encoding)
@@ -255,6 +269,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "config", *, saved: bool
         if not saved:
             _check_word_dim(config)
         _check_encoding(config.data.encoding)
+        if not known_tokenizer(config.data.tokenizer):
+            raise ConfigError(f"data.tokenizer: unknown tokenizer {config.data.tokenizer!r} (expected one of {', '.join(TOKENIZERS)})")
         return config
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None

@@ -28,6 +28,15 @@ def _bounded(default: Any, *, min: float | None = None, max: float | None = None
     return field(default=default, metadata={"min": min, "max": max})
 
 
+#: ``data.tokenizer``'s values (:mod:`birnn_tag.data.reading.tokenize`); ``ptb`` is the old name of ``default``.
+TOKENIZERS = ("default", "whitespace", "spacy:<lang>")
+
+
+def known_tokenizer(name: str) -> bool:
+    """Whether ``name`` is one of :data:`TOKENIZERS` (with a language code for spaCy)."""
+    return name in ("default", "whitespace", "ptb") or (name.startswith("spacy:") and len(name) > len("spacy:"))
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the sentences come from and how their tags are read.
@@ -59,9 +68,11 @@ class DataConfig:
     invalid_tags: Literal["repair", "error"] = "repair"
     max_length: int = _bounded(250, min=1, max=MAX_COUNT)
     long_sentences: Literal["split", "error"] = "split"
-    # Cloze: where the text is in a table (a string, or a list of tokens), and how it is tokenized.
+    # Cloze: where the text is in a table (a string, or a list of tokens).
     text_column: str = "text"
-    tokenizer: Literal["whitespace", "ptb"] = "whitespace"
+    # How text becomes tokens (cloze training text; text that predict, the API and the service tag
+    # or fill in): default, whitespace or spacy:<lang> (see TOKENIZERS).
+    tokenizer: str = "default"
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ from typing import Any
 import torch
 
 from birnn_tag.version import __version__
-from birnn_tag.config import Config, config_from_dict
+from birnn_tag.config import Config, config_from_dict, upgrade_format_1
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import CheckpointError, first_line, short_repr
 from birnn_tag.files import write_atomic
 
 FORMAT = "birnn-tag"
-FORMAT_VERSION = 1
+# 2: data.tokenizer applies to a tagger's text too (format 1 configs are upgraded on reading).
+FORMAT_VERSION = 2
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -58,12 +59,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a birnn-tag checkpoint (written by another tool?)")
-    if payload.get("format_version") != FORMAT_VERSION:
+    if payload.get("format_version") not in (1, FORMAT_VERSION):
         raise CheckpointError(
             f"{path}: checkpoint format {short_repr(payload.get('format_version'))} is not supported "
-            f"(this birnn-tag reads format {FORMAT_VERSION})"
+            f"(this birnn-tag reads formats 1 to {FORMAT_VERSION})"
         )
     _check_payload(payload, path)
+    if payload["format_version"] == 1:
+        payload["config"] = upgrade_format_1(payload["config"])
     return payload
 
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import numpy as np
 import yaml
 
-from birnn_tag.config import config_from_dict
+from birnn_tag.config import config_from_dict, upgrade_format_1
 from birnn_tag.data.batch_plans import sorted_batches
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
@@ -27,7 +27,8 @@ from birnn_tag.tagging.prediction.streaming import Decode
 from birnn_tag.tagging.public.base import TaggingBase
 from birnn_tag.runtime.threads import thread_count
 
-EXPORT_FORMAT = 1
+# 2: data.tokenizer applies to the tagger's text (format 1 configs are upgraded on reading).
+EXPORT_FORMAT = 2
 MODEL_FILE, METADATA_FILE = "model.onnx", "export.json"
 INPUTS = ("word_ids", "char_ids", "spelling_ids", "casing_ids", "lengths")
 OUTPUTS = ("tag_ids", "confidences", "emissions")
@@ -47,13 +48,16 @@ class OnnxTaggingModel(TaggingBase):
         folder = Path(folder)
         try:
             metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
-            config = config_from_dict(yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")), f"{folder / 'config.yaml'}", saved=True)
+            raw = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+            if isinstance(metadata, dict) and metadata.get("format") == 1 and isinstance(raw, dict):
+                raw = upgrade_format_1(raw)
+            config = config_from_dict(raw, f"{folder / 'config.yaml'}", saved=True)
             vocabs = Vocabularies.from_dict(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
             raise CheckpointError(f"{folder}: not a readable export folder: {first_line(error)}") from None
-        if not isinstance(metadata, dict) or metadata.get("format") != EXPORT_FORMAT:
+        if not isinstance(metadata, dict) or metadata.get("format") not in (1, EXPORT_FORMAT):
             found = metadata.get("format") if isinstance(metadata, dict) else short_repr(metadata)
-            raise CheckpointError(f"{folder / METADATA_FILE}: export format {found!r} is not supported (this birnn-tag reads {EXPORT_FORMAT})")
+            raise CheckpointError(f"{folder / METADATA_FILE}: export format {found!r} is not supported (this birnn-tag reads formats 1 to {EXPORT_FORMAT})")
         super().__init__(config, vocabs)
         self.folder, self.metadata = folder, metadata
         self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))

@@ -23,7 +23,7 @@ from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.reading.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
 from birnn_tag.data.pieces import cut_tokens, join_pieces
-from birnn_tag.data.reading.tokenize import tokenize, whitespace_tokenize
+from birnn_tag.data.reading.tokenize import Tokenizer, tokenize, whitespace_tokenize
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, short_repr
 from birnn_tag.tagging.data import schemes
@@ -125,12 +125,12 @@ class Prediction:
 
 def read_inputs(
     handle: BinaryIO, name: str, input_format: str, token_column: int | None = None,
-    encoding: str = "utf-8", setting: str = "encoding",
+    encoding: str = "utf-8", setting: str = "encoding", tokenizer: Tokenizer = tokenize,
 ) -> Iterator[InputSentence]:
     """Sentences from a stream: ``text`` (one per line, tokenized), ``pretokenized``
     (whitespace-separated tokens, one sentence per line), ``conll`` (token column, blank-line
     breaks) or ``conllu`` (its words). ``token_column`` None: the format's default (0; FORM).
-    Bytes that are not ``encoding`` are an error naming ``setting``.
+    Bytes that are not ``encoding`` are an error naming ``setting``; ``tokenizer`` splits text lines.
 
     Blank lines in line-based input give empty sentences, so output lines stay aligned with input.
     """
@@ -145,15 +145,17 @@ def read_inputs(
             yield InputSentence.from_tokens(sentence.tokens)
         return
     for _, line in lines:
-        yield input_sentence(line, pretokenized=input_format == "pretokenized")
+        yield input_sentence(line, pretokenized=input_format == "pretokenized", tokenizer=tokenizer)
 
 
-def input_sentence(item: str | Sequence[str], pretokenized: bool = False, number: int | None = None) -> InputSentence:
-    """A line of text (tokenized as ``predict`` does: CoNLL/PTB-style, or on whitespace when
-    ``pretokenized``) or a list of tokens (its text is the tokens joined by spaces). An empty or
-    blank token is an error naming sentence ``number`` (1-based) and the token."""
+def input_sentence(
+    item: str | Sequence[str], pretokenized: bool = False, number: int | None = None, tokenizer: Tokenizer = tokenize
+) -> InputSentence:
+    """A line of text (split by ``tokenizer``, the run's, or on whitespace when ``pretokenized``)
+    or a list of tokens (its text is the tokens joined by spaces). An empty or blank token is an
+    error naming sentence ``number`` (1-based) and the token."""
     if isinstance(item, str):
-        tokens, offsets = (whitespace_tokenize if pretokenized else tokenize)(item)
+        tokens, offsets = (whitespace_tokenize if pretokenized else tokenizer)(item)
         return InputSentence(item, tokens, offsets)
     tokens = list(item)
     for position, token in enumerate(tokens, start=1):

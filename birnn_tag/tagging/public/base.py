@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, ClassVar
 from birnn_tag.config import Config
 from birnn_tag.contracts import Tagger
 from birnn_tag.data.reading.conll import check_encoding
+from birnn_tag.data.reading.tokenize import tokenizer_for
 from birnn_tag.data.reading.conllu import TOKEN_COLUMN, column_index
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError
@@ -53,8 +54,8 @@ class TaggingBase(Tagger):
         return self.config.data.scheme != NO_SPANS
 
     def tag(self, texts: Sequence[str], *, pretokenized: bool = False, batch_size: int = 256) -> list[Prediction]:
-        """Tag lines of text, tokenized as ``birnn-tag predict`` does (CoNLL/PTB-style; on
-        whitespace when ``pretokenized``); one :class:`~birnn_tag.tagging.prediction.streaming.Prediction` per text."""
+        """Tag lines of text, tokenized as ``birnn-tag predict`` does (the run's ``data.tokenizer``;
+        on whitespace when ``pretokenized``); one :class:`~birnn_tag.tagging.prediction.streaming.Prediction` per text."""
         return list(self.tag_stream(texts, pretokenized=pretokenized, batch_size=batch_size))
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 256) -> list[Prediction]:
@@ -77,9 +78,10 @@ class TaggingBase(Tagger):
         Without ``confidences`` the predictions carry none and a CRF skips its forward-backward
         pass. ``k_best`` > 0 (CRF heads) lists each sentence's ``k_best`` most probable sequences.
         """
+        tokenizer = tokenizer_for(self.config.data.tokenizer)
         decode, k_best_decode = self.decoder(batch_size), self.k_best_decoder(batch_size, k_best) if k_best else None
         inputs = (
-            item if isinstance(item, InputSentence) else input_sentence(item, pretokenized, number)
+            item if isinstance(item, InputSentence) else input_sentence(item, pretokenized, number, tokenizer)
             for number, item in enumerate(sentences, start=1)
         )
         return tag_sentences(self.config, self.vocabs, decode, inputs, confidences=confidences, k_best=k_best_decode, k=k_best)
@@ -92,7 +94,9 @@ class TaggingBase(Tagger):
         CoNLL-U tokens are read from the run's ``data.token_column`` when it names a column of
         that format."""
         check_encoding(encoding, encoding_setting)
-        return read_inputs(handle, name, input_format, self._token_column(input_format), encoding, encoding_setting)
+        return read_inputs(
+            handle, name, input_format, self._token_column(input_format), encoding, encoding_setting, tokenizer_for(self.config.data.tokenizer)
+        )
 
     def _token_column(self, input_format: str) -> int | None:
         """Where tokens are in CoNLL / CoNLL-U input: the run's ``data.token_column`` when it
