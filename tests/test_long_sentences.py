@@ -6,6 +6,8 @@ import json
 import pytest
 import torch
 
+import birnn_tag
+
 from birnn_tag.config import DataConfig, config_from_dict
 from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.errors import DataError
@@ -62,11 +64,13 @@ def test_split_gold_is_each_whole_sentence_in_the_training_scheme(tmp_path, long
     written = [[tag for _, tag in sentence] for sentence in SENTENCES]
     for name in ("train", "test"):
         assert splits[name].tags == [schemes.convert(tags, "IOB2", scheme) for tags in written]
-        assert splits[name].pieces == [2, 2, 2]
     # The model sees pieces of at most 4 tokens, which together cover each sentence: training
-    # pieces are cut between entities, pieces to score where predict cuts (no help from gold tags).
+    # pieces are cut between entities; data to score is cut as predict cuts it (no help from
+    # gold tags), in windows that overlap by half.
+    assert splits["train"].bounds == [[(0, 3), (3, 7)], [(0, 4), (4, 6)], [(0, 4), (4, 7)]]
+    assert splits["test"].bounds == [[(0, 4), (2, 6), (3, 7)], [(0, 4), (2, 6)], [(0, 4), (2, 6), (3, 7)]]
     assert [len(piece) for piece in splits["train"].sentences] == [3, 4, 4, 2, 4, 3]
-    assert [len(piece) for piece in splits["test"].sentences] == [4, 3, 4, 2, 4, 3]
+    assert [len(piece) for piece in splits["test"].sentences] == [4] * 8
 
 
 def test_training_on_cut_entities_fits_and_scores_the_entities_as_written(tmp_path, long_conll):
@@ -79,8 +83,29 @@ def test_training_on_cut_entities_fits_and_scores_the_entities_as_written(tmp_pa
     scores = json.loads((run / "report.json").read_text())["scores"]
     assert {kind: scores[kind]["support"] for kind in ENTITIES} == ENTITIES
     assert scores["micro avg"]["support"] == sum(ENTITIES.values())
-    # PER is never cut through, so the fitted model finds it; NEW YORK CITY is cut where predict
-    # would cut it (after 4 tokens) and its two parts do not match the entity as written.
+    # PER is never cut through, so the fitted model finds it.
     assert scores["PER"]["f1-score"] == 1.0
     report = evaluate_checkpoint(load_model(run), device=torch.device("cpu"))
     assert report.scores["micro avg"]["support"] == sum(ENTITIES.values())
+
+
+def test_entities_across_a_cut_are_tagged_whole_in_overlapping_windows(tmp_path):
+    # Six tokens at max_length 4: a cut after four tokens would split every entity, which fixed
+    # pieces tagged at F1 0; overlapping windows see each entity whole.
+    sentences = [
+        [("Tom", "O"), ("said", "O"), ("that", "O"), ("New", "B-LOC"), ("York", "I-LOC"), ("won", "O")],
+        [("We", "O"), ("saw", "O"), ("the", "O"), ("Red", "B-ORG"), ("Sox", "I-ORG"), ("lose", "O")],
+        [("He", "O"), ("met", "O"), ("with", "O"), ("Anna", "B-PER"), ("Berg", "I-PER"), ("today", "O")],
+    ]
+    path = tmp_path / "cross.conll"
+    path.write_text("\n".join("".join(f"{t} {g}\n" for t, g in s) for s in sentences), encoding="utf-8")
+    raw = tiny_config_dict(path, tmp_path / "run", epochs=30)
+    raw["data"] |= {"max_length": 4}
+    raw["model"]["head"] = "crf"
+    run = train(config_from_dict(raw))
+    assert json.loads((run / "report.json").read_text())["scores"]["micro avg"]["f1-score"] >= 0.9
+    tagger = birnn_tag.load(run, device="cpu")
+    predicted = tagger.tag_tokens([[token for token, _ in sentence] for sentence in sentences])
+    assert [p.tags for p in predicted] == [[tag for _, tag in sentence] for sentence in sentences]
+    # A sentence that fits is tagged as before: its windows are itself.
+    assert tagger.tag_tokens([["New", "York", "won"]])[0].tokens == ["New", "York", "won"]

@@ -12,15 +12,16 @@ from birnn_tag.data.encoding import EncodedSentence
 @dataclass
 class Split:
     """An encoded split: the pieces the model sees (sentences cut to ``data.max_length``) and,
-    when it has tags, each whole sentence's gold tags (in the training scheme), the number of
-    consecutive pieces it was cut into, so that scores count the sentences as written, and its
-    tokens (for error reports), and the gold tags of each piece as the model sees them (for
+    when it has tags, each whole sentence's gold tags (in the training scheme), the token bounds
+    of the consecutive pieces it was cut into (windows that may overlap, joined by
+    :func:`~birnn_tag.data.pieces.join_windows`), so that scores count the sentences as written,
+    and its tokens (for error reports), and the gold tags of each piece as the model sees them (for
     calibration). ``context_keys``: which contextual sources' features the sentences carry (their
     cache keys, as :meth:`~birnn_tag.tagging.network.tagger.Tagger.with_context` gave them)."""
 
     sentences: list[EncodedSentence]
     tags: list[list[str]] | None = None
-    pieces: list[int] | None = None
+    bounds: list[list[tuple[int, int]]] | None = None
     tokens: list[list[str]] | None = None
     piece_tags: list[list[str]] | None = None
     context_keys: list[dict | None] | None = None

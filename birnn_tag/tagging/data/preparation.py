@@ -8,7 +8,7 @@ import logging
 import datasets
 
 from birnn_tag.config import DataConfig
-from birnn_tag.data.pieces import piece_bounds
+from birnn_tag.data.pieces import piece_bounds, window_bounds
 from birnn_tag.data.reading.sources import Corpus, map_batched
 from birnn_tag.errors import DataError
 from birnn_tag.tagging.data import schemes
@@ -112,18 +112,19 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
     """Cut the sentences of a :func:`clean_split` into pieces of at most ``data.max_length`` tokens;
     ``config.scheme`` is the one they were cleaned into (resolved, not ``auto``).
 
-    With ``keep_entities`` (training data) cuts fall between gold entities where possible.
-    Otherwise (data to score) they fall where ``predict`` cuts, every ``max_length`` tokens, since
-    the gold tags must not help the model being scored. An entity that is cut is written as one
-    entity per part, so that every piece's tags are valid in the training scheme (a piece opening
-    with ``I-X`` would be a move the constrained CRF forbids). Columns: those of ``sentences``
-    plus ``sentence``, the row of the sentence the piece was cut from.
+    With ``keep_entities`` (training data) the pieces do not overlap and cuts fall between gold
+    entities where possible. Otherwise (data to score) they are the overlapping windows
+    ``predict`` tags (:func:`~birnn_tag.data.pieces.window_bounds`), since the gold tags must not
+    help the model being scored. An entity that is cut is written as one entity per part, so that
+    every piece's tags are valid in the training scheme (a piece opening with ``I-X`` would be a
+    move the constrained CRF forbids). Columns: those of ``sentences`` plus ``sentence``, the row
+    of the sentence the piece was cut from, and ``start``, its first token's position there.
     """
     has_tags = "tags" in sentences.column_names
     by_span = config.scheme != schemes.NO_SPANS
 
     def cut_batch(batch: dict, indices: list[int]) -> dict:
-        out: dict[str, list] = {"tokens": [], "where": [], "sentence": []} | ({"tags": []} if has_tags else {})
+        out: dict[str, list] = {"tokens": [], "where": [], "sentence": [], "start": []} | ({"tags": []} if has_tags else {})
         for position, row in enumerate(indices):
             tokens, where = batch["tokens"][position], batch["where"][position]
             if len(tokens) > config.max_length and config.long_sentences == "error":
@@ -132,12 +133,17 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
                     f"data.max_length={config.max_length} (set data.long_sentences: split)"
                 )
             spans = schemes.to_spans(batch["tags"][position], config.scheme) if has_tags and by_span else []
-            # A cut just before one of these tokens would split an entity.
-            inside = {token for _, start, end in spans for token in range(start + 1, end)} if keep_entities else ()
-            for start, end in piece_bounds(len(tokens), config.max_length, inside):
+            if keep_entities:
+                # A cut just before one of these tokens would split an entity.
+                inside = {token for _, start, end in spans for token in range(start + 1, end)}
+                bounds = piece_bounds(len(tokens), config.max_length, inside)
+            else:
+                bounds = window_bounds(len(tokens), config.max_length)
+            for start, end in bounds:
                 out["tokens"].append(tokens[start:end])
                 out["where"].append(where)
                 out["sentence"].append(row)
+                out["start"].append(start)
                 if has_tags and by_span:
                     out["tags"].append(schemes.from_spans(_clip(spans, start, end), end - start, config.scheme))
                 elif has_tags:

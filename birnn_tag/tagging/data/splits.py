@@ -30,14 +30,14 @@ def tagging_split(
     their gold tags as strings to score against: a label the model never learned (a dev ``I-PRT``
     where training has only one-word ``B-PRT`` chunks) is an error to count, not a reason to stop.
     """
-    counts = [0] * len(sentences)
-    for row in pieces["sentence"]:
-        counts[row] += 1
+    bounds: list[list[tuple[int, int]]] = [[] for _ in range(len(sentences))]
+    for row, start, tokens in zip(pieces["sentence"], pieces["start"], pieces["tokens"]):
+        bounds[row].append((start, start + len(tokens)))
     piece_tags = pieces["tags"] if "tags" in pieces.column_names else None
     if not train and piece_tags is not None:
         pieces = pieces.remove_columns("tags")
     encoded = encode_split(pieces, vocabs, config.encoding)
-    return Split(encoded, sentences["tags"], counts, sentences["tokens"], piece_tags)
+    return Split(encoded, sentences["tags"], bounds, sentences["tokens"], piece_tags)
 
 
 def pretrained_in_splits(prepared: datasets.DatasetDict, config: Config) -> set[str]:

@@ -22,7 +22,7 @@ from birnn_tag.config import Config
 from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.reading.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
-from birnn_tag.data.pieces import cut_tokens, join_pieces
+from birnn_tag.data.pieces import cut_tokens, join_windows, window_bounds
 from birnn_tag.data.reading.tokenize import Tokenizer, tokenize, whitespace_tokenize
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, short_repr
@@ -186,40 +186,59 @@ Decode = Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[floa
 KBest = Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]
 
 
+def join_tags(
+    tag_ids: Sequence[Sequence[int]], bounds: Sequence[Sequence[tuple[int, int]]], labels: Sequence[str], scheme: str
+) -> list[list[str]]:
+    """Each sentence's tags from its windows' tag ids (:func:`~birnn_tag.data.pieces.join_windows`).
+    Where windows meet, the tags of two decodings meet: a sentence tagged in several is made valid
+    in ``scheme`` (an ``I-X`` after ``O`` opens the entity), as one decoding of it would be."""
+    joined = []
+    for ids, windows in zip(join_windows(tag_ids, bounds), bounds):
+        tags = [labels[i] for i in ids]
+        if len(windows) > 1 and scheme in ("IOB2", "BIOES"):
+            tags = schemes.convert(tags, scheme, scheme)
+        joined.append(tags)
+    return joined
+
+
 def tag_sentences(
     config: Config, vocabs: Vocabularies, decode: Decode, inputs: Iterable[InputSentence], *,
     chunk_size: int = 4096, confidences: bool = True, k_best: KBest | None = None, k: int = 0,
 ) -> Iterator[Prediction]:
     """Tag ``inputs`` lazily with ``decode``, ``chunk_size`` sentences at a time; sentences longer
-    than ``data.max_length`` are tagged in pieces and joined. Without ``confidences`` the
-    predictions carry none (``None``). With ``k_best`` each prediction lists its ``k`` best
-    sequences (a cut sentence's combine its pieces' lists)."""
+    than ``data.max_length`` are tagged in overlapping windows and joined (:func:`join_tags`).
+    Without ``confidences`` the predictions carry none (``None``). With ``k_best`` each prediction
+    lists its ``k`` best sequences (a cut sentence's combine its pieces' lists)."""
     for chunk in chunked(inputs, chunk_size):
-        pieces: list[list[str]] = []
-        counts = []  # pieces per sentence
-        for sentence in chunk:
-            parts = cut_tokens(sentence.tokens, config.data.max_length)
-            counts.append(len(parts))
-            pieces.extend(parts)
+        bounds = [window_bounds(len(sentence.tokens), config.data.max_length) for sentence in chunk]
+        windows = [sentence.tokens[start:end] for sentence, spans in zip(chunk, bounds) for start, end in spans]
         tag_ids: list[list[int]] = []
         chunk_scores: list[list[float]] | None = [] if confidences else None
-        piece_lists: list[list[tuple[list[int], float]]] = []
-        for group in _groups(pieces, GROUP_TOKENS):
+        for group in _groups(windows, GROUP_TOKENS):
             ids, scores = decode(group, confidences)
             tag_ids += ids
             if chunk_scores is not None:
                 chunk_scores += scores
-            if k_best is not None:
-                piece_lists += k_best(group)
-        sentence_ids = join_pieces(tag_ids, counts)
-        sentence_scores = join_pieces(chunk_scores, counts) if chunk_scores is not None else [None] * len(chunk)
-        sentence_lists = _join_k_best(piece_lists, counts, k) if k_best is not None else [None] * len(chunk)
+        sentence_tags = join_tags(tag_ids, bounds, vocabs.labels.items, config.data.scheme)
+        sentence_scores = join_windows(chunk_scores, bounds) if chunk_scores is not None else [None] * len(chunk)
+        sentence_lists = _k_best(chunk, k_best, k, config.data.max_length) if k_best is not None else [None] * len(chunk)
         label = vocabs.labels.items.__getitem__
-        for sentence, ids, scores, paths in zip(chunk, sentence_ids, sentence_scores, sentence_lists):
+        for sentence, tags, scores, paths in zip(chunk, sentence_tags, sentence_scores, sentence_lists):
             if paths is not None:
                 paths = [(list(map(label, path)), p) for path, p in paths]
-            tags = list(map(label, ids))
             yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme, paths)
+
+
+def _k_best(chunk: Sequence[InputSentence], k_best: KBest, k: int, max_length: int) -> list[list[tuple[list[int], float]]]:
+    """Each sentence's ``k`` best sequences; a sentence longer than ``max_length`` combines those
+    of consecutive pieces that do not overlap (a sequence's probability is then its pieces')."""
+    counts, pieces = [], []
+    for sentence in chunk:
+        parts = cut_tokens(sentence.tokens, max_length)
+        counts.append(len(parts))
+        pieces.extend(parts)
+    lists = [paths for group in _groups(pieces, GROUP_TOKENS) for paths in k_best(group)]
+    return _join_k_best(lists, counts, k)
 
 
 def _join_k_best(lists: list[list[tuple[list[int], float]]], counts: list[int], k: int) -> list[list[tuple[list[int], float]]]:

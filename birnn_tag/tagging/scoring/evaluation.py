@@ -10,13 +10,14 @@ import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.config import Config
-from birnn_tag.data.pieces import join_pieces
+from birnn_tag.data.pieces import join_windows
 from birnn_tag.data.reading.sources import Corpus, load_corpus, read_file
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
 from birnn_tag.tagging.scoring.calibration_error import Calibration, calibration_errors
 from birnn_tag.tagging.prediction.decoding import decode_sentences
+from birnn_tag.tagging.prediction.streaming import join_tags
 from birnn_tag.tagging.scoring.label_scores import LabelReport, score_labels
 from birnn_tag.tagging.data.splits import tagging_split, warn_unknown_labels
 from birnn_tag.tagging.data.preparation import clean_split, cut_sentences
@@ -107,9 +108,9 @@ def decode_split(
     precision = precision or config.training.eval_precision
     split = model.with_context(split)
     tag_ids, scores = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, confidences, precision)
-    predicted = [[vocabs.labels.items[i] for i in row] for row in join_pieces(tag_ids, split.pieces)]
+    predicted = join_tags(tag_ids, split.bounds, vocabs.labels.items, config.data.scheme)
     words = [[vocabs.seen_in_training(i) for i in piece.words.tolist()] for piece in split.sentences]
-    return predicted, join_pieces(words, split.pieces), None if scores is None else join_pieces(scores, split.pieces)
+    return predicted, join_windows(words, split.bounds), None if scores is None else join_windows(scores, split.bounds)
 
 
 def calibration_report(
@@ -132,7 +133,7 @@ def calibration_report(
         try:
             head.temperature.fill_(1.0)
             _, scores = decode_sentences(model, split.sentences, config.training.eval_batch_size, device, True, precision)
-            before = calibration_errors(split.tags, predicted, join_pieces(scores, split.pieces), scheme)
+            before = calibration_errors(split.tags, predicted, join_windows(scores, split.bounds), scheme)
         finally:
             head.temperature.copy_(fitted)
     return Calibration(float(fitted), before, after)
