@@ -140,6 +140,6 @@ def test_a_config_object_takes_its_tasks_model_schema():
         Config(task="cloze", model=TaggingModelConfig())
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "configs").glob("*.yaml")))
 def test_shipped_configs_load(name):
-    load_config(Path(__file__).parent.parent / "configs" / name)
+    load_config(Path(__file__).parents[2] / "configs" / name)
