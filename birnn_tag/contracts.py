@@ -106,11 +106,17 @@ class Tagger(TrainedModel):
 
     @abstractmethod
     def read_inputs(
-        self, handle: BinaryIO, name: str, input_format: str, *, encoding: str = "utf-8", encoding_setting: str = "encoding"
+        self, handle: BinaryIO, name: str, input_format: str, *, pretokenized: bool = False, encoding: str = "utf-8",
+        encoding_setting: str = "encoding",
     ) -> Iterator[Any]:
-        """Sentences from a byte stream called ``name`` in messages, in one of
+        """Sentences or documents from a byte stream called ``name`` in messages, in one of
         :attr:`input_formats` and ``encoding`` (bytes that are not are an error naming
         ``encoding_setting``), for :meth:`tag_stream`."""
+
+    @abstractmethod
+    def document(self, text: str, *, pretokenized: bool = False) -> Any:
+        """``text`` as a document for :meth:`tag_stream`: split into sentences, tagged, and
+        answered as one prediction whose offsets index ``text``."""
 
     @abstractmethod
     def tag_stream(self, sentences: Iterable[Any], **options: Any) -> Iterator[Record]:

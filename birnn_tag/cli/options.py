@@ -25,8 +25,8 @@ Precision = _choices("Precision", PrecisionName)
 
 
 class InputFormat(str, Enum):
-    """What ``predict`` reads. Tagging: text, pretokenized, conll, conllu. Cloze: text, jsonl.
-    ``auto``: by the input file's extension (see :func:`input_format_for`)."""
+    """What ``predict`` reads. Tagging: text, pretokenized, conll, conllu, documents. Cloze: text,
+    jsonl. ``auto``: by the input file's extension (see :func:`input_format_for`)."""
 
     auto = "auto"
     text = "text"
@@ -34,6 +34,7 @@ class InputFormat(str, Enum):
     conll = "conll"
     conllu = "conllu"
     jsonl = "jsonl"
+    documents = "documents"
 
 
 # The formats an input file's extension names; any other file (and stdin) is read as text.

@@ -32,8 +32,8 @@ def predict(
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
     output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
-    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll or conllu. Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
-    pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
+    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll, conllu or documents (a document or paragraph per line, or per JSON object's text; split into sentences, one result each). Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
+    pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized; with documents, their tokens are split at whitespace.")] = False,
     encoding: Annotated[str, typer.Option(help="The input's encoding: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
@@ -49,7 +49,7 @@ def predict(
     from birnn_tag.files import open_output
 
     setup_logging()
-    reads = InputFormat.pretokenized if pretokenized else input_format
+    reads = InputFormat.pretokenized if pretokenized and input_format is not InputFormat.documents else input_format
     tagging, cloze = TaggingOptions(k_best, min_confidence), ClozeOptions(top_k, choices, blank)
     with user_errors():
         model = api.load(run, device.value, precision.value if precision else None)
@@ -60,7 +60,7 @@ def predict(
         if isinstance(model, Filler):
             results = _fill(model, name, reads, output_format, batch_size, encoding, cloze, tagging)
         else:
-            results = _tag(model, name, reads, output_format, batch_size, encoding, tagging)
+            results = _tag(model, name, reads, output_format, batch_size, encoding, tagging, pretokenized)
         with _open_input(input) as handle:
             # Made before the output is opened: the model's own refusals (a blank marker, --k-best
             # without a CRF) leave no output file behind.
@@ -76,7 +76,7 @@ def predict(
 
 def _tag(
     model: Tagger, name: str, input_format: InputFormat, output_format: OutputFormat | None, batch_size: int, encoding: str,
-    options: TaggingOptions,
+    options: TaggingOptions, pretokenized: bool,
 ) -> Results:
     """The tagger's results (CoNLL columns or JSON lines), its flags checked now."""
     from birnn_tag import format_prediction
@@ -85,6 +85,8 @@ def _tag(
     writes = check_format("--format", output_format or OutputFormat.conll, model.output_formats, model.task)
     if options.k_best and writes != "jsonl":
         raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
+    if options.k_best and reads == "documents":
+        raise BirnnTagError("--k-best: lists the sequences of a sentence; not with --input-format documents")
     threshold = options.min_confidence
     if threshold is not None and (writes != "jsonl" or not model.has_spans):
         raise BirnnTagError("--min-confidence: filters the spans of JSONL output; add --format jsonl (span runs only)")
@@ -92,7 +94,8 @@ def _tag(
     def results(handle: BinaryIO) -> Iterator[str]:
         # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
         predictions = model.tag_stream(
-            model.read_inputs(handle, name, reads, encoding=encoding, encoding_setting="--encoding"), batch_size=batch_size, confidences=writes == "jsonl", k_best=options.k_best
+            model.read_inputs(handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding"),
+            batch_size=batch_size, confidences=writes == "jsonl", k_best=options.k_best
         )
         return formatted(predictions)
 

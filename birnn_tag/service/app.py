@@ -146,6 +146,8 @@ def create_app(model: Tagger | Filler, *, max_batch: int = 256, max_wait: float 
             """Tags for each text or token list, as `predict --format jsonl` writes them."""
             field, items = ("texts", query.texts) if query.texts is not None else ("tokens", query.tokens)
             limits.check(field, items)
+            if query.documents:
+                items = [model.document(text) for text in query.texts]
             return _answer(await batcher.submit(items))
 
     @app.post(other_route, include_in_schema=False)

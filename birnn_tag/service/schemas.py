@@ -64,11 +64,17 @@ class TagRequest(BaseModel):
     tokens: list[list[Token]] = Field(
         None, description="Sentences already split into tokens: each a non-empty string without whitespace."
     )
+    documents: bool = Field(
+        False, strict=True,
+        description="Each text is a document or paragraph: split into sentences, one result per text with offsets into it.",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> TagRequest:
         if (self.texts is None) == (self.tokens is None):
             raise PydanticCustomError("texts_or_tokens", "expected exactly one of the fields texts or tokens")
+        if self.documents and self.texts is None:
+            raise PydanticCustomError("documents_texts", "documents: applies to texts, not tokens")
         return self
 
 

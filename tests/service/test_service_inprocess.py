@@ -150,7 +150,7 @@ def test_the_openapi_page_documents_the_routes_and_real_answers_match_it(tagger,
     assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TagRequest"}
     assert post["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TagResponse"}
     assert post["responses"]["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refusal"}
-    assert set(spec["components"]["schemas"]["TagRequest"]["properties"]) == {"texts", "tokens"}
+    assert set(spec["components"]["schemas"]["TagRequest"]["properties"]) == {"texts", "tokens", "documents"}
     assert asgi(cloze, "GET", "/openapi.json")[1]["paths"]["/fill"]["post"]["requestBody"]["content"]["application/json"][
         "schema"] == {"$ref": "#/components/schemas/FillRequest"}
 

@@ -9,12 +9,13 @@ from typing import Any, BinaryIO, ClassVar
 
 from birnn_tag.config import Config
 from birnn_tag.contracts import Tagger
-from birnn_tag.data.reading.conll import check_encoding
+from birnn_tag.data.reading.conll import check_encoding, decode_lines
 from birnn_tag.data.reading.tokenize import tokenizer_for
 from birnn_tag.data.reading.conllu import TOKEN_COLUMN, column_index
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.tagging.data.schemes import NO_SPANS
+from birnn_tag.tagging.prediction.documents import InputDocument, document_text, input_document, tag_documents
 from birnn_tag.tagging.prediction.streaming import (
     INPUT_FORMATS, OUTPUT_FORMATS, Decode, InputSentence, KBest, Prediction, input_sentence, read_inputs, tag_sentences,
 )
@@ -25,7 +26,7 @@ class TaggingBase(Tagger):
 
     task = "tagging"
     #: What :meth:`read_inputs` reads and :func:`~birnn_tag.tagging.prediction.streaming.format_prediction` writes.
-    input_formats: ClassVar[tuple[str, ...]] = INPUT_FORMATS
+    input_formats: ClassVar[tuple[str, ...]] = (*INPUT_FORMATS, "documents")
     output_formats: ClassVar[tuple[str, ...]] = OUTPUT_FORMATS
 
     def __init__(self, config: Config, vocabs: Vocabularies) -> None:
@@ -58,22 +59,32 @@ class TaggingBase(Tagger):
         on whitespace when ``pretokenized``); one :class:`~birnn_tag.tagging.prediction.streaming.Prediction` per text."""
         return list(self.tag_stream(texts, pretokenized=pretokenized, batch_size=batch_size))
 
+    def tag_documents(self, texts: Sequence[str], *, pretokenized: bool = False, batch_size: int = 256) -> list[Prediction]:
+        """Tag documents or paragraphs: each text is split into sentences, which are tagged, and
+        answered as one prediction whose offsets (and spans) index the text."""
+        return list(self.tag_stream([self.document(text, pretokenized=pretokenized) for text in texts], batch_size=batch_size))
+
+    def document(self, text: str, *, pretokenized: bool = False) -> InputDocument:
+        """``text`` as a document for :meth:`tag_stream`, tokenized with the run's tokenizer (on
+        whitespace when ``pretokenized``)."""
+        return input_document(text, pretokenized, tokenizer_for(self.config.data.tokenizer))
+
     def tag_tokens(self, sentences: Sequence[Sequence[str]], *, batch_size: int = 256) -> list[Prediction]:
         """Tag tokenized sentences; each prediction's text is its tokens joined by spaces."""
         return list(self.tag_stream(sentences, batch_size=batch_size))
 
     def tag_stream(
         self,
-        sentences: Iterable[str | Sequence[str] | InputSentence],
+        sentences: Iterable[str | Sequence[str] | InputSentence | InputDocument],
         *,
         pretokenized: bool = False,
         batch_size: int = 256,
         confidences: bool = True,
         k_best: int = 0,
     ) -> Iterator[Prediction]:
-        """Tag an iterable of texts, token lists or sentences from :meth:`read_inputs` lazily, a
-        few thousand at a time, so memory stays flat on any input size; predictions come in input
-        order. The backend's steps are made (and ``k_best`` checked) when this is called.
+        """Tag an iterable of texts, token lists, or sentences and documents from :meth:`read_inputs`
+        lazily, a few thousand at a time, so memory stays flat on any input size; predictions come
+        in input order, one per document. The backend's steps are made (and ``k_best`` checked) when this is called.
 
         Without ``confidences`` the predictions carry none and a CRF skips its forward-backward
         pass. ``k_best`` > 0 (CRF heads) lists each sentence's ``k_best`` most probable sequences.
@@ -81,22 +92,31 @@ class TaggingBase(Tagger):
         tokenizer = tokenizer_for(self.config.data.tokenizer)
         decode, k_best_decode = self.decoder(batch_size), self.k_best_decoder(batch_size, k_best) if k_best else None
         inputs = (
-            item if isinstance(item, InputSentence) else input_sentence(item, pretokenized, number, tokenizer)
+            item if isinstance(item, (InputSentence, InputDocument)) else input_sentence(item, pretokenized, number, tokenizer)
             for number, item in enumerate(sentences, start=1)
         )
-        return tag_sentences(self.config, self.vocabs, decode, inputs, confidences=confidences, k_best=k_best_decode, k=k_best)
+
+        def tag(sentences: Iterable[InputSentence]) -> Iterator[Prediction]:
+            return tag_sentences(self.config, self.vocabs, decode, sentences, confidences=confidences, k_best=k_best_decode, k=k_best)
+
+        return tag_documents(tag, inputs)
 
     def read_inputs(
-        self, handle: BinaryIO, name: str, input_format: str, *, encoding: str = "utf-8", encoding_setting: str = "encoding"
-    ) -> Iterator[InputSentence]:
+        self, handle: BinaryIO, name: str, input_format: str, *, pretokenized: bool = False, encoding: str = "utf-8",
+        encoding_setting: str = "encoding",
+    ) -> Iterator[InputSentence | InputDocument]:
         """Sentences from a stream called ``name`` in messages, in one of :attr:`input_formats`,
-        its bytes in ``encoding`` (a mistake is an error naming ``encoding_setting``); CoNLL and
-        CoNLL-U tokens are read from the run's ``data.token_column`` when it names a column of
-        that format."""
+        its bytes in ``encoding`` (a mistake is an error naming ``encoding_setting``): a sentence
+        per line of ``text`` or ``pretokenized`` input, CoNLL and CoNLL-U sentences (tokens from
+        the run's ``data.token_column`` when it names a column of that format), or with
+        ``documents`` a document per line (or per JSON object's ``text``), split on whitespace
+        when ``pretokenized``."""
         check_encoding(encoding, encoding_setting)
-        return read_inputs(
-            handle, name, input_format, self._token_column(input_format), encoding, encoding_setting, tokenizer_for(self.config.data.tokenizer)
-        )
+        tokenizer = tokenizer_for(self.config.data.tokenizer)
+        if input_format == "documents":
+            lines = decode_lines(handle, name, encoding, encoding_setting)
+            return (input_document(document_text(line), pretokenized, tokenizer) for _, line in lines)
+        return read_inputs(handle, name, input_format, self._token_column(input_format), encoding, encoding_setting, tokenizer)
 
     def _token_column(self, input_format: str) -> int | None:
         """Where tokens are in CoNLL / CoNLL-U input: the run's ``data.token_column`` when it
