@@ -1,6 +1,7 @@
 """Sentences longer than ``data.max_length``: cut between entities where possible, every piece
 valid in the training scheme, and scored as the sentence the user wrote."""
 
+import dataclasses
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from birnn_tag.data.reading.sources import load_corpus
 from birnn_tag.errors import DataError
 from birnn_tag.runs.loading import load_model
 from birnn_tag.tagging.data import schemes
+from birnn_tag.tagging.prediction.streaming import InputSentence, tag_sentences
 from birnn_tag.tagging.scoring.evaluation import evaluate_checkpoint
 from birnn_tag.training.loop import train
 
@@ -109,3 +111,20 @@ def test_entities_across_a_cut_are_tagged_whole_in_overlapping_windows(tmp_path)
     assert [p.tags for p in predicted] == [[tag for _, tag in sentence] for sentence in sentences]
     # A sentence that fits is tagged as before: its windows are itself.
     assert tagger.tag_tokens([["New", "York", "won"]])[0].tokens == ["New", "York", "won"]
+
+
+def test_joined_windows_tag_as_the_whole_sentence_at_once(trained_run):
+    # A run trained on whole sentences, made to tag in windows of 4 tokens (9-token sentences):
+    # each token is read with context on both sides, so the joined tags, valid in the scheme,
+    # are nearly all the whole sentence's (the tiny run reads "Berg" better in the window).
+    tagger = birnn_tag.load(trained_run, device="cpu")
+    sentences = [["Anna", "Berg", "visited", "Oslo", ".", "Acme", "hired", "Tom", "."],
+                 ["Acme", "hired", "Tom", ".", "Anna", "Berg", "visited", "Oslo", "."]]
+    inputs = [InputSentence.from_tokens(tokens) for tokens in sentences]
+    at_once = list(tag_sentences(tagger.config, tagger.vocabs, tagger.decoder(64), inputs))
+    short = dataclasses.replace(tagger.config, data=dataclasses.replace(tagger.config.data, max_length=4))
+    windowed = list(tag_sentences(short, tagger.vocabs, tagger.decoder(64), inputs))
+    pairs = [(a, b) for whole, joined in zip(at_once, windowed) for a, b in zip(whole.tags, joined.tags)]
+    assert sum(a == b for a, b in pairs) >= len(pairs) - 1
+    assert all(schemes.first_invalid(p.tags, "IOB2") is None for p in windowed)
+    assert windowed[0].tags == at_once[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "O", "B-PER", "O"]
