@@ -42,11 +42,14 @@ _FORMAT_OF_SUFFIX = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}
 
 
 class OutputFormat(str, Enum):
-    """What ``predict`` writes. Tagging: conll, jsonl. Cloze: jsonl, text."""
+    """What ``predict`` writes. Tagging: conll, jsonl, and pre-annotations for label-studio and
+    doccano. Cloze: jsonl, text."""
 
     conll = "conll"
     jsonl = "jsonl"
     text = "text"
+    label_studio = "label-studio"
+    doccano = "doccano"
 
 
 PRECISION_HELP = "Tagging: auto is bf16 on hardware with native bf16. Default: training.eval_precision."

@@ -87,15 +87,17 @@ def _tag(
         raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
     if options.k_best and reads == "documents":
         raise BirnnTagError("--k-best: lists the sequences of a sentence; not with --input-format documents")
+    if writes in ("label-studio", "doccano") and not model.has_spans:
+        raise BirnnTagError(f"--format {writes}: writes entity spans; this run's labels have none (data.scheme: none)")
     threshold = options.min_confidence
-    if threshold is not None and (writes != "jsonl" or not model.has_spans):
+    if threshold is not None and (writes == "conll" or not model.has_spans):
         raise BirnnTagError("--min-confidence: filters the spans of JSONL output; add --format jsonl (span runs only)")
 
     def results(handle: BinaryIO) -> Iterator[str]:
         # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
         predictions = model.tag_stream(
             model.read_inputs(handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding"),
-            batch_size=batch_size, confidences=writes == "jsonl", k_best=options.k_best
+            batch_size=batch_size, confidences=writes != "conll", k_best=options.k_best
         )
         return formatted(predictions)
 

@@ -45,7 +45,8 @@ class DataConfig:
     or per-split files (``train``/``validation``/``test``: CoNLL columns, json, jsonl, csv, parquet).
     """
 
-    format: Literal["auto", "conll", "conllu", "text", "json", "csv", "parquet"] = "auto"
+    # Annotation tools' character spans: doccano, label-studio, prodigy (auto detects them in .json/.jsonl).
+    format: Literal["auto", "conll", "conllu", "text", "json", "csv", "parquet", "doccano", "label-studio", "prodigy"] = "auto"
     # Cloze: also a list of files, read one after the other (a CoNLL file needs data.token_column).
     train: str | list[str] | None = None
     validation: str | None = None
@@ -62,6 +63,9 @@ class DataConfig:
     separator: Literal["auto", "space", "tab"] = "auto"
     # How every data file's bytes are text: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...
     encoding: str = "utf-8"
+    # Character spans that miss token boundaries, overlap or leave the text: error, expand (to the
+    # tokens a misaligned span touches; the others are skipped) or skip.
+    misaligned_spans: Literal["error", "expand", "skip"] = "error"
     validation_fraction: float = _bounded(0.0, min=0.0, max=0.5)
     input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES", "none"] = "auto"
     scheme: Scheme = "auto"

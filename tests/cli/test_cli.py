@@ -216,12 +216,12 @@ def test_predict_bad_input_keeps_partial_output(tmp_path, trained_run):
     one_line_error(result, "in.txt:5001: not valid UTF-8")
     assert out.read_text() == "old results\n"
     assert (tmp_path / "out.conll.partial").read_text().count("Tom\t") == 4096  # first chunk was written
-    refused_choice(invoke("predict", trained_run, text, "--format", "xml"), "--format", "xml", "'conll', 'jsonl', 'text'")
+    refused_choice(invoke("predict", trained_run, text, "--format", "xml"), "--format", "xml", "'conll', 'jsonl', 'text', 'label-studio', 'doccano'")
 
 
 def test_help_lists_each_options_choices_and_offers_shell_completion(trained_run, tmp_path):
     text = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "300"}).output  # no wrapping
-    for choices in ("<conll|jsonl|text>", "<auto|text|pretokenized|conll|conllu|jsonl|documents>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
+    for choices in ("<conll|jsonl|text|label-studio|doccano>", "<auto|text|pretokenized|conll|conllu|jsonl|documents>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
         assert choices in text, text
     assert "--install-completion" in invoke("--help").output
     source = tmp_path / "in.txt"

@@ -18,6 +18,7 @@ from datasets.fingerprint import generate_random_fingerprint
 from birnn_tag.config import DataConfig
 from birnn_tag.data.reading import conllu
 from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, read_conll
+from birnn_tag.data.reading.spans import SPAN_FORMATS, read_span_file, span_format_of
 from birnn_tag.errors import DataError, first_line
 
 SPLITS = ("train", "validation", "test")
@@ -93,6 +94,10 @@ def read_file(
         token_column = conllu.column_index(config.token_column, conllu.TOKEN_COLUMN, "token_column", str(path))
         tag_column = conllu.column_index(config.tag_column, conllu.TAG_COLUMN, "tag_column", str(path)) if with_tags else None
         return datasets.Dataset.from_dict(conllu.read_conllu(path, token_column, tag_column, config.encoding))
+    if kind == "json" and config.format == "auto":
+        kind = span_format_of(path, config.encoding) or kind
+    if kind in SPAN_FORMATS:
+        return datasets.Dataset.from_dict(read_span_file(path, kind, config, with_tags))
     return standardize(load_table(kind, path, config), config, str(path), with_tags=with_tags)
 
 

@@ -29,7 +29,9 @@ from birnn_tag.errors import BirnnTagError, short_repr
 from birnn_tag.tagging.data import schemes
 
 INPUT_FORMATS = ("text", "pretokenized", "conll", "conllu")
-OUTPUT_FORMATS = ("conll", "jsonl")
+OUTPUT_FORMATS = ("conll", "jsonl", "label-studio", "doccano")
+#: Output formats that are spans in an annotation tool's import format (pre-annotations).
+SPAN_OUTPUTS = ("label-studio", "doccano")
 # Tokens encoded and tagged together: a chunk of 4,096 news sentences (~57k tokens) is one group,
 # while one 5 MB line (a million tokens) is tagged a group at a time; encoded all at once it held
 # ~190 MB of id tensors.
@@ -262,4 +264,29 @@ def format_prediction(prediction: Prediction, output_format: str, min_confidence
     if output_format == "conll":
         rows = "".join(f"{token}\t{tag}\n" for token, tag in zip(prediction.tokens, prediction.tags))
         return rows + "\n"
+    if output_format in SPAN_OUTPUTS:
+        return json.dumps(_pre_annotation(prediction, output_format, min_confidence), ensure_ascii=False) + "\n"
     return json.dumps(prediction.to_record(min_confidence), ensure_ascii=False) + "\n"
+
+
+def _pre_annotation(prediction: Prediction, output_format: str, min_confidence: float | None) -> dict[str, Any]:
+    """A prediction as a task an annotation tool imports with its spans pre-annotated: Label
+    Studio (its NER template's names, ``label`` on ``text``; each span's calibrated confidence
+    as its ``score``, their mean as the prediction's) or doccano (``label`` triples)."""
+    spans = [s for s in prediction.spans if min_confidence is None or s.confidence is None or s.confidence >= min_confidence]
+    if output_format == "doccano":
+        return {"text": prediction.text, "label": [[span.start, span.end, span.type] for span in spans]}
+    result = []
+    for span in spans:
+        item: dict[str, Any] = {
+            "from_name": "label", "to_name": "text", "type": "labels",
+            "value": {"start": span.start, "end": span.end, "text": span.text, "labels": [span.type]},
+        }
+        if span.confidence is not None:
+            item["score"] = round(span.confidence, 4)
+        result.append(item)
+    scores = [item["score"] for item in result if "score" in item]
+    annotation: dict[str, Any] = {"model_version": "birnn-tag", "result": result}
+    if scores:
+        annotation["score"] = round(sum(scores) / len(scores), 4)
+    return {"data": {"text": prediction.text}, "predictions": [annotation]}
