@@ -21,6 +21,7 @@ _API = {
     "compare": "birnn_tag.api",
     "check_data": "birnn_tag.api",
     "calibrate": "birnn_tag.api",
+    "select": "birnn_tag.api",
     "TaggingModel": "birnn_tag.tagging.public.pytorch",
     "ClozeModel": "birnn_tag.cloze.public",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx.runtime",

@@ -10,14 +10,15 @@ The CLI is a thin shell over these functions, so the two give the same results.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from birnn_tag.config import Config, load_config
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.training.events import Listener
 from birnn_tag.tagging.onnx.runtime import OnnxTaggingModel, is_export
+from birnn_tag.tagging.public.base import TaggingBase
 
 if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of it is loaded
     import torch
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
     from birnn_tag.tagging.onnx.export import CheckResult
     from birnn_tag.tagging.scoring.calibration import TemperatureFit
     from birnn_tag.tagging.public.pytorch import TaggingModel
+    from birnn_tag.tagging.tools.selection import Selected
 
 
 def load(
@@ -138,6 +140,32 @@ def check_data(config: str | Path | Config, overrides: Sequence[str] = ()) -> Da
     if not isinstance(config, Config):
         config = load_config(config, list(overrides))
     return check(config)
+
+
+def select(
+    model: str | Path | TaggingBase,
+    inputs: Iterable[Any],
+    n: int,
+    strategy: str = "least-confidence",
+    *,
+    normalize: bool = False,
+    diversity: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> list[Selected]:
+    """The ``n`` of ``inputs`` (texts, token lists, or a tagger's ``read_inputs``) most worth
+    labelling next by a tagger's uncertainty (a run or export path, or a loaded tagger), most
+    useful first; strategies and options in :mod:`birnn_tag.tagging.tools.selection`."""
+    from birnn_tag.tagging.tools.selection import k_best_for
+    from birnn_tag.tagging.tools.selection import select as choose
+
+    if isinstance(model, (str, Path)):
+        model = load(model)
+    if not isinstance(model, TaggingBase):
+        raise BirnnTagError(f"select: ranks what a tagger reads; this is a {model.task} model")
+    k = k_best_for(strategy) if model.scores_sequences else 0
+    predictions = model.tag_stream(inputs, batch_size=batch_size, confidences=True, k_best=k)
+    return choose(predictions, n, strategy, normalize=normalize, diversity=diversity, seed=seed)
 
 
 def train(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from birnn_tag.cli.export import export
-from birnn_tag.cli.prediction import predict
+from birnn_tag.cli.prediction import predict, select
 from birnn_tag.cli.scoring import calibrate, check_data, compare, evaluate
 from birnn_tag.cli.serving import serve
 from birnn_tag.cli.training import plot, train
@@ -22,6 +22,7 @@ app.command()(evaluate)
 app.command()(predict)
 app.command()(plot)
 app.command()(calibrate)
+app.command()(select)
 app.command("check-data")(check_data)
 app.command(context_settings={"ignore_unknown_options": True})(compare)
 app.command()(export)

@@ -52,6 +52,15 @@ class OutputFormat(str, Enum):
     doccano = "doccano"
 
 
+class Strategy(str, Enum):
+    """How ``select`` ranks inputs (:mod:`birnn_tag.tagging.tools.selection`)."""
+
+    least_confidence = "least-confidence"
+    margin = "margin"
+    entropy = "entropy"
+    random = "random"
+
+
 PRECISION_HELP = "Tagging: auto is bf16 on hardware with native bf16. Default: training.eval_precision."
 DEVICE_HELP = "Where to run: auto picks CUDA when available."
 

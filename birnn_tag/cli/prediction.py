@@ -1,9 +1,11 @@
 """``birnn-tag predict``: checks the flags against the model's task, then streams the input through
-``tag_stream`` or ``fill_stream`` and writes each result with the library's formatter."""
+``tag_stream`` or ``fill_stream`` and writes each result with the library's formatter; and
+``birnn-tag select``, which ranks a tagger's input by its uncertainty (``birnn_tag.select``)."""
 
 from __future__ import annotations
 
 import gc
+import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -14,7 +16,7 @@ import typer
 
 from birnn_tag.cli.console import stderr, setup_logging, user_errors, warn
 from birnn_tag.cli.options import (
-    DEVICE_HELP, PRECISION_HELP, ClozeOptions, Device, InputFormat, OutputFormat, Precision, TaggingOptions, check_format,
+    DEVICE_HELP, PRECISION_HELP, ClozeOptions, Device, InputFormat, OutputFormat, Precision, Strategy, TaggingOptions, check_format,
     input_format_for,
 )
 from birnn_tag.contracts import Filler, Tagger
@@ -173,3 +175,42 @@ def _open_input(name: str) -> Iterator[BinaryIO]:
         raise BirnnTagError(f"{path}: cannot read: {error.strerror}") from None
     with handle:
         yield handle
+
+
+def select(
+    run: Annotated[Path, typer.Argument(help="A tagging run folder, checkpoint or export folder.")],
+    input: Annotated[str, typer.Argument(help="Unlabelled input file, or - for stdin.")],
+    n: Annotated[int, typer.Option("-n", min=1, help="How many to choose.")] = 100,
+    strategy: Annotated[Strategy, typer.Option(help="How to rank: the model's uncertainty, or random (the baseline).")] = Strategy.least_confidence,
+    normalize: Annotated[bool, typer.Option(help="Uncertainty per token, so that long sentences do not win by length.")] = False,
+    diversity: Annotated[float, typer.Option(min=0.0, max=1.0, help="Skip inputs whose words overlap a chosen one's this much (Jaccard; 0: off).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="The random strategy's seed.")] = 0,
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="jsonl (with index and score), label-studio or doccano (pre-annotated tasks), conll.")] = OutputFormat.jsonl,
+    input_format: Annotated[InputFormat, typer.Option(help="text, pretokenized, conll, conllu or documents; auto: by the file's extension.")] = InputFormat.auto,
+    pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
+    encoding: Annotated[str, typer.Option(help="The input's encoding.")] = "utf-8",
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
+) -> None:
+    """Choose the sentences (or documents) most worth labelling next, most useful first."""
+    from birnn_tag import api, format_prediction
+    from birnn_tag.files import open_output
+
+    setup_logging()
+    reads = InputFormat.pretokenized if pretokenized and input_format is not InputFormat.documents else input_format
+    with user_errors():
+        model = api.load(run, device.value)
+        if not isinstance(model, Tagger):
+            raise BirnnTagError(f"select: ranks what a tagger reads; this is a {model.task} model")
+        name = input if input != "-" else "<stdin>"
+        reads = input_format_for(reads, name, model.input_formats, model.task)
+        writes = check_format("--format", output_format, model.output_formats, model.task)
+        with _open_input(input) as handle:
+            inputs = model.read_inputs(handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding")
+            chosen = api.select(model, inputs, n, strategy.value, normalize=normalize, diversity=diversity, seed=seed, batch_size=batch_size)
+        with open_output(output, input_name=input) as sink:
+            for item in chosen:
+                sink.write(json.dumps(item.to_record(), ensure_ascii=False) + "\n" if writes == "jsonl" else format_prediction(item.prediction, writes))
+    if output != "-":
+        stderr.print(f"wrote {len(chosen):,} of the inputs → {output}")

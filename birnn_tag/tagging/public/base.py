@@ -50,6 +50,11 @@ class TaggingBase(Tagger):
         return self.vocabs.labels.items
 
     @property
+    def scores_sequences(self) -> bool:
+        """Whether the model gives tag sequences probabilities (``k_best``: a CRF head of a PyTorch run)."""
+        return False
+
+    @property
     def has_spans(self) -> bool:
         """Whether predictions mark entity spans (a span scheme; not ``data.scheme: none``)."""
         return self.config.data.scheme != NO_SPANS

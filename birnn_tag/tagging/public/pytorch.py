@@ -46,6 +46,11 @@ class TaggingModel(TaggingBase):
         """PyTorch tagging on the model's device and precision."""
         return torch_decoder(self.loaded, batch_size, self.device, self.precision)
 
+    @property
+    def scores_sequences(self) -> bool:
+        """Whether the head is a CRF, whose k best sequences have probabilities."""
+        return isinstance(self.loaded.model.head, CRFHead)
+
     def k_best_decoder(self, batch_size: int, k: int) -> KBest:
         """The CRF's k best sequences; a softmax head, which scores tokens and not sequences, has none."""
         if not isinstance(self.loaded.model.head, CRFHead):
