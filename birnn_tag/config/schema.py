@@ -70,6 +70,9 @@ class DataConfig:
     input_scheme: Literal["auto", "IOB1", "IOB2", "BIOES", "none"] = "auto"
     scheme: Scheme = "auto"
     invalid_tags: Literal["repair", "error"] = "repair"
+    # A training tag that marks a token as not labelled (e.g. "-"): trained by marginalising over
+    # the tags it could have (CRF) or left out of the loss (softmax).
+    missing_tag: str | None = None
     max_length: int = _bounded(250, min=1, max=MAX_COUNT)
     long_sentences: Literal["split", "error"] = "split"
     # Cloze: where the text is in a table (a string, or a list of tokens).

@@ -39,10 +39,15 @@ class EncodedSentence:
         return self.words.shape[0]
 
 
-def encode_tags(tags: list[str], vocabs: Vocabularies, where: str) -> list[int]:
-    """Label ids; a label the model was not trained on is an error naming its sentence."""
+#: The tag id of a token whose tag is missing (``data.missing_tag``): heads leave it to the model.
+MISSING_ID = -1
+
+
+def encode_tags(tags: list[str], vocabs: Vocabularies, where: str, missing: str | None = None) -> list[int]:
+    """Label ids (:data:`MISSING_ID` for ``missing``); a label the model was not trained on is an
+    error naming its sentence."""
     try:
-        return [vocabs.labels.id(tag) for tag in tags]
+        return [MISSING_ID if tag == missing else vocabs.labels.id(tag) for tag in tags]
     except KeyError as error:
         known = ", ".join(vocabs.labels.items)
         raise DataError(f"{where}: label {error.args[0]!r} was not seen in training (known: {known})") from None
@@ -80,14 +85,17 @@ class TokenEncoder(TokenIds):
 SPLIT_CHUNK = 1000
 
 
-def encode_split(dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig) -> list[EncodedSentence]:
+def encode_split(
+    dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig, missing: str | None = None
+) -> list[EncodedSentence]:
     """A prepared split (columns tokens, optional tags, where) as tensors, as ``predict`` encodes
-    text; a tag the vocabulary lacks is an error naming its sentence."""
+    text; a tag the vocabulary lacks is an error naming its sentence, ``missing`` is
+    :data:`MISSING_ID`."""
     encode = TokenEncoder(vocabs, config)
     tokens = dataset["tokens"]
     tags = None
     if "tags" in dataset.column_names:
-        tags = [encode_tags(row, vocabs, where) for row, where in zip(dataset["tags"], dataset["where"])]
+        tags = [encode_tags(row, vocabs, where, missing) for row, where in zip(dataset["tags"], dataset["where"])]
     return [
         sentence
         for start in range(0, len(tokens), SPLIT_CHUNK)

@@ -22,6 +22,8 @@ def input_scheme(corpus: Corpus, split: str, config: DataConfig) -> str:
     if config.input_scheme != "auto":
         return config.input_scheme
     tags = corpus.splits[split]["tags"]
+    if config.missing_tag is not None:
+        tags = [[tag for tag in row if tag != config.missing_tag] for row in tags]
     prefixed, plain = schemes.first_of_each_kind(tags)
     if prefixed is None and plain is not None:
         return schemes.NO_SPANS
@@ -96,7 +98,11 @@ def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Data
                 raise DataError(f"{where}: empty sentence")
             out["where"].append(where)
             if has_tags:
-                out["tags"].append(_convert_tags(batch["tags"][position], tokens, source, config, where, repaired))
+                tags = batch["tags"][position]
+                if config.missing_tag in tags and split != "train":
+                    raise DataError(f"{where}: tag {config.missing_tag!r} (data.missing_tag) is for the training split only; label every token of {split}")
+                known = _convert_tags(known_tags(tags, config.missing_tag), tokens, source, config, where, repaired)
+                out["tags"].append(with_missing(known, tags, config.missing_tag))
         return out
 
     cleaned = map_batched(dataset, clean, with_indices=True, remove_columns=dataset.column_names)
@@ -132,7 +138,8 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
                     f"{where}: sentence of {len(tokens)} tokens is longer than "
                     f"data.max_length={config.max_length} (set data.long_sentences: split)"
                 )
-            spans = schemes.to_spans(batch["tags"][position], config.scheme) if has_tags and by_span else []
+            tags = batch["tags"][position] if has_tags else []
+            spans = schemes.to_spans(known_tags(tags, config.missing_tag), config.scheme) if by_span else []
             if keep_entities:
                 # A cut just before one of these tokens would split an entity.
                 inside = {token for _, start, end in spans for token in range(start + 1, end)}
@@ -145,12 +152,26 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
                 out["sentence"].append(row)
                 out["start"].append(start)
                 if has_tags and by_span:
-                    out["tags"].append(schemes.from_spans(_clip(spans, start, end), end - start, config.scheme))
+                    piece = schemes.from_spans(_clip(spans, start, end), end - start, config.scheme)
+                    out["tags"].append(with_missing(piece, tags[start:end], config.missing_tag))
                 elif has_tags:
-                    out["tags"].append(batch["tags"][position][start:end])
+                    out["tags"].append(tags[start:end])
         return out
 
     return map_batched(sentences, cut_batch, with_indices=True, remove_columns=sentences.column_names)
+
+
+def known_tags(tags: list[str], missing: str | None) -> list[str]:
+    """``tags`` with each missing one (``data.missing_tag``) read as ``O`` for scheme checks,
+    conversion and cutting; :func:`with_missing` puts them back."""
+    return tags if missing is None or missing not in tags else ["O" if tag == missing else tag for tag in tags]
+
+
+def with_missing(tags: list[str], original: list[str], missing: str | None) -> list[str]:
+    """``tags`` (worked out from :func:`known_tags`) with ``original``'s missing tags restored."""
+    if missing is None or missing not in original:
+        return tags
+    return [missing if given == missing else tag for tag, given in zip(tags, original)]
 
 
 def _clip(spans: list[schemes.Span], start: int, end: int) -> list[schemes.Span]:

@@ -36,7 +36,7 @@ def tagging_split(
     piece_tags = pieces["tags"] if "tags" in pieces.column_names else None
     if not train and piece_tags is not None:
         pieces = pieces.remove_columns("tags")
-    encoded = encode_split(pieces, vocabs, config.encoding)
+    encoded = encode_split(pieces, vocabs, config.encoding, config.data.missing_tag)
     return Split(encoded, sentences["tags"], bounds, sentences["tokens"], piece_tags)
 
 
@@ -76,7 +76,9 @@ def encode_tagging_splits(
     if vocabs is None:
         extra = pretrained_in_splits(pieces, config) if config.encoding.include_pretrained else set()
         # From the pieces: a cut entity adds its parts' tags (e.g. BIOES S-X) to the labels.
-        vocabs = Vocabularies.build(pieces["train"]["tokens"], pieces["train"]["tags"], config.encoding, extra)
+        missing = config.data.missing_tag
+        labelled = [[tag for tag in row if tag != missing] for row in pieces["train"]["tags"]]
+        vocabs = Vocabularies.build(pieces["train"]["tokens"], labelled, config.encoding, extra)
     for name in sentences:
         if name != "train":
             warn_unknown_labels(corpus.origins[name], sentences[name], vocabs, config.data.scheme)

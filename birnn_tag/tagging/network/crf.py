@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from birnn_tag.tagging.network.heads import Calibrated
@@ -187,8 +188,18 @@ class CRFHead(Calibrated):
     def sequence_nll(
         self, emissions: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0
     ) -> torch.Tensor:
-        """Each sentence's negative log-likelihood (batch,) of ``tag_ids`` at ``temperature``."""
-        return self.log_partition(emissions, mask, temperature) - self.path_scores(emissions, tag_ids, mask, temperature)
+        """Each sentence's negative log-likelihood (batch,) of ``tag_ids`` at ``temperature``.
+
+        Where tags are missing (negative ids, ``data.missing_tag``) it is that of every path
+        through the known ones: log Z less the log-sum of the paths that agree with the known tags
+        (the forward algorithm with the other tags' emissions disallowed where a tag is known).
+        """
+        log_z = self.log_partition(emissions, mask, temperature)
+        missing = (tag_ids < 0) & mask
+        if not missing.any():
+            return log_z - self.path_scores(emissions, tag_ids, mask, temperature)
+        allowed = F.one_hot(tag_ids.clamp(min=0), emissions.shape[-1]).bool() | missing.unsqueeze(2)  # (batch, time, num_tags)
+        return log_z - self.log_partition(emissions.masked_fill(~allowed, DISALLOWED), mask, temperature)
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from birnn_tag.data.encoding import MISSING_ID
 from birnn_tag.tagging.network.viterbi import allow_all, mask_scores, viterbi
 
 
@@ -66,7 +67,8 @@ class SoftmaxHead(Calibrated):
         and so the learning rate, the same for both heads and independent of sentence length.
         """
         logits = self(features[mask])  # (tokens, num_tags): padding never reaches the loss
-        return F.cross_entropy(logits, tag_ids[mask], reduction="sum") / mask.shape[0]
+        # A missing tag (data.missing_tag) is left out: the model says what it is.
+        return F.cross_entropy(logits, tag_ids[mask], reduction="sum", ignore_index=MISSING_ID) / mask.shape[0]
 
     def sequence_nll(
         self, logits: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0

@@ -336,3 +336,24 @@ def test_the_exported_marginals_equal_float64_at_1000_tokens(tmp_path):
             "transitions": transitions.numpy(), "start": start.numpy(), "end": end.numpy()}
     got = torch.from_numpy(session.run(None, feed)[0])[0]
     assert (got.double() - reference_marginals(emissions, transitions, start, end)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("case", ["free-3", "IOB2"])
+def test_missing_tags_marginalise_over_the_allowed_paths_that_agree_with_the_known_ones(case):
+    head = make_head(case)
+    features, mask = make_batch()
+    emissions = head(features).detach()
+    torch.manual_seed(3)
+    tag_ids = torch.randint(0, emissions.shape[2], mask.shape)
+    tag_ids[0, 1] = tag_ids[0, 3] = tag_ids[2, 0] = -1  # missing (data.missing_tag)
+    nll = head.sequence_nll(emissions, tag_ids, mask)
+    checked = 0
+    for row, length in enumerate(LENGTHS):
+        paths = enumerate_paths(head, emissions[row], length)
+        known = tag_ids[row, :length].tolist()
+        agreeing = [score for score, path in paths if all(k < 0 or k == p for k, p in zip(known, path))]
+        if agreeing:  # (random known tags may be a path the scheme forbids)
+            expected = torch.logsumexp(torch.tensor([s for s, _ in paths]), 0) - torch.logsumexp(torch.tensor(agreeing), 0)
+            assert nll[row].item() == pytest.approx(expected.item(), abs=1e-6)
+            checked += any(k < 0 for k in known)
+    assert checked >= 1
