@@ -23,7 +23,7 @@ def input_scheme(corpus: Corpus, split: str, config: DataConfig) -> str:
         return config.input_scheme
     tags = corpus.splits[split]["tags"]
     if config.missing_tag is not None:
-        tags = [[tag for tag in row if tag != config.missing_tag] for row in tags]
+        tags = [known_tags(row, config.missing_tag) for row in tags]
     prefixed, plain = schemes.first_of_each_kind(tags)
     if prefixed is None and plain is not None:
         return schemes.NO_SPANS
