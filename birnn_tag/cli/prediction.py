@@ -33,7 +33,7 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
-    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default) or jsonl. Cloze: jsonl (default) or text.")] = None,
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default), jsonl, or label-studio / doccano pre-annotations. Cloze: jsonl (default) or text.")] = None,
     input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll, conllu or documents (a document or paragraph per line, or per JSON object's text; split into sentences, one result each). Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized; with documents, their tokens are split at whitespace.")] = False,
     encoding: Annotated[str, typer.Option(help="The input's encoding: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...")] = "utf-8",
