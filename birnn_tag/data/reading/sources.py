@@ -76,6 +76,15 @@ def file_format(path: str | Path, configured: str = "auto") -> str:
     return _COLUMN_FORMATS.get(suffix) or _TABLE_BUILDERS.get(suffix, "conll")
 
 
+def span_format(path: str | Path, config: DataConfig) -> str | None:
+    """Which annotation tool's span format (:data:`SPAN_FORMATS`) the file is in, from
+    ``data.format`` or, for ``.json``/``.jsonl`` files, its first record; None for the rest."""
+    kind = file_format(path, config.format)
+    if kind == "json" and config.format == "auto":
+        kind = span_format_of(Path(path), config.encoding) or kind
+    return kind if kind in SPAN_FORMATS else None
+
+
 def read_file(
     path: str | Path, config: DataConfig, *, with_tags: bool = True, key: str | None = None
 ) -> datasets.Dataset:
@@ -94,10 +103,9 @@ def read_file(
         token_column = conllu.column_index(config.token_column, conllu.TOKEN_COLUMN, "token_column", str(path))
         tag_column = conllu.column_index(config.tag_column, conllu.TAG_COLUMN, "tag_column", str(path)) if with_tags else None
         return datasets.Dataset.from_dict(conllu.read_conllu(path, token_column, tag_column, config.encoding))
-    if kind == "json" and config.format == "auto":
-        kind = span_format_of(path, config.encoding) or kind
-    if kind in SPAN_FORMATS:
-        return datasets.Dataset.from_dict(read_span_file(path, kind, config, with_tags))
+    spans = span_format(path, config)
+    if spans is not None:
+        return datasets.Dataset.from_dict(read_span_file(path, spans, config, with_tags))
     return standardize(load_table(kind, path, config), config, str(path), with_tags=with_tags)
 
 

@@ -75,22 +75,38 @@ def _kind(record: dict[str, Any]) -> str | None:
 def read_span_file(path: Path, kind: str, config: DataConfig, with_tags: bool = True) -> dict[str, list]:
     """The file's texts as columns ``tokens``, ``tags`` (IOB2; unless not ``with_tags``) and
     ``line``, the spans aligned to the tokens of ``data.tokenizer``."""
-    tokenize = tokenizer_for(config.tokenizer)
     columns: dict[str, list] = {"tokens": [], "line": []} | ({"tags": []} if with_tags else {})
-    counts = {"expanded": 0, "skipped": 0}
-    for record in _records(path, kind, config.encoding):
-        tokens, offsets = tokenize(record.text)
-        if not tokens:
-            continue
+    expanded = skipped = 0
+    for record, tokens, tags, problems in _aligned(path, kind, config):
         columns["tokens"].append(tokens)
         columns["line"].append(record.line)
         if with_tags:
-            where = f"{path}:{record.line}"
-            columns["tags"].append(_tags(record, offsets, config.misaligned_spans, where, counts))
-    for what, count in counts.items():
+            if problems and config.misaligned_spans == "error":
+                raise DataError(f"{problems[0]} (set data.misaligned_spans: expand or skip)")
+            columns["tags"].append(tags.tags)
+            expanded, skipped = expanded + tags.expanded, skipped + len(problems)
+    for what, count in (("expanded", expanded), ("skipped", skipped)):
         if count:
             logger.warning("%s: %s %d span(s) (data.misaligned_spans: %s)", path, what, count, config.misaligned_spans)
     return columns
+
+
+def span_problems(path: Path, kind: str, config: DataConfig) -> list[str]:
+    """Every span of the file that ``train`` would refuse under ``data.misaligned_spans: error``
+    (one ``file:line: span ...`` line each): off token boundaries (unless the policy expands
+    them), overlapping another, outside the text."""
+    return [problem for *_, problems in _aligned(path, kind, config) for problem in problems]
+
+
+def _aligned(path: Path, kind: str, config: DataConfig) -> Iterator[tuple[Record, list[str], _Tags, list[str]]]:
+    """Each record with text, its tokens, their tags and the spans left out, as messages."""
+    tokenize = tokenizer_for(config.tokenizer)
+    for record in _records(path, kind, config.encoding):
+        tokens, offsets = tokenize(record.text)
+        if tokens:
+            problems: list[str] = []
+            tags = _tags(record, offsets, config.misaligned_spans == "expand", f"{path}:{record.line}", problems)
+            yield record, tokens, tags, problems
 
 
 def _records(path: Path, kind: str, encoding: str) -> Iterator[Record]:
@@ -151,11 +167,19 @@ def _record(value: dict[str, Any], kind: str, where: str) -> tuple[str, list[Spa
     return text, sorted(spans, key=lambda span: (span[0], -span[1]))
 
 
-def _tags(record: Record, offsets: list[tuple[int, int]], policy: str, where: str, counts: dict[str, int]) -> list[str]:
-    """IOB2 tags of a record's tokens from its spans, under ``policy``."""
+@dataclass(frozen=True)
+class _Tags:
+    tags: list[str]
+    expanded: int
+
+
+def _tags(record: Record, offsets: list[tuple[int, int]], expand: bool, where: str, problems: list[str]) -> _Tags:
+    """IOB2 tags of a record's tokens from its spans; a span that cannot be placed is left out
+    and described in ``problems``."""
     tags = ["O"] * len(offsets)
     starts = {start for start, _ in offsets}
     ends = {end for _, end in offsets}
+    expanded = 0
     for start, end, label in record.spans:
         inside = 0 <= start < end <= len(record.text)
         touched = [i for i, (s, e) in enumerate(offsets) if s < end and e > start] if inside else []
@@ -166,23 +190,18 @@ def _tags(record: Record, offsets: list[tuple[int, int]], policy: str, where: st
             problem = "covers no token"
         elif any(tags[i] != "O" for i in touched):
             problem = "overlaps another span"
-        elif not aligned and policy != "expand":
+        elif not aligned and not expand:
             problem = "does not fall on token boundaries"
         else:
             problem = None
         if problem is not None:
-            if policy == "error":
-                raise DataError(
-                    f"{where}: span {start}-{end} {label!r} {problem}: {_around(record.text, start, end)} "
-                    "(set data.misaligned_spans: expand or skip)"
-                )
-            counts["skipped"] += 1
+            problems.append(f"{where}: span {start}-{end} {label!r} {problem}: {_around(record.text, start, end)}")
             continue
-        counts["expanded"] += not aligned
+        expanded += not aligned
         tags[touched[0]] = f"B-{label}"
         for index in touched[1:]:
             tags[index] = f"I-{label}"
-    return tags
+    return _Tags(tags, expanded)
 
 
 def _around(text: str, start: int, end: int) -> str:

@@ -3,10 +3,12 @@ or odd in them, before any training.
 
 Errors (a non-zero exit, so it can gate CI): a split that cannot be read (the reader's
 ``file:line`` message), invalid tag transitions (``O → I-X`` in IOB2 / BIOES), gold labels (entity
-types for span schemes) of validation or test that train lacks. Warnings: sentences repeated
-within a split or shared between train and another split, sentences longer than
-``data.max_length``. Information: sizes, label counts, the detected scheme, ``-DOCSTART-`` lines
-skipped, and the vocabulary's coverage by the pretrained vectors.
+types for span schemes) of validation or test that train lacks, character spans (annotation-tool exports) that
+``data.misaligned_spans: error`` refuses, every one listed with its line and text. Warnings:
+sentences repeated within a split or shared between train and another split, sentences longer
+than ``data.max_length``, spans that ``expand`` or ``skip`` leaves out. Information: sizes,
+label counts, tokens whose tag is missing (``data.missing_tag``), the detected scheme,
+``-DOCSTART-`` lines skipped, and the vocabulary's coverage by the pretrained vectors.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from birnn_tag.config import Config
+from birnn_tag.config import Config, DataConfig
 from birnn_tag.data.reading.conll import DOCSTART
 from birnn_tag.data.pretrained import pretrained_words
-from birnn_tag.data.reading.sources import Corpus, SplitError, file_format, load_corpus
+from birnn_tag.data.reading.sources import Corpus, SplitError, file_format, load_corpus, span_format
+from birnn_tag.data.reading.spans import span_problems
 from birnn_tag.data.vocab import normalize_word
 from birnn_tag.errors import DataError
 from birnn_tag.tagging.data import schemes
-from birnn_tag.tagging.data.preparation import clean_split, input_scheme, resolve_scheme
+from birnn_tag.tagging.data.preparation import clean_split, input_scheme, known_tags, resolve_scheme
 
 EXAMPLES = 5  # findings of one kind listed in full; the rest are counted
 
@@ -51,6 +54,7 @@ class SplitSummary:
     tokens: int = 0
     scheme: str | None = None
     labels: dict[str, int] = field(default_factory=dict)
+    missing_tags: int = 0
     docstart_lines: int | None = None
     over_max_length: int = 0
     duplicates: int = 0
@@ -96,6 +100,8 @@ class DataCheck:
 
     def _caption_lines(self) -> list[str]:
         lines = [f"{f.level}: {f.split}: {f.message}" for f in self.findings]
+        lines += [f"{s.name}: {s.missing_tags:,} of {s.tokens:,} tokens have a missing tag (trained over the tags they could have)"
+                  for s in self.splits if s.missing_tags]
         if self.coverage:
             c = self.coverage
             lines.append(
@@ -108,12 +114,15 @@ class DataCheck:
 
 def check_data(config: Config) -> DataCheck:
     """Check the configured splits (see the module's docstring)."""
+    # Spans that cannot be placed are left out while reading, so that all of them are listed.
+    relaxed = dataclasses.replace(config.data, misaligned_spans="skip") if config.data.misaligned_spans == "error" else config.data
     try:
-        corpus = load_corpus(config.data)
+        corpus = load_corpus(relaxed)
     except DataError as error:
         split = error.split if isinstance(error, SplitError) else "data"
         return DataCheck(None, [], [Finding("error", split, str(error))])
     findings: list[Finding] = []
+    _check_spans(corpus, config, findings)
     try:
         data = resolve_scheme(corpus, "train", config.data) if "train" in corpus.splits else config.data
     except DataError:  # the training split's tags mix kinds: its summary reports it
@@ -127,13 +136,13 @@ def check_data(config: Config) -> DataCheck:
             finding = Finding("error", name, str(error))
             if finding not in findings:  # the split's tag scheme, which its summary already reports
                 findings.append(finding)
-    _check_unseen_labels(cleaned, data.scheme, findings)
+    _check_unseen_labels(cleaned, data, findings)
     _check_duplicates(corpus, summaries, findings)
     coverage = _coverage(corpus, config) if config.model.embeddings and "train" in corpus.splits else None
     return DataCheck(data.scheme, summaries, findings, coverage)
 
 
-def _summarize(corpus: Corpus, name: str, data, findings: list[Finding]) -> SplitSummary:
+def _summarize(corpus: Corpus, name: str, data: DataConfig, findings: list[Finding]) -> SplitSummary:
     dataset = corpus.splits[name]
     summary = SplitSummary(name, corpus.origins[name], len(dataset), sum(map(len, dataset["tokens"])))
     origin = corpus.origins[name]
@@ -147,7 +156,9 @@ def _summarize(corpus: Corpus, name: str, data, findings: list[Finding]) -> Spli
         findings.append(Finding("warning", name, f"{where}: {len(dataset[row]['tokens'])} tokens, more than data.max_length={data.max_length} (cut into pieces)"))
     if "tags" not in dataset.column_names:
         return summary
-    summary.labels = dict(Counter(tag for tags in dataset["tags"] for tag in tags).most_common())
+    labels = Counter(tag for tags in dataset["tags"] for tag in tags)
+    summary.missing_tags = labels.pop(data.missing_tag, 0) if data.missing_tag is not None else 0
+    summary.labels = dict(labels.most_common())
     try:
         summary.scheme = input_scheme(corpus, name, data)
     except DataError as error:
@@ -156,6 +167,7 @@ def _summarize(corpus: Corpus, name: str, data, findings: list[Finding]) -> Spli
     if summary.scheme in ("IOB2", "BIOES") and data.scheme != schemes.NO_SPANS:  # labels as they are: nothing to repair
         invalid = 0
         for row, tags in enumerate(dataset["tags"]):
+            tags = known_tags(tags, data.missing_tag)
             try:
                 position = schemes.first_invalid(tags, summary.scheme)
             except ValueError:  # a malformed tag: clean_split reports it
@@ -177,15 +189,27 @@ def _summarize(corpus: Corpus, name: str, data, findings: list[Finding]) -> Spli
     return summary
 
 
+def _check_spans(corpus: Corpus, config: Config, findings: list[Finding]) -> None:
+    policy = config.data.misaligned_spans
+    for name, origin in corpus.origins.items():
+        kind = span_format(origin, config.data) if Path(origin).is_file() else None
+        problems = span_problems(Path(origin), kind, config.data) if kind else []
+        if policy == "error":
+            findings += [Finding("error", name, f"{problem} (data.misaligned_spans: expand or skip)") for problem in problems]
+        elif problems:
+            findings.append(Finding("warning", name, f"{len(problems):,} span(s) left out (data.misaligned_spans: {policy}), the first: {problems[0]}"))
+
+
 def _count_docstarts(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.split(maxsplit=1)[:1] == [DOCSTART.encode()])
 
 
-def _check_unseen_labels(cleaned: dict, scheme: str, findings: list[Finding]) -> None:
+def _check_unseen_labels(cleaned: dict, data: DataConfig, findings: list[Finding]) -> None:
     if "train" not in cleaned or "tags" not in cleaned["train"].column_names:
         return
-    known = schemes.label_kinds(cleaned["train"]["tags"], scheme)
+    scheme = data.scheme
+    known = schemes.label_kinds((known_tags(tags, data.missing_tag) for tags in cleaned["train"]["tags"]), scheme)
     for name, dataset in cleaned.items():
         if name != "train" and "tags" in dataset.column_names:
             unseen = schemes.label_kinds(dataset["tags"], scheme) - known

@@ -81,11 +81,23 @@ def test_misaligned_overlapping_and_outside_spans(tmp_path, caplog, spans, polic
     assert "span(s) (data.misaligned_spans: " + policy in caplog.text
 
 
-def test_check_data_names_a_misaligned_span(tmp_path):
+def test_check_data_lists_every_span_train_would_refuse(tmp_path):
     path = tmp_path / "s.jsonl"
-    path.write_text(doccano([(TEXTS[0][0], [(0, 13, "PER")])]))
-    result = birnn_tag.check_data(config_from_dict({"data": {"train": str(path)}}))
-    assert any("s.jsonl:1: span 0-13 'PER' does not fall on token boundaries" in finding.message for finding in result.findings)
+    path.write_text(doccano([(TEXTS[0][0], [(0, 13, "PER"), (25, 30, "LOC")]), TEXTS[1], (TEXTS[2][0], [(0, 3, "PER"), (12, 40, "LOC")])]))
+    config = {"data": {"train": str(path)}}
+    result = birnn_tag.check_data(config_from_dict(config))
+    assert [finding.message for finding in result.errors] == [
+        f"{path}:1: span 0-13 'PER' does not fall on token boundaries: '[Peter Blackbu]rn lives in Paris.' (data.misaligned_spans: expand or skip)",
+        f"{path}:3: span 12-40 'LOC' is outside the text (of 18 characters): 'Tom flew to [Paris.]' (data.misaligned_spans: expand or skip)",
+    ]
+    assert result.splits[0].sentences == 3  # the rest of the file is still checked
+    config["data"]["misaligned_spans"] = "expand"
+    result = birnn_tag.check_data(config_from_dict(config))
+    assert not result.errors
+    assert [finding.message for finding in result.warnings] == [
+        f"1 span(s) left out (data.misaligned_spans: expand), the first: {path}:3: span 12-40 'LOC' is outside the text "
+        "(of 18 characters): 'Tom flew to [Paris.]'"
+    ]
 
 
 @pytest.mark.parametrize("output_format", ["label-studio", "doccano"])

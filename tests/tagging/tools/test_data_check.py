@@ -39,6 +39,15 @@ def test_clean_data_passes_and_is_summarised(tmp_path):
     assert report["training_scheme"] == "IOB2" and report["errors"] == 0
 
 
+def test_missing_tags_are_counted_apart_from_the_labels(tmp_path):
+    result, report = check(tmp_path, {"train": TRAIN + "Acme -\nhired O\nTom -\n\n"}, missing_tag="-")
+    assert result.exit_code == 0, result.output
+    assert report["splits"][0]["missing_tags"] == 2
+    assert "-" not in report["splits"][0]["labels"]
+    result = runner.invoke(app, ["check-data", str(tmp_path / "c.yaml")])
+    assert "train: 2 of 9 tokens have a missing tag" in result.output
+
+
 def test_invalid_transitions_fail_with_their_place_and_repair(tmp_path):
     result, report = check(tmp_path, {"train": TRAIN + "the O\nUN I-ORG\n\n"})
     assert result.exit_code == 1
