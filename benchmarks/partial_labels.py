@@ -58,7 +58,7 @@ def main() -> None:
             total, removed = degrade(data / "eng.train", train, mark, args.fraction, seed=0)
             overrides = [*paths, f"data.train={train}", f"training.seed={seed}", f"output.dir={args.out / f'{name}-{seed}'}", *args.overrides]
             if mark == "-":
-                overrides.append("data.missing_tag='-'")  # quoted: a bare - is a YAML list
+                overrides.append("data.missing_tag=-")
             run = birnn_tag.train(load_config(args.config, overrides))
             scores[name] = json.loads((run / "report-test.json").read_text())["scores"]["micro avg"]["f1-score"] * 100
         print(f"| {seed} | {removed:,} of {total:,} | {scores['missing']:.2f} | {scores['o']:.2f} |", flush=True)

@@ -230,6 +230,8 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
     path = [part for part in key.strip().split(".") if part]
     if not path:
         raise ConfigError(f"--set {short_repr(assignment)}: empty key")
+    if text.strip() == "-":
+        return path, "-"  # YAML reads a lone dash as a list holding null; on a command line it is the text (data.missing_tag=-)
     value = _parse_yaml(text, f"--set {key}: cannot parse value {short_repr(text)}") if text.strip() else None
     return path, value
 

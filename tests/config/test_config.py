@@ -64,8 +64,9 @@ def test_int_accepted_for_float_but_bool_is_not_int(tmp_path):
 def test_overrides_parse_yaml_values(tmp_path):
     config = load_config(
         write(tmp_path, {"model": {"hidden_size": 64}}),
-        ["model.hidden_size=128", "training.clip_grad_norm=null", "data.train=a b.txt", "training.amp=true"],
+        ["model.hidden_size=128", "training.clip_grad_norm=null", "data.train=a b.txt", "training.amp=true", "data.missing_tag=-"],
     )
+    assert config.data.missing_tag == "-"  # not YAML's list of one null
     assert config.model.hidden_size == 128
     assert config.training.clip_grad_norm is None
     assert config.data.train == "a b.txt"
