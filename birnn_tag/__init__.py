@@ -22,6 +22,7 @@ _API = {
     "check_data": "birnn_tag.api",
     "calibrate": "birnn_tag.api",
     "select": "birnn_tag.api",
+    "tune": "birnn_tag.api",
     "TaggingModel": "birnn_tag.tagging.public.pytorch",
     "ClozeModel": "birnn_tag.cloze.public",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx.runtime",

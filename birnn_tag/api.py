@@ -10,7 +10,8 @@ The CLI is a thin shell over these functions, so the two give the same results.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
     from birnn_tag.tagging.scoring.calibration import TemperatureFit
     from birnn_tag.tagging.public.pytorch import TaggingModel
     from birnn_tag.tagging.tools.selection import Selected
+    from birnn_tag.tuning.study import TrialRow, TuneResult
 
 
 def load(
@@ -188,3 +190,52 @@ def train(
     elif overrides:
         raise ValueError("overrides apply to a config file; change a Config with dataclasses.replace")
     return run_training(config, resume=resume, on_event=on_event)
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """What :func:`tune` found: the study (``study.best``, ``study.best_config``, every trial)
+    and, with ``seeds``, the best config's and the base config's seed runs and, for taggers,
+    their comparison (B = the best config, A = the base)."""
+
+    study: TuneResult
+    best_runs: list[Path] = field(default_factory=list)
+    base_runs: list[Path] = field(default_factory=list)
+    comparison: Comparison | None = None
+
+
+def tune(
+    config: str | Path,
+    space: str | Path,
+    trials: int,
+    *,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    timeout: float | None = None,
+    prune: bool = True,
+    prune_after: int = 5,
+    seed: int | None = None,
+    seeds: int = 0,
+    on_trial: Callable[[TrialRow], None] | None = None,
+) -> Tuned:
+    """Search the config values of the ``space`` YAML file with Optuna until the study has
+    ``trials`` finished trials, each a run folder in ``out`` (default: ``<output.dir>-tune``);
+    ``storage`` (a database URL or a journal file; default ``out/study.db``) lets several
+    processes share the study. ``seeds`` > 0 then trains the best config and the base config
+    with that many seeds and compares them (:mod:`birnn_tag.tuning.study`; the ``[tune]`` extra)."""
+    from birnn_tag.tuning.study import train_seeds
+    from birnn_tag.tuning.study import tune as search
+
+    result = search(
+        Path(config), Path(space), trials, out=None if out is None else Path(out), storage=storage, study=study,
+        timeout=timeout, overrides=overrides, prune=prune, prune_after=prune_after, seed=seed, on_trial=on_trial,
+    )
+    if seeds < 1 or result.best_config is None:
+        return Tuned(result)
+    folder = result.table.parent / "seeds"
+    best_runs = train_seeds(result.best_config, seeds, folder / "best")
+    base_runs = train_seeds(Path(config), seeds, folder / "base", overrides)
+    comparison = compare(base_runs, best_runs) if isinstance(load(best_runs[0], device="cpu"), TaggingBase) else None
+    return Tuned(result, best_runs, base_runs, comparison)

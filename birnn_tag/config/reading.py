@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import itertools
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -211,10 +212,23 @@ def _check_encoding(encoding: str) -> None:
         raise ConfigError(f"data.encoding: unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
 
 
-def _parse_yaml(text: str | bytes, what: str) -> Any:
-    """``yaml.safe_load(text)``; any way it fails is a :class:`ConfigError` starting with ``what``."""
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: ``1e-3`` is a number, as every user means
+    (YAML 1.1, which PyYAML follows, wants ``1.0e-3`` and reads ``1e-3`` as text)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str | bytes, what: str) -> Any:
+    """``text`` as YAML (safe, with YAML 1.2 floats); any way it fails is a :class:`ConfigError`
+    starting with ``what``."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, ValueError) as error:
         # ValueError: an integer longer than Python converts from text (4300 digits), or a bad date.
         raise ConfigError(f"{what}: {first_line(error)}") from None
@@ -232,7 +246,7 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {short_repr(assignment)}: empty key")
     if text.strip() == "-":
         return path, "-"  # YAML reads a lone dash as a list holding null; on a command line it is the text (data.missing_tag=-)
-    value = _parse_yaml(text, f"--set {key}: cannot parse value {short_repr(text)}") if text.strip() else None
+    value = parse_yaml(text, f"--set {key}: cannot parse value {short_repr(text)}") if text.strip() else None
     return path, value
 
 
@@ -284,7 +298,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     # Bytes: PyYAML detects the encoding and reports undecodable bytes as a YAML error.
-    raw = _parse_yaml(path.read_bytes(), f"{path}: not valid YAML")
+    raw = parse_yaml(path.read_bytes(), f"{path}: not valid YAML")
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     return config_from_dict(apply_overrides(raw or {}, overrides or []), str(path))

@@ -207,6 +207,13 @@ class TrainingConfig:
     progress: bool = True
     # Also write each epoch's metrics as TensorBoard scalars, an event file in the run folder ([tensorboard] extra).
     tensorboard: bool = False
+    # Experiment tracking ([tune] extra): mlflow logs the config as params, every epoch's metrics,
+    # the final reports and the run folder as artifacts.
+    tracking: Literal["none", "mlflow"] = "none"
+    # The MLflow tracking URI (a database URL, http(s)://, databricks...); null: MLflow's own
+    # default (MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory).
+    tracking_uri: str | None = None
+    tracking_experiment: str = "birnn-tag"
 
 
 @dataclass(frozen=True)

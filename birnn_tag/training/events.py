@@ -36,9 +36,11 @@ class StepsDone:
 @dataclass(frozen=True)
 class EpochDone:
     """An epoch's ``metrics.jsonl`` record: epoch, lr, train loss/tokens/seconds, ``dev_*`` scores,
-    and ``best`` (whether it wrote ``best.pt``)."""
+    and ``best`` (whether it wrote ``best.pt``); ``score``: the dev score that picks the best
+    epoch (the report's headline, higher is better), None without a validation split."""
 
     record: dict[str, Any]
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class ReportDone:
     split: str
     checkpoint: Path
     report: Report
+
+
+class StopTraining(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a listener to end a run after an epoch (``tune`` prunes a trial this way): the
+    run folder keeps what was written, and trackers record the run as stopped, not failed."""
 
 
 Event = Union[Message, StepsDone, EpochDone, ReportDone]

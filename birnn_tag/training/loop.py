@@ -25,6 +25,7 @@ from birnn_tag.runs.plots import plot_curves
 from birnn_tag.runs.folder import RunLock, check_run_dir, clear_run_folder
 from birnn_tag.tasks import task_for
 from birnn_tag.training.tensorboard_log import tensorboard_listener
+from birnn_tag.training.tracking import Tracker
 from birnn_tag.runtime.threads import ThreadController
 
 
@@ -92,19 +93,28 @@ def train(config: Config, *, resume: bool = False, on_event: Listener | None = N
     close_log = None
     if config.training.tensorboard and context.is_main:
         emit, close_log = tensorboard_listener(run_dir, emit)
-    lock = None
+    lock = tracker = None
+    error: BaseException | None = None
     try:
         lock = RunLock(run_dir) if context.is_main else None
+        if config.training.tracking != "none" and context.is_main:
+            tracker = Tracker.start(config, run_dir, resume)
+            emit = tracker.listener(emit)
         session = _start(config, run_dir, resume, device, emit, context)
         _run_epochs(session)
         if context.is_main:
             _final_reports(session)
         distributed.barrier(context)
+    except BaseException as stopped:
+        error = stopped
+        raise
     finally:
         if close_log is not None:
             close_log()
         if lock is not None:
             lock.release()
+        if tracker is not None:
+            tracker.end(error)
         distributed.cleanup(context)
     return run_dir
 
@@ -243,7 +253,7 @@ def _run_epochs(session: Session) -> None:
         record["best"] = improved
         if context.is_main:
             _save_epoch(session, improved, record)
-        session.emit(EpochDone(record))
+        session.emit(EpochDone(record, score if has_dev else None))
         if _stopped_early(state, config):
             session.emit(Message(f"early stop: no dev gain for {training.patience} epochs (best epoch {state.best_epoch})"))
             break

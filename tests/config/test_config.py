@@ -73,6 +73,13 @@ def test_overrides_parse_yaml_values(tmp_path):
     assert config.training.amp is True
 
 
+def test_exponents_without_a_dot_are_numbers(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  lr: 1e-3\n  weight_decay: 5E-6\n")
+    config = load_config(path, ["training.momentum=9e-1"])
+    assert (config.training.lr, config.training.weight_decay, config.training.momentum) == (0.001, 5e-6, 0.9)
+
+
 def test_override_typo_is_reported(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'model.layers'"):
         load_config(write(tmp_path, {}), ["model.layers=2"])
