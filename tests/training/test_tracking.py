@@ -12,7 +12,8 @@ from birnn_tag.errors import ConfigError
 from conftest import tiny_config_dict
 
 
-def test_a_run_is_an_mlflow_run_and_its_resume_continues_it(tmp_path, tiny_conll):
+def test_a_run_is_an_mlflow_run_and_its_resume_continues_it(tmp_path, tiny_conll, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow keeps a database store's artifacts in ./mlruns
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     settings = tiny_config_dict(tiny_conll, tmp_path / "run", epochs=2, tracking="mlflow", tracking_uri=uri, tracking_experiment="tiny")
     run_dir = birnn_tag.train(config_from_dict(settings))
@@ -24,6 +25,7 @@ def test_a_run_is_an_mlflow_run_and_its_resume_continues_it(tmp_path, tiny_conll
     assert run.data.metrics["test_f1"] == pytest.approx(birnn_tag.load(run_dir, device="cpu").evaluate("test").summary()["f1"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"best.pt", "config.yaml", "metrics.jsonl", "report.json"} <= artifacts
+    assert (tmp_path / "mlruns").is_dir()
 
     settings["training"]["epochs"] = 3
     birnn_tag.train(config_from_dict(settings), resume=True)
