@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="partial-labels-")))
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     data = args.data.resolve()
     paths = [f"data.validation={data / 'eng.testa'}", f"data.test={data / 'eng.testb'}",
              f"model.embeddings={ROOT.parent / 'shared/data/embeddings/glove.6B.50d.txt.gz'}", "training.progress=false",

@@ -232,6 +232,7 @@ class _Objective:
                 epoch = event.record["epoch"]
                 trial.set_user_attr("epochs", epoch)
                 trial.report(event.score, epoch)
+                scores["last"] = event.score
                 if trial.should_prune():
                     raise StopTraining
             elif isinstance(event, ReportDone) and event.split == "validation":
@@ -240,7 +241,7 @@ class _Objective:
         try:
             train(load_config(self.config, settings), resume=resume, on_event=listen)
         except StopTraining:
-            self._tell(trial, "PRUNED", None)
+            self._tell(trial, "PRUNED", scores.get("last"))
             raise self.optuna.TrialPruned() from None
         except BirnnTagError:
             self._tell(trial, "FAIL", None)
