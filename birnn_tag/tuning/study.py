@@ -17,6 +17,7 @@ or machines work on at once. What this module adds is what makes a study of trai
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -132,7 +133,7 @@ def train_seeds(config: Path, seeds: int, out: Path, overrides: Sequence[str] = 
         run_dir = out / f"seed-{seed}"
         if not (run_dir / "report.json").is_file():
             resume = (run_dir / "last.pt").is_file()
-            settings = [*overrides, f"training.seed={seed}", f"output.dir={run_dir}", "training.progress=false"]
+            settings = [*overrides, f"training.seed={seed}", f"output.dir={json.dumps(str(run_dir))}", "training.progress=false"]
             if run_dir.exists() and not resume:
                 settings.append("output.overwrite=true")
             train(load_config(config, settings), resume=resume)
@@ -220,7 +221,7 @@ class _Objective:
         run_dir = self.out / f"trial-{trial.number if retried is None else retried:04d}"
         resume = retried is not None and (run_dir / "last.pt").is_file()
         trial.set_user_attr("run_dir", str(run_dir))
-        settings = [*self.overrides, *(d.override(values[d.key]) for d in self.dimensions), f"output.dir={run_dir}", "training.progress=false"]
+        settings = [*self.overrides, *(d.override(values[d.key]) for d in self.dimensions), f"output.dir={json.dumps(str(run_dir))}", "training.progress=false"]
         if run_dir.exists() and not resume:
             settings.append("output.overwrite=true")  # a trial killed before its first epoch ended
         scores: dict[str, float] = {}
