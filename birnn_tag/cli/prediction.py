@@ -182,7 +182,7 @@ def select(
     input: Annotated[str, typer.Argument(help="Unlabelled input file, or - for stdin.")],
     n: Annotated[int, typer.Option("-n", min=1, help="How many to choose.")] = 100,
     strategy: Annotated[Strategy, typer.Option(help="How to rank: the model's uncertainty, or random (the baseline).")] = Strategy.least_confidence,
-    normalize: Annotated[bool, typer.Option(help="Uncertainty per token, so that long sentences do not win by length.")] = False,
+    normalize: Annotated[bool, typer.Option(help="Uncertainty per token, so that long sentences do not win by length (for budgets counted in tokens).")] = False,
     diversity: Annotated[float, typer.Option(min=0.0, max=1.0, help="Skip inputs whose words overlap a chosen one's this much (Jaccard; 0: off).")] = 0.0,
     seed: Annotated[int, typer.Option(help="The random strategy's seed.")] = 0,
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
