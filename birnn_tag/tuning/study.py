@@ -132,13 +132,18 @@ def train_seeds(config: Path, seeds: int, out: Path, overrides: Sequence[str] = 
     for seed in range(1, seeds + 1):
         run_dir = out / f"seed-{seed}"
         if not (run_dir / "report.json").is_file():
-            resume = (run_dir / "last.pt").is_file()
-            settings = [*overrides, f"training.seed={seed}", f"output.dir={json.dumps(str(run_dir))}", "training.progress=false"]
-            if run_dir.exists() and not resume:
-                settings.append("output.overwrite=true")
-            train(load_config(config, settings), resume=resume)
+            _train_in(config, [*overrides, f"training.seed={seed}"], run_dir, resume=(run_dir / "last.pt").is_file())
         runs.append(run_dir)
     return runs
+
+
+def _train_in(config: Path, settings: list[str], run_dir: Path, resume: bool, on_event: Callable[[Event], None] | None = None) -> None:
+    """Train ``config`` with ``settings`` into ``run_dir``: resumed from its ``last.pt``, or
+    replacing what a run killed before its first epoch ended left there."""
+    settings = [*settings, f"output.dir={json.dumps(str(run_dir))}", "training.progress=false"]
+    if run_dir.exists() and not resume:
+        settings.append("output.overwrite=true")
+    train(load_config(config, settings), resume=resume, on_event=on_event)
 
 
 def _optuna() -> Any:
@@ -221,9 +226,7 @@ class _Objective:
         run_dir = self.out / f"trial-{trial.number if retried is None else retried:04d}"
         resume = retried is not None and (run_dir / "last.pt").is_file()
         trial.set_user_attr("run_dir", str(run_dir))
-        settings = [*self.overrides, *(d.override(values[d.key]) for d in self.dimensions), f"output.dir={json.dumps(str(run_dir))}", "training.progress=false"]
-        if run_dir.exists() and not resume:
-            settings.append("output.overwrite=true")  # a trial killed before its first epoch ended
+        settings = [*self.overrides, *(d.override(values[d.key]) for d in self.dimensions)]
         scores: dict[str, float] = {}
 
         def listen(event: Event) -> None:
@@ -240,7 +243,7 @@ class _Objective:
                 scores["validation"] = event.report.score
 
         try:
-            train(load_config(self.config, settings), resume=resume, on_event=listen)
+            _train_in(self.config, settings, run_dir, resume, listen)
         except StopTraining:
             self._tell(trial, "PRUNED", scores.get("last"))
             raise self.optuna.TrialPruned() from None
@@ -252,14 +255,16 @@ class _Objective:
 
     def _tell(self, trial: Any, state: str, value: float | None) -> None:
         if self.on_trial is not None:
-            params = {d.key: trial.params[d.key] for d in self.dimensions}
-            self.on_trial(TrialRow(trial.number, state, value, trial.user_attrs.get("epochs"), params, trial.user_attrs.get("run_dir")))
+            self.on_trial(_row(trial, [d.key for d in self.dimensions], state, value))
 
 
-def _row(trial: Any, keys: list[str]) -> TrialRow:
-    """The trial's row, its values in the space file's order (Optuna sorts them by name)."""
+def _row(trial: Any, keys: list[str], state: str | None = None, value: float | None = None) -> TrialRow:
+    """The row of a stored trial, or of a running one with the ``state`` and ``value`` it is
+    about to end with; its values in the space file's order (Optuna sorts them by name)."""
     params = {key: trial.params[key] for key in keys if key in trial.params}
-    return TrialRow(trial.number, trial.state.name, trial.value, trial.user_attrs.get("epochs"), params, trial.user_attrs.get("run_dir"))
+    if state is None:
+        state, value = trial.state.name, trial.value
+    return TrialRow(trial.number, state, value, trial.user_attrs.get("epochs"), params, trial.user_attrs.get("run_dir"))
 
 
 def _write_table(rows: list[TrialRow], path: Path) -> Path:
