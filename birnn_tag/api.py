@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from birnn_tag.config import Config, load_config
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.runs.folder import Resume
 from birnn_tag.training.events import Listener
 from birnn_tag.tagging.onnx.runtime import OnnxTaggingModel, is_export
 from birnn_tag.tagging.public.base import TaggingBase
@@ -174,13 +175,14 @@ def train(
     config: str | Path | Config,
     overrides: Sequence[str] = (),
     *,
-    resume: bool = False,
+    resume: Resume = False,
     on_event: Listener | None = None,
 ) -> Path:
     """Train as a YAML config file (or a :class:`~birnn_tag.config.Config`) says, with
     ``section.key=value`` ``overrides``; returns the run folder (``output.dir``).
 
-    ``resume`` continues the run from its ``last.pt``. Progress goes to ``on_event`` as the
+    ``resume``: True continues the run from its ``last.pt``; ``"auto"`` continues it when there
+    is one and starts the run otherwise (torchrun's elastic restarts). Progress goes to ``on_event`` as the
     records of :mod:`birnn_tag.training.events`; nothing is printed.
     """
     from birnn_tag.training.loop import train as run_training  # datasets and seqeval: only when training

@@ -13,11 +13,11 @@ from birnn_tag.cli.export import export
 from birnn_tag.cli.prediction import predict, select
 from birnn_tag.cli.scoring import calibrate, check_data, compare, evaluate
 from birnn_tag.cli.serving import serve
-from birnn_tag.cli.training import plot, train, tune
+from birnn_tag.cli.training import TrainCommand, plot, train, tune
 
 app = typer.Typer(no_args_is_help=True, help="Train, evaluate and run bidirectional-RNN sequence taggers and cloze models.")
 # In this order in --help.
-app.command()(train)
+app.command(cls=TrainCommand)(train)
 app.command()(tune)
 app.command()(evaluate)
 app.command()(predict)

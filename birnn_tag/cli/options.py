@@ -24,6 +24,18 @@ Device = _choices("Device", typing.get_type_hints(TrainingConfig)["device"])
 Precision = _choices("Precision", PrecisionName)
 
 
+class ResumeMode(str, Enum):
+    """``train --resume``: alone ``yes``; ``auto`` resumes when the run folder has a ``last.pt``."""
+
+    yes = "yes"
+    no = "no"
+    auto = "auto"
+
+
+# What each choice asks of ``birnn_tag.train``; no option at all is ``no``.
+RESUMING: dict[ResumeMode | None, bool | str] = {None: False, ResumeMode.no: False, ResumeMode.yes: True, ResumeMode.auto: "auto"}
+
+
 class InputFormat(str, Enum):
     """What ``predict`` reads. Tagging: text, pretokenized, conll, conllu, documents. Cloze: text,
     jsonl. ``auto``: by the input file's extension (see :func:`input_format_for`)."""

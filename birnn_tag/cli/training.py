@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import RenderableType
+from typer.core import TyperCommand
 
 from birnn_tag.cli.console import setup_logging, stderr, stdout, user_errors
+from birnn_tag.cli.options import RESUMING, ResumeMode
 from birnn_tag.cli.view import TrainingView
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 def train(
     config: Annotated[Path, typer.Argument(help="YAML config file.")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a key: section.key=value (repeatable).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in output.dir from its last.pt.")] = False,
+    resume: Annotated[Optional[ResumeMode], typer.Option(metavar="[auto]", help="Continue the run in output.dir from its last.pt; --resume auto: when there is one, else start it (torchrun --max-restarts).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ) -> None:
     """Train a tagger or a cloze model; writes a run folder with config, vocab, checkpoints, metrics and reports."""
@@ -30,8 +32,23 @@ def train(
         overrides = list(set_ or []) + (["output.overwrite=true"] if overwrite else [])
         resolved = load_config(config, overrides)
         with TrainingView(stderr, progress=resolved.training.progress) as view:
-            run_dir = api.train(resolved, resume=resume, on_event=view.show)
+            run_dir = api.train(resolved, resume=RESUMING[resume], on_event=view.show)
     stderr.print(f"run folder: {run_dir}")
+
+
+class TrainCommand(TyperCommand):
+    """``train``, whose ``--resume`` takes an optional value: alone it means ``yes`` (as it did
+    before ``auto``), and ``--no-resume`` means ``no``. Typer's parser has no optional values, so
+    the two bare forms are spelled out before it parses."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        values = {mode.value for mode in ResumeMode}
+        spelled = []
+        for position, arg in enumerate(args):
+            if arg == "--resume" and (position + 1 == len(args) or args[position + 1] not in values):
+                arg = "--resume=yes"
+            spelled.append("--resume=no" if arg == "--no-resume" else arg)
+        return super().parse_args(ctx, spelled)
 
 
 def plot(

@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.files import TEMPORARY_SUFFIX
@@ -24,6 +25,10 @@ try:
     import fcntl
 except ImportError:  # Windows: runs are not locked there
     fcntl = None
+
+# ``--resume``: True continues the run in the folder, "auto" continues it when it has a
+# ``last.pt`` and starts it otherwise (a restarted torchrun worker runs one command line).
+Resume = bool | Literal["auto"]
 
 LOCK_NAME = ".birnn-tag.lock"
 RUN_MARKERS = ("config.yaml", "vocab.json")
@@ -43,6 +48,17 @@ def is_run_folder(path: Path) -> bool:
     names = {entry.name for entry in entries}
     marked = (path / LOCK_NAME).is_file() or all(marker in names for marker in RUN_MARKERS)
     return marked and not any(entry.is_dir() and entry.name != TRANSFORMER_FOLDER for entry in entries)
+
+
+def resolve_resume(path: Path, resume: Resume) -> tuple[bool, bool]:
+    """``(resume, replace)`` for a run into ``path``: ``auto`` resumes when the folder holds a
+    ``last.pt``; otherwise it starts, replacing (``replace``) what a run killed before its first
+    checkpoint left in a run folder, and never anything else."""
+    if resume != "auto":
+        return bool(resume), False
+    if (path / "last.pt").is_file():
+        return True, False
+    return False, path.is_dir() and bool(_contents(path)) and is_run_folder(path)
 
 
 def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | Path] = ()) -> None:

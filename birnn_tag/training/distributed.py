@@ -11,13 +11,18 @@ model whatever the number of processes (up to float rounding). Only rank 0 write
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.runs.folder import LOCK_NAME
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class Context:
 
     rank: int = 0
     world_size: int = 1
+    local_rank: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -48,8 +54,16 @@ def setup(device: torch.device) -> tuple[Context, torch.device]:
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Context(rank, world_size), device
+        # After an elastic restart torchrun hands the workers the same store, where the last
+        # attempt's process group left the addresses of workers now gone: each attempt gets
+        # keys of its own, or connecting waits on a dead peer (pytorch/pytorch#167288).
+        store, _, _ = next(dist.rendezvous("env://", rank, world_size))
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        dist.init_process_group(
+            "nccl" if device.type == "cuda" else "gloo", store=dist.PrefixStore(f"birnn-tag/attempt-{attempt}", store),
+            rank=rank, world_size=world_size,
+        )
+    return Context(rank, world_size, local_rank), device
 
 
 def shard(indices: list[int], context: Context) -> list[int]:
@@ -92,6 +106,35 @@ def from_main(value: float, context: Context, device: torch.device) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=device)
     dist.broadcast(tensor, src=0)
     return tensor.item()
+
+
+def check_shared_folder(folder: Path, resume: bool, context: Context) -> None:
+    """Refuse, on every rank alike, a run folder that some ranks cannot see: rank 0 has created it
+    (its lock file), so a rank that does not find it, or that decided otherwise whether to resume,
+    writes to a folder of its own (another node's disk), where resumes would diverge."""
+    if not context.active:
+        return
+    seen = (socket.gethostname(), (folder / LOCK_NAME).is_file(), resume)
+    views: list[tuple[str, bool, bool]] = [("", False, False)] * context.world_size
+    dist.all_gather_object(views, seen)
+    blind = [f"{rank} ({host})" for rank, (host, found, resumed) in enumerate(views) if not found or resumed != views[0][2]]
+    if blind:
+        raise BirnnTagError(
+            f"{folder}: output.dir is not the same folder for every process: rank(s) {', '.join(blind)} do not see "
+            f"the one rank 0 ({views[0][0]}) writes; with several nodes, put output.dir on a file system they all mount"
+        )
+
+
+@contextmanager
+def local_main_first(context: Context) -> Iterator[None]:
+    """Run the block on each node's local rank 0 first, then on the other ranks: work whose
+    result lands in a node's cache (frozen contextual features) is then done once per node and
+    read by the rest, not done again by every rank."""
+    if context.active and context.local_rank != 0:
+        dist.barrier()
+    yield
+    if context.active and context.local_rank == 0:
+        dist.barrier()
 
 
 def barrier(context: Context) -> None:

@@ -22,7 +22,7 @@ from birnn_tag.errors import BirnnTagError, CheckpointError, first_line
 from birnn_tag.training.events import EpochDone, Listener, Message, ReportDone, StepsDone, ignore
 from birnn_tag.files import append_line, write_atomic
 from birnn_tag.runs.plots import plot_curves
-from birnn_tag.runs.folder import RunLock, check_run_dir, clear_run_folder
+from birnn_tag.runs.folder import Resume, RunLock, check_run_dir, clear_run_folder, resolve_resume
 from birnn_tag.tasks import task_for
 from birnn_tag.training.tensorboard_log import tensorboard_listener
 from birnn_tag.training.tracking import Tracker
@@ -76,8 +76,11 @@ def _inputs(config: Config) -> list[str]:
     return [name for name in named if name]
 
 
-def train(config: Config, *, resume: bool = False, on_event: Listener | None = None) -> Path:
+def train(config: Config, *, resume: Resume = False, on_event: Listener | None = None) -> Path:
     """Train a model as configured; returns the run folder.
+
+    ``resume``: True continues the run from its ``last.pt``; ``"auto"`` does when there is one
+    and starts the run otherwise, so that torchrun's elastic restarts can repeat one command line.
 
     The run folder holds ``config.yaml``, ``vocab.json``, ``metrics.jsonl``, ``best.pt``,
     ``last.pt`` and ``report.{txt,json}`` (test split, or validation when there is no test).
@@ -85,7 +88,8 @@ def train(config: Config, *, resume: bool = False, on_event: Listener | None = N
     progress to ``on_event`` (:mod:`birnn_tag.training.events`).
     """
     run_dir = Path(config.output.dir)
-    check_run_dir(run_dir, overwrite=config.output.overwrite, resume=resume, inputs=_inputs(config))
+    resume, replace_partial = resolve_resume(run_dir, resume)
+    check_run_dir(run_dir, overwrite=config.output.overwrite or replace_partial, resume=resume, inputs=_inputs(config))
     wanted = resolve_device(config.training.device)
     resolve_precision(config.training.eval_precision, wanted, "training.eval_precision")  # refused before any epoch
     context, device = distributed.setup(wanted)
@@ -97,6 +101,8 @@ def train(config: Config, *, resume: bool = False, on_event: Listener | None = N
     error: BaseException | None = None
     try:
         lock = RunLock(run_dir) if context.is_main else None
+        distributed.barrier(context)
+        distributed.check_shared_folder(run_dir, resume, context)
         if config.training.tracking != "none" and context.is_main:
             tracker = Tracker.start(config, run_dir, resume)
             emit = tracker.listener(emit)
@@ -148,7 +154,8 @@ def _start(config, run_dir, resume, device, emit, context) -> Session:
     vocabs, splits = task.encode_splits(config, corpus, Vocabularies.from_dict(saved["vocab"]) if saved else None)
     del corpus  # the splits hold what training needs
     model = task.build_model(config, vocabs, run_dir if saved is not None else None).to(device)
-    splits = {name: task.prepare_split(model, split) for name, split in splits.items()}
+    with distributed.local_main_first(context):
+        splits = {name: task.prepare_split(model, split) for name, split in splits.items()}
     optimizer = make_optimizer(model, config.training)
     state = TrainState()
     if saved is not None:

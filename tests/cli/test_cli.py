@@ -64,6 +64,25 @@ def test_run_folder_exists(tmp_path, tiny_config):
     assert (tmp_path / "run" / "keep.txt").read_text() == "precious"
 
 
+def test_resume_auto_starts_a_run_then_continues_it(tmp_path, tiny_config):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "keep.txt").write_text("precious")
+    one_line_error(invoke("train", tiny_config, "--resume", "auto"), "run folder exists")  # not a run: never replaced
+    (run / "keep.txt").unlink()
+    # What a run killed before its first checkpoint leaves is replaced: the run starts.
+    (run / ".birnn-tag.lock").write_text("1\n")
+    (run / "config.yaml").write_text("killed: true\n")
+    for epochs in (1, 2):
+        result = invoke("train", tiny_config, "--set", f"training.epochs={epochs}", "--resume", "auto")
+        assert result.exit_code == 0, result.output
+        assert len((run / "metrics.jsonl").read_text().splitlines()) == epochs
+    assert "killed" not in yaml.safe_load((run / "config.yaml").read_text())  # the new run's config
+    result = invoke("train", tiny_config, "--resume", "--set", "training.epochs=3")  # alone, --resume still means yes
+    assert result.exit_code == 0, result.output
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+
+
 @pytest.mark.parametrize(
     "content,message",
     [

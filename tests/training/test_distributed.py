@@ -1,9 +1,13 @@
 """Two CPU processes with gloo (torchrun) train the same model as one process, within float
-rounding, and a stopped two-process run with dropout resumes to the uninterrupted run's weights."""
+rounding; an elastic two-process run with dropout whose worker dies once is restarted by
+torchrun (``--resume auto``) and ends with the uninterrupted run's weights; ranks that do not
+share a run folder are refused."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 import yaml
@@ -31,21 +35,41 @@ def test_two_gloo_processes_match_one_and_resume_where_they_stopped(tmp_path, ti
         return done
 
     assert "× 2 processes" in torchrun(write("double")).stderr
-    # Stopped after 2 of the 3 epochs, then resumed under torchrun: the same weights as the uninterrupted run.
     torchrun(write("dropout", 0.5))
-    torchrun(write("stopped", 0.5), "--set", "training.epochs=2")
-    torchrun(str(tmp_path / "stopped.yaml"), "--resume")
-    resumed = torch.load(tmp_path / "stopped" / "last.pt", weights_only=True)
+    # One command line, run twice by torchrun: rank 1 dies at its third epoch, both restart and resume.
+    died = tmp_path / "died"
+    elastic = subprocess.run(
+        [*launch[:-3], "--max-restarts=1", str(WORKER), "train", write("elastic", 0.5), "--resume", "auto"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "DIE_ONCE": str(died)},
+    )
+    assert elastic.returncode == 0 and died.exists(), elastic.stderr[-3000:]
+    resumed = torch.load(tmp_path / "elastic" / "last.pt", weights_only=True)
     assert resumed["state"]["epoch"] == 3
+    assert len((tmp_path / "elastic" / "metrics.jsonl").read_text().splitlines()) == 3
 
     a = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "double" / "last.pt", weights_only=True)
     uninterrupted = torch.load(tmp_path / "dropout" / "last.pt", weights_only=True)
     for key, value in a["model"].items():
         assert torch.allclose(value, b["model"][key], atol=1e-4), key
-        assert torch.allclose(resumed["model"][key], uninterrupted["model"][key], atol=1e-6), key
+        assert torch.equal(resumed["model"][key], uninterrupted["model"][key]), key
     losses = [[json.loads(line)["train_loss"] for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
               for run in ("single", "double")]
     assert len(losses[1]) == 3
     assert all(abs(x - y) < 1e-4 for x, y in zip(*losses)), losses
     assert (tmp_path / "double" / "report.json").is_file()
+
+
+WORKER = Path(__file__).with_name("torchrun_worker.py")
+
+
+def test_ranks_without_a_shared_run_folder_are_refused(tmp_path, tiny_conll):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_conll, tmp_path / "run", epochs=1, threads=1)))
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER), "train", str(config)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OWN_FOLDER": str(tmp_path / "run")},
+    )
+    assert done.returncode != 0
+    assert "output.dir is not the same folder for every process: rank(s) 1 " in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "run-rank-0" / "last.pt").exists()
