@@ -23,6 +23,8 @@ _API = {
     "calibrate": "birnn_tag.api",
     "select": "birnn_tag.api",
     "tune": "birnn_tag.api",
+    "push": "birnn_tag.api",
+    "Pushed": "birnn_tag.hub.upload",
     "TaggingModel": "birnn_tag.tagging.public.pytorch",
     "ClozeModel": "birnn_tag.cloze.public",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx.runtime",

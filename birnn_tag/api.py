@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from birnn_tag.config import Config, load_config
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.hub.names import is_hub_name, resolve
 from birnn_tag.runs.folder import Resume
 from birnn_tag.training.events import Listener
 from birnn_tag.tagging.onnx.runtime import OnnxTaggingModel, is_export
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
     import torch
 
     from birnn_tag.cloze.public import ClozeModel
+    from birnn_tag.hub.upload import Pushed
     from birnn_tag.tagging.tools.comparison import Comparison
     from birnn_tag.tagging.tools.data_check import DataCheck
     from birnn_tag.tagging.onnx.export import CheckResult
@@ -38,8 +40,10 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
 def load(
     path: str | Path, device: str | torch.device = "auto", precision: str | None = None
 ) -> TaggingModel | ClozeModel | OnnxTaggingModel:
-    """The trained model of a run folder (its ``best.pt``), a checkpoint file or an export folder
-    (``birnn-tag export``): a :class:`~birnn_tag.tagging.public.pytorch.TaggingModel` or a
+    """The trained model of a run folder (its ``best.pt``), a checkpoint file, an export folder
+    (``birnn-tag export``), a shared model's folder (``birnn-tag push``) or an ``hf://ORG/NAME``
+    name of one on the Hugging Face Hub (:mod:`birnn_tag.hub.names`; the ``[hub]`` extra): a
+    :class:`~birnn_tag.tagging.public.pytorch.TaggingModel` or a
     :class:`~birnn_tag.cloze.public.ClozeModel`, by the run's task, or an
     :class:`~birnn_tag.tagging.onnx.runtime.OnnxTaggingModel` (onnxruntime on the CPU; PyTorch is
     not imported).
@@ -47,8 +51,9 @@ def load(
     ``device``: ``cpu``, ``cuda``, ``auto`` (CUDA when available) or a ``torch.device``; the model
     keeps it. ``precision`` (tagging only): ``fp32``, ``bf16`` or ``auto``; None is the run's
     ``training.eval_precision``. Raises :class:`~birnn_tag.errors.BirnnTagError` for a missing,
-    damaged or foreign checkpoint.
+    damaged or foreign checkpoint, and for a hub name that cannot be fetched.
     """
+    path = resolve(path)
     if is_export(path):
         if str(device) not in ("auto", "cpu") or precision not in (None, "fp32", "auto"):
             raise BirnnTagError(f"{path}: an export folder runs in fp32 on the CPU (onnxruntime); drop --device/--precision")
@@ -119,20 +124,77 @@ def calibrate(run: str | Path) -> TemperatureFit:
     """Fit a tagging run's temperature on the validation split of its data (as ``train`` does
     after its last epoch) and write it into its checkpoint; returns the temperature and the NLL
     per token before and after."""
+    from birnn_tag.runs.checkpoint import checkpoint_in
     from birnn_tag.runs.folder import RunLock
     from birnn_tag.runs.loading import load_model
     from birnn_tag.tagging.scoring.calibration import calibrate_checkpoint
     from birnn_tag.tasks import task_for
 
+    path = checkpoint_in(Path(run)) if Path(run).is_dir() else Path(run)
+    if is_hub_name(run) or path.suffix == ".safetensors":
+        raise BirnnTagError(f"{run}: a shared model is not calibrated in place; calibrate the run it was pushed from")
     loaded = load_model(run, "cpu")
     if not task_for(loaded.config).can_calibrate:
         raise BirnnTagError(f"{run}: only tagging runs have confidences to calibrate")
-    path = Path(run) / "best.pt" if Path(run).is_dir() else Path(run)
     lock = RunLock(path.parent)  # a training writing this run folder must not be overwritten
     try:
         return calibrate_checkpoint(loaded, path)
     finally:
         lock.release()
+
+
+def push(
+    source: str | Path,
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    private: bool = False,
+    onnx: bool = False,
+    stage: str | Path | None = None,
+    token: str | None = None,
+) -> Pushed:
+    """Share a run (a run folder, checkpoint, shared model's folder or ``hf://`` name) or an
+    export folder on the Hugging Face Hub as the model repository ``repo_id`` (``ORG/NAME``):
+    the weights as ``model.safetensors`` (no pickles), config, vocabularies, reports and a model
+    card (:mod:`birnn_tag.hub.staging`); an export folder as it is, with a card. ``onnx``: add
+    the run's ONNX export (``birnn-tag export``) as ``onnx/``.
+
+    ``stage``: write the folder there and upload nothing. Otherwise ``revision`` is the branch to
+    commit to (created from main when missing), ``private`` a new repository's visibility, and
+    ``token`` None uses the login (``hf auth login``) or ``HF_TOKEN``. Needs the ``[hub]`` extra.
+    """
+    from birnn_tag.hub.names import check_repo_id
+    from birnn_tag.hub.staging import staging_folder
+    from birnn_tag.hub.upload import Pushed, upload
+
+    check_repo_id(repo_id)
+    source = Path(resolve(source))
+    with staging_folder(None if stage is None else Path(stage)) as folder:
+        _stage_for_hub(source, folder, repo_id, onnx)
+        if stage is not None:
+            return Pushed(repo_id, Path(stage))
+        return upload(folder, repo_id, revision=revision, private=private, token=token)
+
+
+def _stage_for_hub(source: Path, folder: Path, repo_id: str, onnx: bool) -> None:
+    """Write into ``folder`` what :func:`push` uploads, the model card last."""
+    from birnn_tag.hub.card import ModelFacts, model_card, report_scores_of
+    from birnn_tag.hub.staging import CARD_FILE, ONNX_FOLDER, stage_export, stage_run
+    from birnn_tag.tasks import task_for
+
+    if is_export(source):
+        if onnx:
+            raise BirnnTagError(f"{source}: --export: this is an export folder already; push it without --export")
+        exported = OnnxTaggingModel(source)  # a readable export, or a one-line error before anything is written
+        scores = report_scores_of(exported.metadata.get("metrics", {}))
+        facts = ModelFacts(exported.config, task_for(exported.config).pipeline_tag, exported.labels, scores)
+        card = model_card(facts, repo_id, exported=True, appendix=stage_export(source, folder))
+    else:
+        facts = stage_run(source, folder)
+        if onnx:
+            export(source, folder / ONNX_FOLDER)
+        card = model_card(facts, repo_id, onnx_folder=ONNX_FOLDER if onnx else None)
+    (folder / CARD_FILE).write_text(card, encoding="utf-8")
 
 
 def check_data(config: str | Path | Config, overrides: Sequence[str] = ()) -> DataCheck:

@@ -167,6 +167,8 @@ class Task(ABC, Generic[CorpusT]):
     loss_mean_over: ClassVar[Literal["sentences", "tokens"]]
     #: Whether a trained model's confidences can be calibrated (``birnn-tag calibrate``).
     can_calibrate: ClassVar[bool] = False
+    #: The Hugging Face Hub's ``pipeline_tag`` for a shared model of the task (``birnn-tag push``).
+    pipeline_tag: ClassVar[str]
 
     @abstractmethod
     def read(self, config: Config) -> CorpusT:

@@ -13,6 +13,7 @@ from birnn_tag.cli.export import export
 from birnn_tag.cli.prediction import predict, select
 from birnn_tag.cli.scoring import calibrate, check_data, compare, evaluate
 from birnn_tag.cli.serving import serve
+from birnn_tag.cli.sharing import push
 from birnn_tag.cli.training import TrainCommand, plot, train, tune
 
 app = typer.Typer(no_args_is_help=True, help="Train, evaluate and run bidirectional-RNN sequence taggers and cloze models.")
@@ -28,6 +29,7 @@ app.command("check-data")(check_data)
 app.command(context_settings={"ignore_unknown_options": True})(compare)
 app.command()(export)
 app.command()(serve)
+app.command()(push)
 
 
 def main() -> None:

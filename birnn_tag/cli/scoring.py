@@ -13,6 +13,7 @@ from birnn_tag.cli.console import setup_logging, stderr, stdout, user_errors
 from birnn_tag.cli.options import DEVICE_HELP, PRECISION_HELP, Device, Precision
 from birnn_tag.contracts import Filler
 from birnn_tag.errors import BirnnTagError
+from birnn_tag.hub.names import is_hub_name
 
 
 def evaluate(
@@ -41,7 +42,8 @@ def evaluate(
     with user_errors():
         folder = run if run.is_dir() else run.parent
         stem = folder / (f"report-data-{data.name}" if data else f"report-{split}")
-        report.save(stem)
+        if not is_hub_name(run):  # the Hub's cache is no place for reports
+            report.save(stem)
         if confusion is not None:
             matrix = report.confusion()
             if matrix is None:
@@ -51,7 +53,7 @@ def evaluate(
             what = "entity types" if report.scheme != "none" else "labels"
             plot_confusion(*matrix, confusion, f"{what}: gold × predicted ({data or split})")
             stderr.print(f"drew {confusion}")
-    stderr.print(f"saved {stem}.txt and {stem}.json")
+    stderr.print("report not saved: the model is from the Hugging Face Hub" if is_hub_name(run) else f"saved {stem}.txt and {stem}.json")
 
 
 def calibrate(run: Annotated[Path, typer.Argument(help="Run folder (its best.pt) or checkpoint of a tagging run.")]) -> None:

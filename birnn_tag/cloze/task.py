@@ -27,6 +27,7 @@ class ClozeTask(Task["TextSources"]):
     """Fills in words from both sides of their context."""
 
     loss_mean_over = "tokens"
+    pipeline_tag = "fill-mask"
 
     def read(self, config: Config) -> TextSources:
         from birnn_tag.cloze.text import read_cloze_sources

@@ -22,6 +22,8 @@ from birnn_tag.runs.folder import TRANSFORMER_FOLDER
 
 FINGERPRINT = "fingerprint.json"
 LM_COPY = "lm.pt"
+# The copy as a shared model keeps it: lm.safetensors and lm.json (birnn_tag/runs/safetensors_checkpoint.py).
+LM_SHARED = "lm.safetensors"
 
 
 def context_sources(
@@ -44,6 +46,8 @@ def _language_model_file(configured: str, folder: Path | None) -> Path:
     path again, which may hold another LM by now), else the configured run or file."""
     if folder is not None:
         kept = folder / LM_COPY
+        if not kept.is_file() and (folder / LM_SHARED).is_file():  # a shared model's folder (birnn-tag push)
+            return folder / LM_SHARED
         if not kept.is_file():
             raise BirnnTagError(f"{kept}: missing; a run with model.lm_embeddings keeps a copy of its language model there")
         return kept

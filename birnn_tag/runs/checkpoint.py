@@ -20,6 +20,7 @@ from birnn_tag.config import Config, config_from_dict, upgrade_format_1
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import CheckpointError, first_line, short_repr
 from birnn_tag.files import write_atomic
+from birnn_tag.runs.safetensors_checkpoint import WEIGHTS_FILE, read_safetensors_checkpoint
 
 FORMAT = "birnn-tag"
 # 2: data.tokenizer applies to a tagger's text too (format 1 configs are upgraded on reading).
@@ -38,25 +39,22 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     write_atomic(path, buffer.getbuffer())
 
 
+def checkpoint_in(folder: Path) -> Path:
+    """The checkpoint of a run folder: its ``best.pt``, or the ``model.safetensors`` of a shared
+    model's folder (``birnn-tag push``) that has no ``best.pt``."""
+    best = folder / "best.pt"
+    return folder / WEIGHTS_FILE if not best.is_file() and (folder / WEIGHTS_FILE).is_file() else best
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True`` and check that birnn-tag wrote it."""
+    """Load a checkpoint (``weights_only=True``, or a ``.safetensors`` file with its JSON, see
+    :mod:`~birnn_tag.runs.safetensors_checkpoint`) and check that birnn-tag wrote it."""
     path = Path(path)
     if path.is_dir():
-        path = path / "best.pt"
+        path = checkpoint_in(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "weights only load failed" in str(error).lower():
-            # Never pass on torch's advice to retry with weights_only=False: that runs the file's code.
-            raise CheckpointError(
-                f"{path}: refused: the file holds Python objects other than tensors and plain data "
-                "(not written by birnn-tag, or tampered with)"
-            ) from None
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
-    except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
+    payload = read_safetensors_checkpoint(path) if path.suffix == ".safetensors" else _unpickle(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a birnn-tag checkpoint (written by another tool?)")
     if payload.get("format_version") not in (1, FORMAT_VERSION):
@@ -68,6 +66,22 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if payload["format_version"] == 1:
         payload["config"] = upgrade_format_1(payload["config"])
     return payload
+
+
+def _unpickle(path: Path) -> Any:
+    """A ``.pt`` file's contents, read with ``weights_only=True``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only load failed" in str(error).lower():
+            # Never pass on torch's advice to retry with weights_only=False: that runs the file's code.
+            raise CheckpointError(
+                f"{path}: refused: the file holds Python objects other than tensors and plain data "
+                "(not written by birnn-tag, or tampered with)"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated?): {first_line(error)}") from None
 
 
 def _check_payload(payload: dict[str, Any], path: Path) -> None:

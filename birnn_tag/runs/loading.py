@@ -9,14 +9,17 @@ import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel, read_checkpoint, restore_model
 from birnn_tag.config import Config
+from birnn_tag.hub.names import resolve
 from birnn_tag.tasks import task_for
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """The model of a checkpoint (a ``.pt`` file, or a run folder's ``best.pt``) in eval mode on
-    ``device``, with its config and vocabularies; files the run keeps beside it (a transformer's
-    tokenizer) are read from the checkpoint's folder. The config's relative data paths are made
-    to point where ``train`` read them (:func:`rebase_data_paths`)."""
+    """The model of a checkpoint (a ``.pt`` file, a run folder's ``best.pt``, a shared model's
+    ``model.safetensors``, or an ``hf://`` name of one, see :mod:`birnn_tag.hub.names`) in eval
+    mode on ``device``, with its config and vocabularies; files the run keeps beside it (a
+    transformer's tokenizer) are read from the checkpoint's folder. The config's relative data
+    paths are made to point where ``train`` read them (:func:`rebase_data_paths`)."""
+    path = resolve(path)
     checkpoint = Path(path)
     folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
     loaded = restore_model(

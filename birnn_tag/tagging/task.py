@@ -34,6 +34,7 @@ class TaggingTask(Task["Corpus"]):
 
     loss_mean_over = "sentences"
     can_calibrate = True
+    pipeline_tag = "token-classification"
 
     def __init__(self, language_model: Callable[[Path], nn.Module]) -> None:
         self.language_model = language_model
