@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # PyTorch, and each task's model, are imported when a run of 
     from birnn_tag.tagging.tools.comparison import Comparison
     from birnn_tag.tagging.tools.data_check import DataCheck
     from birnn_tag.tagging.onnx.export import CheckResult
+    from birnn_tag.tagging.onnx.quantization import QuantizedCheck
     from birnn_tag.tagging.scoring.calibration import TemperatureFit
     from birnn_tag.tagging.public.pytorch import TaggingModel
     from birnn_tag.tagging.tools.selection import Selected
@@ -56,7 +57,7 @@ def load(
     path = resolve(path)
     if is_export(path):
         if str(device) not in ("auto", "cpu") or precision not in (None, "fp32", "auto"):
-            raise BirnnTagError(f"{path}: an export folder runs in fp32 on the CPU (onnxruntime); drop --device/--precision")
+            raise BirnnTagError(f"{path}: an export folder runs on the CPU (onnxruntime) in the precision it was exported in; drop --device/--precision")
         return OnnxTaggingModel(path)
     import torch
 
@@ -70,21 +71,37 @@ def load(
 
 
 def export(
-    run: str | Path, folder: str | Path, *, opset: int | None = None, check_split: str | None = None, check_sentences: int | None = None
-) -> tuple[Path, CheckResult | None]:
-    """Export a tagging run (folder or checkpoint) to an ONNX folder; with ``check_split``, tag
-    that split of the run's data (its first ``check_sentences`` sentences, or all) with PyTorch
-    and with the export, and raise unless the tags are identical and the numbers agree."""
+    run: str | Path,
+    folder: str | Path,
+    *,
+    opset: int | None = None,
+    quantize: str | None = None,
+    check_split: str | None = None,
+    check_sentences: int | None = None,
+    check_tolerance: float | None = None,
+) -> tuple[Path, CheckResult | QuantizedCheck | None]:
+    """Export a tagging run (folder or checkpoint) to an ONNX folder, its weights in int8 with
+    ``quantize="int8"``; with ``check_split``, tag that split of the run's data (its first
+    ``check_sentences`` sentences, or all) with PyTorch and with the export, and raise unless the
+    tags are identical and the numbers agree (fp32) or, int8, unless the export's F1 is at most
+    ``check_tolerance`` points (default 0.2) below PyTorch fp32's."""
     from birnn_tag.runs.loading import load_model
     from birnn_tag.tagging.onnx.export import DEFAULT_OPSET, check_export, export_model
+    from birnn_tag.tagging.onnx.quantization import DEFAULT_TOLERANCE, check_quantization, check_quantized, labelled_split
 
+    check_quantization(quantize)
+    if check_tolerance is not None and quantize is None:
+        raise BirnnTagError("--check-tolerance is for --quantize int8; an fp32 export must tag exactly as the run")
     loaded = load_model(run, "cpu")
-    tokens = None
+    tokens = gold = None
     if check_split is not None:  # read before anything is written: missing data leaves no half-made export
         from birnn_tag.data.reading.sources import load_corpus
 
-        tokens = load_corpus(loaded.config.data, only=check_split).splits[check_split]["tokens"]
-    folder = export_model(loaded, folder, opset=opset or DEFAULT_OPSET)
+        if quantize is None:
+            tokens = load_corpus(loaded.config.data, only=check_split).splits[check_split]["tokens"]
+        else:
+            tokens, gold = (part[:check_sentences] for part in labelled_split(loaded, check_split))
+    folder = export_model(loaded, folder, opset=opset or DEFAULT_OPSET, quantize=quantize)
     if loaded.config.training.eval_precision != "fp32":
         logging.getLogger(__name__).warning(
             "%s tags at training.eval_precision=%s; the export (and --check's PyTorch reference) runs fp32",
@@ -92,7 +109,10 @@ def export(
         )
     if tokens is None:
         return folder, None
-    result = check_export(loaded, folder, tokens[:check_sentences] if check_sentences else tokens)
+    if gold is None:
+        result = check_export(loaded, folder, tokens[:check_sentences] if check_sentences else tokens)
+    else:
+        result = check_quantized(loaded, folder, tokens, gold, DEFAULT_TOLERANCE if check_tolerance is None else check_tolerance)
     if not result.passed:
         raise BirnnTagError(f"{folder}: {result.summary()} (the export is kept for inspection)")
     return folder, result

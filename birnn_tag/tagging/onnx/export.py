@@ -30,6 +30,7 @@ from birnn_tag.errors import BirnnTagError, first_line
 from birnn_tag.runs.folder import report_scores, run_folder_of
 from birnn_tag.tagging.network.crf import CRFHead, marginals
 from birnn_tag.tagging.network.viterbi import viterbi
+from birnn_tag.tagging.onnx.quantization import check_quantization, quantize_graph
 from birnn_tag.tagging.onnx.runtime import EXPORT_FORMAT, INPUTS, METADATA_FILE, MODEL_FILE, OUTPUTS, OnnxTaggingModel
 from birnn_tag.tagging.network.tagger import Tagger
 from birnn_tag.tagging.public.pytorch import TaggingModel
@@ -76,13 +77,15 @@ class ExportGraph(nn.Module):
         return tag_ids, confidences, head(features)
 
 
-def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAULT_OPSET) -> Path:
-    """Write ``loaded`` (a tagging run's model) as an export folder; returns it.
+def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAULT_OPSET, quantize: str | None = None) -> Path:
+    """Write ``loaded`` (a tagging run's model) as an export folder; returns it. With ``quantize``
+    ``"int8"`` the graph's weights are int8 (:mod:`~birnn_tag.tagging.onnx.quantization`).
 
     The folder is built next to its destination and renamed into place, so a failed export leaves
     nothing behind; an existing destination is refused.
     """
     folder = Path(folder)
+    check_quantization(quantize)
     if not isinstance(loaded.model, Tagger):
         raise BirnnTagError(f"{loaded.path}: only tagging runs can be exported; this is a {loaded.config.task} run")
     if len(loaded.model.contexts):
@@ -96,6 +99,7 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         _write_graph(loaded.model, staging / MODEL_FILE, opset)
+        quantized = {"quantized_nodes": quantize_graph(staging / MODEL_FILE)} if quantize else {}
         save_config(loaded.config, staging / "config.yaml")
         loaded.vocabs.save(staging / "vocab.json")
         metadata = {
@@ -103,6 +107,8 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
             "birnn_tag_version": __version__,
             "torch_version": torch.__version__,
             "opset": opset,
+            "precision": quantize or "fp32",
+            **quantized,
             "source": str(loaded.path),
             "labels": loaded.vocabs.labels.items,
             "scheme": loaded.config.data.scheme,
@@ -163,6 +169,7 @@ def model_card(loaded: LoadedModel, metadata: dict) -> str:
         "",
         f"- scheme: {config.data.scheme}; labels ({len(metadata['labels'])}): {', '.join(metadata['labels'])}",
         f"- sentences longer than {config.data.max_length} tokens are tagged in pieces",
+        f"- {_precision_line(metadata)}",
         *(scores or ["- scores: none found next to the checkpoint"]),
         "",
         "Run it with `birnn-tag predict THIS_FOLDER input.txt` (needs only onnxruntime and numpy) or",
@@ -174,6 +181,17 @@ def model_card(loaded: LoadedModel, metadata: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _precision_line(metadata: dict) -> str:
+    nodes = metadata.get("quantized_nodes")
+    if nodes is None:
+        return "weights in fp32, as trained"
+    listed = ", ".join(f"{op} ×{count}" for op, count in nodes.items()) or "none"
+    return (
+        f"weights in {metadata['precision']} (onnxruntime's dynamic quantization; nodes quantized: {listed}): "
+        "tags may differ from the run's in a few places"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,8 +65,10 @@ class OnnxTaggingModel(TaggingBase):
         self.ids = TokenIds(vocabs, config.encoding)
 
     def describe(self) -> dict[str, Any]:
-        """:meth:`TaggingBase.describe` plus the backend, the folder and the exported run's scores."""
-        return super().describe() | {"backend": "onnxruntime", "source": str(self.folder), "metrics": self.metadata.get("metrics", {})}
+        """:meth:`TaggingBase.describe` plus the backend, the folder, the weights' precision (fp32,
+        or int8 for ``export --quantize int8``) and the exported run's scores."""
+        source = {"backend": "onnxruntime", "source": str(self.folder), "precision": self.metadata.get("precision", "fp32")}
+        return super().describe() | source | {"metrics": self.metadata.get("metrics", {})}
 
     def decoder(self, batch_size: int) -> Decode:
         """onnxruntime tagging, batched as PyTorch's (length-sorted, a padded-token budget)."""

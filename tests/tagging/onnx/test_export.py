@@ -4,6 +4,7 @@ and it runs without PyTorch."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -117,14 +118,64 @@ def test_export_refusals(run, tmp_path, cloze_run):
         ([str(run), "-o", str(tmp_path / "taken")], "taken: already exists; remove it or choose another -o"),
         ([str(cloze_run / "run"), "-o", str(tmp_path / "cloze")], "only tagging runs can be exported; this is a cloze run"),
         ([str(run), "-o", str(tmp_path / "x"), "--format", "tflite"], "--format 'tflite': the only export format is onnx"),
+        ([str(run), "-o", str(tmp_path / "x"), "--quantize", "int4"], "--quantize 'int4': expected int8 (or no --quantize for fp32)"),
+        ([str(run), "-o", str(tmp_path / "x"), "--check-tolerance", "1"], "--check-tolerance is for --quantize int8"),
     ]:
         result = runner.invoke(app, ["export", *args])
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
-        assert message in " ".join(result.output.split())
+        assert message in " ".join(result.output.split()) and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "cloze").exists() and not (tmp_path / "x").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
     folder = export_model(load_model(run), tmp_path / "export")
     result = runner.invoke(app, ["evaluate", str(folder)])
     assert result.exit_code == 1 and "an export folder cannot be evaluated" in result.output
     result = runner.invoke(app, ["predict", str(folder), "-", "--precision", "bf16"], input="a\n")
-    assert result.exit_code == 1 and "runs in fp32 on the CPU" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "runs on the CPU (onnxruntime) in the precision it was exported in" in " ".join(result.output.split())
+
+
+def test_an_int8_export_says_so_and_tags_through_load_predict_and_the_service(run, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from birnn_tag.service.app import create_app
+
+    folder = export_model(load_model(run), tmp_path / "int8", quantize="int8")
+    metadata = json.loads((folder / "export.json").read_text())
+    cell = load_model(run).config.model.cell
+    assert metadata["precision"] == "int8"
+    # The recurrence is quantized for LSTM cells only: onnxruntime has no integer GRU kernel.
+    assert ("LSTM" in metadata["quantized_nodes"]) == (cell == "lstm") and "Gather" in metadata["quantized_nodes"]
+    graph = onnx.load(str(folder / "model.onnx"))
+    assert any(node.op_type == "DynamicQuantizeLSTM" for node in graph.graph.node) == (cell == "lstm")
+    assert "weights in int8" in (folder / "README.md").read_text()
+    exported, reference = birnn_tag.load(folder), birnn_tag.load(run, device="cpu", precision="fp32")
+    assert exported.describe()["precision"] == "int8"
+    got, expected = exported.tag(TEXTS), reference.tag(TEXTS)
+    assert [len(p.tags) for p in got] == [len(p.tags) for p in expected]
+    assert {tag for p in got for tag in p.tags} <= set(reference.labels)
+    result = runner.invoke(app, ["predict", str(folder), "-", "--pretokenized"], input="Peter lives in Paris .\n")
+    assert result.exit_code == 0 and len(result.output.split()) >= 5, result.output
+    with TestClient(create_app(exported)) as client:
+        response = client.post("/tag", json={"texts": TEXTS[:2]})
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+def test_int8_check_reports_differing_tags_and_f1_and_gates_on_the_tolerance(run, tmp_path):
+    args = ["export", str(run), "--quantize", "int8", "--check", "--check-split", "validation"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "int8")])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "check passed: 5 sentences," in output and "tags" in output and "differ from PyTorch fp32's" in output
+    assert "strict micro F1" in output and "points; tolerance 0.2)" in output
+    # No F1 is 101 points above another: the check fails whatever int8 tags, and keeps the export.
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "strict"), "--check-tolerance", "-101"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "check FAILED" in " ".join(result.output.split()) and (tmp_path / "strict" / "model.onnx").is_file()
+
+
+def test_the_int8_gate_is_the_score_drop_against_the_tolerance():
+    from birnn_tag.tagging.onnx.quantization import QuantizedCheck
+
+    check = QuantizedCheck(10, 1, 100, 3, "strict micro F1", reference_score=0.9, score=0.898, tolerance=0.2)
+    assert check.passed and "3 of 100 tags (3.00 %) differ" in check.summary() and "(-0.20 points; tolerance 0.2)" in check.summary()
+    assert not dataclasses.replace(check, score=0.897).passed
+    assert dataclasses.replace(check, score=0.95, tolerance=0.0).passed  # doing better never fails
