@@ -28,6 +28,8 @@ _API = {
     "TaggingModel": "birnn_tag.tagging.public.pytorch",
     "ClozeModel": "birnn_tag.cloze.public",
     "OnnxTaggingModel": "birnn_tag.tagging.onnx.runtime",
+    "BatchTagger": "birnn_tag.tagging.public.batches",
+    "Shard": "birnn_tag.data.sharding",
     "Prediction": "birnn_tag.tagging.prediction.streaming",
     "Span": "birnn_tag.tagging.prediction.streaming",
     "format_prediction": "birnn_tag.tagging.prediction.streaming",

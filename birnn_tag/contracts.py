@@ -105,13 +105,17 @@ class Tagger(TrainedModel):
         """Whether predictions mark spans (a span scheme), which ``--min-confidence`` filters."""
 
     @abstractmethod
+    def table_schema(self) -> Any:
+        """The ``pyarrow.Schema`` of predictions' records as a table (``predict --format parquet``)."""
+
+    @abstractmethod
     def read_inputs(
         self, handle: BinaryIO, name: str, input_format: str, *, pretokenized: bool = False, encoding: str = "utf-8",
-        encoding_setting: str = "encoding",
+        encoding_setting: str = "encoding", text_column: str = "text",
     ) -> Iterator[Any]:
         """Sentences or documents from a byte stream called ``name`` in messages, in one of
         :attr:`input_formats` and ``encoding`` (bytes that are not are an error naming
-        ``encoding_setting``), for :meth:`tag_stream`."""
+        ``encoding_setting``; a table's ``text_column``), for :meth:`tag_stream`."""
 
     @abstractmethod
     def document(self, text: str, *, pretokenized: bool = False) -> Any:

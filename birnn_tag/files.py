@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 from birnn_tag.errors import BirnnTagError
 
@@ -92,8 +92,8 @@ def same_file(first: Path, second: Path) -> bool:
 
 
 @contextmanager
-def open_output(name: str, *, input_name: str | None = None) -> Iterator[TextIO]:
-    """A text stream for a command's output: ``-`` is stdout; devices and FIFOs are written
+def open_output(name: str, *, input_name: str | None = None, binary: bool = False) -> Iterator[Any]:
+    """A text stream (a byte stream if ``binary``) for a command's output: ``-`` is stdout; devices and FIFOs are written
     directly; a regular file (a symlink to one is followed) is written to ``<file>.partial`` and
     renamed over the file only when everything was written.
 
@@ -102,7 +102,7 @@ def open_output(name: str, *, input_name: str | None = None) -> Iterator[TextIO]
     file is removed. ``input_name`` is refused as the output: the input would be replaced.
     """
     if name == "-":
-        yield sys.stdout
+        yield sys.stdout.buffer if binary else sys.stdout
         sys.stdout.flush()
         return
     path = Path(name)
@@ -111,7 +111,7 @@ def open_output(name: str, *, input_name: str | None = None) -> Iterator[TextIO]
     if path.is_dir():
         raise BirnnTagError(f"{path}: is a folder; give a file name for the output")
     if is_special(path):
-        handle = _open(path)
+        handle = _open(path, binary)
         try:
             with handle:
                 yield handle
@@ -120,7 +120,7 @@ def open_output(name: str, *, input_name: str | None = None) -> Iterator[TextIO]
         return
     target = path.resolve()  # write through a symlink, never over it
     partial = target.with_name(target.name + ".partial")
-    handle = _open(partial)
+    handle = _open(partial, binary)
     try:
         with handle:
             yield handle
@@ -136,9 +136,9 @@ def open_output(name: str, *, input_name: str | None = None) -> Iterator[TextIO]
         raise write_error(path, error) from None
 
 
-def _open(path: Path) -> TextIO:
-    """``path`` opened for writing text, or a one-line error."""
+def _open(path: Path, binary: bool = False) -> Any:
+    """``path`` opened for writing text (or bytes), or a one-line error."""
     try:
-        return path.open("w", encoding="utf-8")
+        return path.open("wb") if binary else path.open("w", encoding="utf-8")
     except OSError as error:
         raise write_error(path, error) from None

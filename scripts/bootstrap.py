@@ -36,14 +36,14 @@ def has_torch() -> bool:
 
 def install() -> None:
     """Create the environment, install torch (first, pinned) and the package with the test
-    extras and the optional ones (export, serve, plots, tensorboard, transformers, spacy, tune, hub), so that the suite tests them too."""
+    extras and the optional ones (export, serve, plots, tensorboard, transformers, spacy, tune, hub, ray), so that the suite tests them too."""
     if not PYTHON.exists():
         venv.create(VENV, with_pip=True)
     if not has_torch():
         index = os.environ.get("TORCH_INDEX_URL")
         run(PYTHON, "-m", "pip", "install", "-q", os.environ.get("TORCH_SPEC", "torch==2.13.0"),
             *(["--index-url", index] if index else []))
-    run(PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test,export,serve,plots,tensorboard,transformers,spacy,tune,hub]")
+    run(PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test,export,serve,plots,tensorboard,transformers,spacy,tune,hub,ray]")
 
 
 def demo() -> None:

@@ -47,21 +47,23 @@ class InputFormat(str, Enum):
     conllu = "conllu"
     jsonl = "jsonl"
     documents = "documents"
+    parquet = "parquet"
 
 
 # The formats an input file's extension names; any other file (and stdin) is read as text.
-_FORMAT_OF_SUFFIX = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}
+_FORMAT_OF_SUFFIX = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl", ".parquet": "parquet"}
 
 
 class OutputFormat(str, Enum):
-    """What ``predict`` writes. Tagging: conll, jsonl, and pre-annotations for label-studio and
-    doccano. Cloze: jsonl, text."""
+    """What ``predict`` writes. Tagging: conll, jsonl, pre-annotations for label-studio and
+    doccano, and parquet (jsonl's fields as columns). Cloze: jsonl, text."""
 
     conll = "conll"
     jsonl = "jsonl"
     text = "text"
     label_studio = "label-studio"
     doccano = "doccano"
+    parquet = "parquet"
 
 
 class Strategy(str, Enum):
@@ -83,6 +85,7 @@ class TaggingOptions:
 
     k_best: int = 0
     min_confidence: float | None = None
+    text_column: str = "text"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, Optional
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Optional
 
 import typer
 
@@ -20,21 +20,25 @@ from birnn_tag.cli.options import (
     input_format_for,
 )
 from birnn_tag.contracts import Filler, Tagger
+from birnn_tag.data.sharding import Shard
 from birnn_tag.errors import BirnnTagError
 
 if TYPE_CHECKING:
     from birnn_tag import Answer, Prediction
 
-# From an opened input stream to the formatted results, one string each.
-Results = Callable[[BinaryIO], Iterator[str]]
+# From an opened input stream (and the part of it to read) to the formatted results: one string
+# each, or one record each for a table.
+Results = Callable[[BinaryIO, Optional[Shard]], Iterator[Any]]
 
 
 def predict(
     run: Annotated[Path, typer.Argument(help="Run folder (uses best.pt) or checkpoint file.")],
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
-    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default), jsonl, or label-studio / doccano pre-annotations. Cloze: jsonl (default) or text.")] = None,
-    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll, conllu or documents (a document or paragraph per line, or per JSON object's text; split into sentences, one result each). Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl), else text.")] = InputFormat.auto,
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default), jsonl, parquet (jsonl's fields as columns; needs -o FILE), or label-studio / doccano pre-annotations. Cloze: jsonl (default) or text.")] = None,
+    input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll, conllu, documents (a document or paragraph per line, or per JSON object's text; split into sentences, one result each) or parquet (a sentence per row of --text-column). Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl, .parquet), else text.")] = InputFormat.auto,
+    text_column: Annotated[str, typer.Option(help="Parquet input: the column to tag, text (tokenized) or a list of tokens.")] = "text",
+    shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Tag part I of N (counted from 0) of the input, by position: the N outputs concatenated are the whole output. Reads the input twice (a file, not stdin).")] = None,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized; with documents, their tokens are split at whitespace.")] = False,
     encoding: Annotated[str, typer.Option(help="The input's encoding: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
@@ -52,8 +56,9 @@ def predict(
 
     setup_logging()
     reads = InputFormat.pretokenized if pretokenized and input_format is not InputFormat.documents else input_format
-    tagging, cloze = TaggingOptions(k_best, min_confidence), ClozeOptions(top_k, choices, blank)
+    tagging, cloze = TaggingOptions(k_best, min_confidence, text_column), ClozeOptions(top_k, choices, blank)
     with user_errors():
+        part = None if shard is None else Shard.parse(shard)
         model = api.load(run, device.value, precision.value if precision else None)
         # The model and vocabularies live until exit: exempting them from the cyclic garbage
         # collector's full passes makes tagging faster (docs/benchmarks.md).
@@ -63,17 +68,54 @@ def predict(
             results = _fill(model, name, reads, output_format, batch_size, encoding, cloze, tagging)
         else:
             results = _tag(model, name, reads, output_format, batch_size, encoding, tagging, pretokenized)
+        table = output_format is OutputFormat.parquet
+        if table and output == "-":
+            raise BirnnTagError("--format parquet: writes a file; give one with -o FILE")
         with _open_input(input) as handle:
+            if part is not None and (input == "-" or not handle.seekable()):
+                raise BirnnTagError("--shard: reads the input twice (once to count it); give a file, not stdin")
             # Made before the output is opened: the model's own refusals (a blank marker, --k-best
             # without a CRF) leave no output file behind.
-            written = results(handle)
-            with open_output(output, input_name=input) as sink:
-                count = 0
-                for text in written:
-                    sink.write(text)
-                    count += 1
+            written = results(handle, part)
+            with open_output(output, input_name=input, binary=table) as sink:
+                count = _write_table(written, model.table_schema(), sink) if table else _write_text(written, sink)
     if output != "-":
         stderr.print(f"wrote {count:,} results → {output}")
+
+
+def _write_text(results: Iterable[str], sink: Any) -> int:
+    count = 0
+    for text in results:
+        sink.write(text)
+        count += 1
+    return count
+
+
+def _write_table(records: Iterable[dict[str, Any]], schema: Any, sink: BinaryIO) -> int:
+    """Records as Parquet row groups of ``schema``; the footer is written also when the records
+    stop with an error, so the part written is a readable table."""
+    from birnn_tag.data.tables import RecordWriter
+
+    writer, count = RecordWriter(sink, schema), 0
+    try:
+        for record in records:
+            writer.write(record)
+            count += 1
+    finally:
+        writer.close()
+    return count
+
+
+def _inputs(handle: BinaryIO, read: Callable[[BinaryIO], Iterable[Any]], part: Shard | None) -> Iterable[Any]:
+    """What ``read`` reads from ``handle``, or only ``part`` of it (the input is read twice)."""
+    if part is None:
+        return read(handle)
+
+    def again() -> Iterable[Any]:
+        handle.seek(0)
+        return read(handle)
+
+    return part.take(again)
 
 
 def _tag(
@@ -85,6 +127,8 @@ def _tag(
 
     reads = input_format_for(input_format, name, model.input_formats, model.task)
     writes = check_format("--format", output_format or OutputFormat.conll, model.output_formats, model.task)
+    if options.text_column != "text" and reads != "parquet":
+        raise BirnnTagError("--text-column: names the column of Parquet input; add --input-format parquet")
     if options.k_best and writes != "jsonl":
         raise BirnnTagError("--k-best: the sequences are written in JSONL only; add --format jsonl")
     if options.k_best and reads == "documents":
@@ -95,21 +139,26 @@ def _tag(
     if threshold is not None and (writes == "conll" or not model.has_spans):
         raise BirnnTagError("--min-confidence: filters the spans of JSONL output; add --format jsonl (span runs only)")
 
-    def results(handle: BinaryIO) -> Iterator[str]:
+    def read(handle: BinaryIO) -> Iterator[Any]:
+        return model.read_inputs(
+            handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding",
+            text_column=options.text_column,
+        )
+
+    def results(handle: BinaryIO, part: Shard | None) -> Iterator[Any]:
         # CoNLL columns show no confidences: not computing them saves the CRF's forward-backward.
         predictions = model.tag_stream(
-            model.read_inputs(handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding"),
-            batch_size=batch_size, confidences=writes != "conll", k_best=options.k_best
+            _inputs(handle, read, part), batch_size=batch_size, confidences=writes != "conll", k_best=options.k_best
         )
         return formatted(predictions)
 
-    def formatted(predictions: Iterable[Prediction]) -> Iterator[str]:
+    def formatted(predictions: Iterable[Prediction]) -> Iterator[Any]:
         dropped = total = 0
         for prediction in predictions:
             if threshold is not None:
                 total += len(prediction.spans)
                 dropped += sum(span.confidence < threshold for span in prediction.spans)
-            yield format_prediction(prediction, writes, threshold)
+            yield prediction.to_record(threshold) if writes == "parquet" else format_prediction(prediction, writes, threshold)
         if threshold is not None:
             warn(f"--min-confidence {threshold}: dropped {dropped:,} of {total:,} spans")
 
@@ -129,13 +178,15 @@ def _fill(
     words = parse_choices(options.choices)
     choices = None if words is None else model.unique_choices(words, "--choices")
     if tagging != TaggingOptions():
-        raise BirnnTagError(f"--k-best and --min-confidence: apply to tagging models; this is a {model.task} model")
+        raise BirnnTagError(f"--k-best, --min-confidence and --text-column: apply to tagging models; this is a {model.task} model")
 
-    def results(handle: BinaryIO) -> Iterator[str]:
-        queries = model.read_queries(
+    def read(handle: BinaryIO) -> Iterator[Any]:
+        return model.read_queries(
             handle, name, reads, blank=options.blank, choices=choices, encoding=encoding, encoding_setting="--encoding"
         )
-        answers = model.fill_stream(queries, top_k=options.top_k, blank=options.blank, batch_size=batch_size)
+
+    def results(handle: BinaryIO, part: Shard | None) -> Iterator[str]:
+        answers = model.fill_stream(_inputs(handle, read, part), top_k=options.top_k, blank=options.blank, batch_size=batch_size)
         return formatted(answers)
 
     def formatted(answers: Iterable[Answer]) -> Iterator[str]:
@@ -206,6 +257,8 @@ def select(
         name = input if input != "-" else "<stdin>"
         reads = input_format_for(reads, name, model.input_formats, model.task)
         writes = check_format("--format", output_format, model.output_formats, model.task)
+        if writes == "parquet":
+            raise BirnnTagError("select --format: jsonl, label-studio, doccano or conll; parquet is predict's")
         with _open_input(input) as handle:
             inputs = model.read_inputs(handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding")
             chosen = api.select(model, inputs, n, strategy.value, normalize=normalize, diversity=diversity, seed=seed, batch_size=batch_size)

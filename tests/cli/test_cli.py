@@ -240,7 +240,7 @@ def test_predict_bad_input_keeps_partial_output(tmp_path, trained_run):
 
 def test_help_lists_each_options_choices_and_offers_shell_completion(trained_run, tmp_path):
     text = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "300"}).output  # no wrapping
-    for choices in ("<conll|jsonl|text|label-studio|doccano>", "<auto|text|pretokenized|conll|conllu|jsonl|documents>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
+    for choices in ("<conll|jsonl|text|label-studio|doccano|parquet>", "<auto|text|pretokenized|conll|conllu|jsonl|documents|parquet>", "<auto|cpu|cuda>", "<fp32|bf16|auto>"):
         assert choices in text, text
     assert "--install-completion" in invoke("--help").output
     source = tmp_path / "in.txt"

@@ -12,6 +12,7 @@ from birnn_tag.contracts import Tagger
 from birnn_tag.data.reading.conll import check_encoding, decode_lines
 from birnn_tag.data.reading.tokenize import tokenizer_for
 from birnn_tag.data.reading.conllu import TOKEN_COLUMN, column_index
+from birnn_tag.data.tables import read_column
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.tagging.data.schemes import NO_SPANS
@@ -26,8 +27,8 @@ class TaggingBase(Tagger):
 
     task = "tagging"
     #: What :meth:`read_inputs` reads and :func:`~birnn_tag.tagging.prediction.streaming.format_prediction` writes.
-    input_formats: ClassVar[tuple[str, ...]] = (*INPUT_FORMATS, "documents")
-    output_formats: ClassVar[tuple[str, ...]] = OUTPUT_FORMATS
+    input_formats: ClassVar[tuple[str, ...]] = (*INPUT_FORMATS, "documents", "parquet")
+    output_formats: ClassVar[tuple[str, ...]] = (*OUTPUT_FORMATS, "parquet")
 
     def __init__(self, config: Config, vocabs: Vocabularies) -> None:
         self.config, self.vocabs = config, vocabs
@@ -58,6 +59,12 @@ class TaggingBase(Tagger):
     def has_spans(self) -> bool:
         """Whether predictions mark entity spans (a span scheme; not ``data.scheme: none``)."""
         return self.config.data.scheme != NO_SPANS
+
+    def table_schema(self) -> Any:
+        """The ``pyarrow.Schema`` of :meth:`~birnn_tag.tagging.prediction.streaming.Prediction.to_record` as a table."""
+        from birnn_tag.tagging.prediction.tables import record_schema
+
+        return record_schema()
 
     def tag(self, texts: Sequence[str], *, pretokenized: bool = False, batch_size: int = 256) -> list[Prediction]:
         """Tag lines of text, tokenized as ``birnn-tag predict`` does (the run's ``data.tokenizer``;
@@ -108,16 +115,20 @@ class TaggingBase(Tagger):
 
     def read_inputs(
         self, handle: BinaryIO, name: str, input_format: str, *, pretokenized: bool = False, encoding: str = "utf-8",
-        encoding_setting: str = "encoding",
+        encoding_setting: str = "encoding", text_column: str = "text",
     ) -> Iterator[InputSentence | InputDocument]:
         """Sentences from a stream called ``name`` in messages, in one of :attr:`input_formats`,
         its bytes in ``encoding`` (a mistake is an error naming ``encoding_setting``): a sentence
         per line of ``text`` or ``pretokenized`` input, CoNLL and CoNLL-U sentences (tokens from
-        the run's ``data.token_column`` when it names a column of that format), or with
+        the run's ``data.token_column`` when it names a column of that format), with
         ``documents`` a document per line (or per JSON object's ``text``), split on whitespace
-        when ``pretokenized``."""
+        when ``pretokenized``, or with ``parquet`` a sentence per row of a Parquet file's
+        ``text_column`` (text, tokenized like ``text`` input, or a list of tokens)."""
         check_encoding(encoding, encoding_setting)
         tokenizer = tokenizer_for(self.config.data.tokenizer)
+        if input_format == "parquet":
+            rows = read_column(handle, name, text_column)
+            return (input_sentence(row, pretokenized, number, tokenizer) for number, row in enumerate(rows, start=1))
         if input_format == "documents":
             lines = decode_lines(handle, name, encoding, encoding_setting)
             return (input_document(document_text(line), pretokenized, tokenizer) for _, line in lines)
