@@ -55,7 +55,7 @@ def predict(
     from birnn_tag.files import open_output
 
     setup_logging()
-    reads = InputFormat.pretokenized if pretokenized and input_format is not InputFormat.documents else input_format
+    reads = _reading(input_format, pretokenized, input)
     tagging, cloze = TaggingOptions(k_best, min_confidence, text_column), ClozeOptions(top_k, choices, blank)
     with user_errors():
         part = None if shard is None else Shard.parse(shard)
@@ -81,6 +81,15 @@ def predict(
                 count = _write_table(written, model.table_schema(), sink) if table else _write_text(written, sink)
     if output != "-":
         stderr.print(f"wrote {count:,} results → {output}")
+
+
+def _reading(input_format: InputFormat, pretokenized: bool, name: str) -> InputFormat:
+    """The format ``--pretokenized`` asks for: line input becomes ``pretokenized``; documents and
+    tables keep their format and split their text on whitespace."""
+    keeps = input_format in (InputFormat.documents, InputFormat.parquet) or (
+        input_format is InputFormat.auto and input_format_for(input_format, name, (InputFormat.parquet.value,), "") == "parquet"
+    )
+    return InputFormat.pretokenized if pretokenized and not keeps else input_format
 
 
 def _write_text(results: Iterable[str], sink: Any) -> int:
@@ -238,8 +247,9 @@ def select(
     seed: Annotated[int, typer.Option(help="The random strategy's seed.")] = 0,
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
     output_format: Annotated[OutputFormat, typer.Option("--format", help="jsonl (with index and score), label-studio or doccano (pre-annotated tasks), conll.")] = OutputFormat.jsonl,
-    input_format: Annotated[InputFormat, typer.Option(help="text, pretokenized, conll, conllu or documents; auto: by the file's extension.")] = InputFormat.auto,
+    input_format: Annotated[InputFormat, typer.Option(help="text, pretokenized, conll, conllu, documents or parquet (--text-column); auto: by the file's extension.")] = InputFormat.auto,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized.")] = False,
+    text_column: Annotated[str, typer.Option(help="Parquet input: the column to rank, text or a list of tokens.")] = "text",
     encoding: Annotated[str, typer.Option(help="The input's encoding.")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = Device.auto,
@@ -249,7 +259,7 @@ def select(
     from birnn_tag.files import open_output
 
     setup_logging()
-    reads = InputFormat.pretokenized if pretokenized and input_format is not InputFormat.documents else input_format
+    reads = _reading(input_format, pretokenized, input)
     with user_errors():
         model = api.load(run, device.value)
         if not isinstance(model, Tagger):
@@ -260,7 +270,9 @@ def select(
         if writes == "parquet":
             raise BirnnTagError("select --format: jsonl, label-studio, doccano or conll; parquet is predict's")
         with _open_input(input) as handle:
-            inputs = model.read_inputs(handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding")
+            inputs = model.read_inputs(
+                handle, name, reads, pretokenized=pretokenized, encoding=encoding, encoding_setting="--encoding", text_column=text_column
+            )
             chosen = api.select(model, inputs, n, strategy.value, normalize=normalize, diversity=diversity, seed=seed, batch_size=batch_size)
         with open_output(output, input_name=input) as sink:
             for item in chosen:

@@ -1,5 +1,5 @@
 """Parquet in and out, through pyarrow (which ``datasets`` brings): one column of a table read
-lazily, a batch of row groups at a time, and records written as row groups of a fixed schema,
+lazily, a row group at a time, and records written as row groups of a fixed schema,
 so that memory stays flat on any table size and a stopped writer leaves a readable file."""
 
 from __future__ import annotations
@@ -7,43 +7,60 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from birnn_tag.errors import BirnnTagError
+from birnn_tag.errors import BirnnTagError, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-READ_ROWS = 4_096  # rows decoded at a time
+READ_ROWS = 4_096  # rows decoded into Python objects at a time
 WRITE_ROWS = 10_000  # rows per row group written
 
 
 def read_column(handle: BinaryIO, name: str, column: str, setting: str = "--text-column") -> Iterator[str | list[str]]:
     """The values of ``column`` of the Parquet file ``handle`` (called ``name`` in messages), in
-    row order: strings, or lists of strings (tokens). A missing column, another type or a null
-    value is an error naming the file (and the row, 1-based), the column and ``setting``."""
+    row order: strings, or lists of strings (tokens). The file and the column are checked now
+    (not a file, not Parquet, a missing column or another type is an error naming the file,
+    the column and ``setting``); unreadable data and null values when their row is read (naming
+    the row, 1-based)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if not handle.seekable():
+        raise BirnnTagError(f"{name}: Parquet input is read from its end (the footer): give a file, not a pipe or stdin")
     try:
-        table = pq.ParquetFile(handle)
+        table = pq.ParquetFile(handle, pre_buffer=False)  # row groups read one at a time: damage stops at its own rows
     except (pa.ArrowException, OSError) as error:
-        raise BirnnTagError(f"{name}: not a Parquet file ({error})") from None
+        raise BirnnTagError(f"{name}: not a Parquet file ({first_line(error)})") from None
     schema = table.schema_arrow
     if column not in schema.names:
         raise BirnnTagError(f"{name}: no column {column!r} (has: {', '.join(schema.names)}); choose one with {setting}")
     kind = schema.field(column).type
-    strings = (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    strings = pa.types.is_string(kind) or pa.types.is_large_string(kind)
     tokens = (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and (
         pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
     )
     if not (strings or tokens):
         raise BirnnTagError(f"{name}: column {column!r} holds {kind}; expected text (string) or tokens (list of strings)")
+    return _values(table, name, column)
+
+
+def _values(table: Any, name: str, column: str) -> Iterator[str | list[str]]:
+    """The column's values, a row group at a time (so damaged data stops the values at its own
+    row group, after every row before it), decoded :data:`READ_ROWS` at a time."""
+    import pyarrow as pa
+
     row = 0
-    for batch in table.iter_batches(batch_size=READ_ROWS, columns=[column]):
-        for value in batch.column(0).to_pylist():
-            row += 1
-            if value is None:
-                raise BirnnTagError(f"{name}: row {row}: {column!r} is null")
-            yield value
+    for group in range(table.num_row_groups):
+        try:
+            values = table.read_row_group(group, columns=[column], use_threads=False).column(0)
+        except (pa.ArrowException, OSError) as error:
+            raise BirnnTagError(f"{name}: after row {row}: unreadable Parquet data ({first_line(error)})") from None
+        for start in range(0, len(values), READ_ROWS):
+            for value in values.slice(start, READ_ROWS).to_pylist():
+                row += 1
+                if value is None:
+                    raise BirnnTagError(f"{name}: row {row}: {column!r} is null")
+                yield value
 
 
 class RecordWriter:

@@ -50,15 +50,32 @@ def is_run_folder(path: Path) -> bool:
     return marked and not any(entry.is_dir() and entry.name != TRANSFORMER_FOLDER for entry in entries)
 
 
+# What a run killed before its first complete checkpoint can have written: ``best.pt`` and the
+# first epoch's metrics are written before ``last.pt``.
+_STARTED_ONLY = {*RUN_MARKERS, TRANSFORMER_FOLDER, "best.pt", "metrics.jsonl"}
+
+
 def resolve_resume(path: Path, resume: Resume) -> tuple[bool, bool]:
     """``(resume, replace)`` for a run into ``path``: ``auto`` resumes when the folder holds a
     ``last.pt``; otherwise it starts, replacing (``replace``) what a run killed before its first
-    checkpoint left in a run folder, and never anything else."""
+    checkpoint left in a run folder, and never anything else: a run folder with more (a finished
+    run whose ``last.pt`` was removed) is refused."""
+    if resume not in (True, False, "auto"):
+        raise BirnnTagError(f"resume: expected True, False or 'auto', got {resume!r}")
     if resume != "auto":
         return bool(resume), False
     if (path / "last.pt").is_file():
         return True, False
-    return False, path.is_dir() and bool(_contents(path)) and is_run_folder(path)
+    if not path.is_dir() or not _contents(path) or not is_run_folder(path):
+        return False, False
+    metrics = path / "metrics.jsonl"
+    epochs = len(metrics.read_text(encoding="utf-8", errors="replace").splitlines()) if metrics.is_file() else 0
+    if {entry.name for entry in _contents(path) if not entry.name.endswith(TEMPORARY_SUFFIX)} <= _STARTED_ONLY and epochs <= 1:
+        return False, True
+    raise BirnnTagError(
+        f"{path}: --resume auto: holds a run with no last.pt to resume (finished, or its last.pt removed); "
+        "--overwrite replaces it, or choose another output.dir"
+    )
 
 
 def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | Path] = ()) -> None:

@@ -81,6 +81,9 @@ def test_resume_auto_starts_a_run_then_continues_it(tmp_path, tiny_config):
     result = invoke("train", tiny_config, "--resume", "--set", "training.epochs=3")  # alone, --resume still means yes
     assert result.exit_code == 0, result.output
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    (run / "last.pt").unlink()  # a finished run without its last.pt is not replaced
+    one_line_error(invoke("train", tiny_config, "--resume", "auto"), "--resume auto: holds a run with no last.pt to resume")
+    assert (run / "report.json").is_file()
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,15 @@
 whole output, Parquet in and out (equal to JSONL), and their refusals."""
 
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from birnn_tag.data.sharding import Shard
+from birnn_tag.data.tables import read_column
+from birnn_tag.errors import BirnnTagError
 from test_cli import invoke, one_line_error
 
 LINES = ["Anna Berg visited Oslo.", "", "Tom flew to Paris.", "Berlin", "Anna met Tom in Oslo .", "Paris is big.", "Tom"]
@@ -73,6 +76,34 @@ def test_parquet_refusals_name_file_row_and_column(tmp_path, trained_run, text):
     one_line_error(invoke("predict", trained_run, text, "--format", "parquet"), "--format parquet: writes a file; give one with -o FILE")
     one_line_error(invoke("predict", trained_run, text, "--text-column", "x"), "--text-column: names the column of Parquet input")
     one_line_error(invoke("predict", trained_run, text, "--input-format", "parquet"), "in.txt: not a Parquet file")
+    # Known before any row: no output file at all; a pipe cannot be read from its end.
+    one_line_error(invoke("predict", trained_run, table, "--text-column", "x", "-o", tmp_path / "o.parquet", "--format", "parquet"),
+                   "no column 'x'")
+    assert not list(tmp_path.glob("o.parquet*"))
+    read, write = os.pipe()
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe, pytest.raises(BirnnTagError, match="<stdin>: Parquet input is read from its end"):
+        read_column(pipe, "<stdin>", "text")
+
+
+def test_damaged_parquet_data_is_named_and_keeps_the_rows_before(tmp_path, trained_run):
+    table = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"text": [f"Tom met Anna {i}" for i in range(9000)]}), table, row_group_size=4096,
+                   compression="none", use_dictionary=False)
+    data = bytearray(table.read_bytes())
+    middle = pq.ParquetFile(table).metadata.row_group(1).column(0).data_page_offset
+    data[middle : middle + 64] = b"\xff" * 64
+    table.write_bytes(bytes(data))
+    result = invoke("predict", trained_run, table, "--format", "jsonl", "-o", tmp_path / "out.jsonl")
+    one_line_error(result, "big.parquet: after row 4096: unreadable Parquet data")
+    assert len((tmp_path / "out.jsonl.partial").read_text().splitlines()) == 4096
+
+
+def test_pretokenized_parquet_text_is_split_on_whitespace(tmp_path, trained_run):
+    table = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["Tom flew to Paris."]}), table)
+    out = predict(trained_run, table, tmp_path / "out.parquet", "--format", "parquet", "--pretokenized")
+    assert pq.read_table(out).to_pylist()[0]["tokens"] == ["Tom", "flew", "to", "Paris."]
 
 
 def test_shard_bounds_cover_every_position_once():

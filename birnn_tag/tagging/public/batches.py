@@ -27,8 +27,8 @@ class BatchTagger:
     already loaded tagger.
 
     A batch is a ``pyarrow.Table``, a ``pandas.DataFrame`` or a mapping of column names to
-    sequences (Ray Data's numpy batches); the answer is a table (a data frame for a data frame)
-    with the batch's columns and :data:`PREDICTION_COLUMNS`, row for row.
+    arrays (Ray Data's default numpy batches); the answer is the same kind, with the batch's
+    columns and :data:`PREDICTION_COLUMNS`, row for row.
     """
 
     def __init__(
@@ -45,20 +45,31 @@ class BatchTagger:
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
-        from birnn_tag.tagging.prediction.tables import record_schema
-
-        frame = not isinstance(batch, (pa.Table, Mapping))  # a pandas DataFrame
-        table = pa.Table.from_pandas(batch, preserve_index=False) if frame else batch if isinstance(batch, pa.Table) else pa.table(dict(batch))
+        if isinstance(batch, Mapping):  # Ray's numpy batches: other columns (tensors too) pass as they are
+            if self.text_column not in batch:
+                raise BirnnTagError(f"BatchTagger: the batch has no column {self.text_column!r} (has: {', '.join(batch)})")
+            tagged = self._tag(list(batch[self.text_column]))
+            return {**{name: value for name, value in batch.items() if name not in PREDICTION_COLUMNS},
+                    **{name: tagged.column(name).to_numpy(zero_copy_only=False) for name in PREDICTION_COLUMNS}}
+        frame = not isinstance(batch, pa.Table)  # a pandas DataFrame
+        table = pa.Table.from_pandas(batch, preserve_index=False) if frame else batch
         if self.text_column not in table.column_names:
             raise BirnnTagError(f"BatchTagger: the batch has no column {self.text_column!r} (has: {', '.join(table.column_names)})")
-        values = table.column(self.text_column).to_pylist()
-        for row, value in enumerate(values, start=1):
-            if value is None:
-                raise BirnnTagError(f"BatchTagger: row {row} of the batch: {self.text_column!r} is null")
-        predictions = self.model.tag_stream(values, pretokenized=self.pretokenized, batch_size=self.batch_size)
-        tagged = pa.Table.from_pylist([prediction.to_record() for prediction in predictions], schema=record_schema())
+        tagged = self._tag(table.column(self.text_column).to_pylist())
         for name in PREDICTION_COLUMNS:
             if name in table.column_names:
                 table = table.drop_columns([name])
             table = table.append_column(name, tagged.column(name))
         return table.to_pandas() if frame else table
+
+    def _tag(self, values: list[Any]) -> Any:
+        """The predictions of a column's values as a table of :meth:`table_schema`."""
+        import pyarrow as pa
+
+        rows = []
+        for row, value in enumerate(values, start=1):
+            if value is None:
+                raise BirnnTagError(f"BatchTagger: row {row} of the batch: {self.text_column!r} is null")
+            rows.append(value if isinstance(value, str) else [str(token) for token in value])
+        predictions = self.model.tag_stream(rows, pretokenized=self.pretokenized, batch_size=self.batch_size)
+        return pa.Table.from_pylist([prediction.to_record() for prediction in predictions], schema=self.model.table_schema())
