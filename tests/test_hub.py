@@ -143,6 +143,9 @@ def test_cli_push_stage_round_trip(run, tmp_path):
     assert outputs(birnn_tag.load(folder, device="cpu")) == outputs(birnn_tag.load(run, device="cpu"))
     again = runner.invoke(app, ["push", str(run), "org/tiny-ner", "--stage", str(folder)])
     assert again.exit_code == 1 and "already exists" in again.stderr
+    last = runner.invoke(app, ["push", str(run / "last.pt"), "org/tiny-ner", "--stage", str(tmp_path / "last")])  # its optimizer stays home
+    assert last.exit_code == 0, last.output
+    assert outputs(birnn_tag.load(tmp_path / "last", device="cpu")) == outputs(birnn_tag.load(run / "last.pt", device="cpu"))
     bad = runner.invoke(app, ["push", str(run), "not a repo", "--stage", str(tmp_path / "other")])
     assert bad.exit_code == 1 and "not a repository id" in bad.stderr and not (tmp_path / "other").exists()
 

@@ -32,7 +32,8 @@ def save_safetensors_checkpoint(payload: dict[str, Any], path: Path) -> None:
     """Write ``payload`` (as :func:`~birnn_tag.runs.checkpoint.read_checkpoint` returns it) as
     ``path`` (the tensors of ``payload["model"]``) and its :func:`companion` (the rest)."""
     save_file, _ = _library()
-    rest = {key: value for key, value in payload.items() if key != "model"}
+    # The optimizer's state only resumes a training (``last.pt``), which a shared model is not for.
+    rest = {key: value for key, value in payload.items() if key not in ("model", "optimizer")}
     for key, value in rest.items():
         try:
             json.dumps(value)
