@@ -20,7 +20,7 @@ def export(
     check: Annotated[bool, typer.Option(help="Tag a split of the run's data with PyTorch and onnxruntime; fail unless the tags are identical (int8: unless F1 is within --check-tolerance).")] = False,
     check_split: Annotated[str, typer.Option(help="The split --check tags.")] = "test",
     check_sentences: Annotated[Optional[int], typer.Option(min=1, help="--check only the first N sentences.")] = None,
-    check_tolerance: Annotated[Optional[float], typer.Option(min=0.0, help="int8 --check: how many points of F1 (token accuracy without spans) the export may lose against PyTorch fp32 (default 0.2).")] = None,
+    check_tolerance: Annotated[Optional[float], typer.Option(help="int8 --check: how many points of F1 (token accuracy without spans) the export may lose against PyTorch fp32 (default 0.2).")] = None,
 ) -> None:
     """Export a tagger as an ONNX folder (Viterbi inside the graph) that `predict` and `birnn_tag.load` run with onnxruntime alone."""
     from birnn_tag import api
