@@ -167,15 +167,16 @@ def _storage(optuna: Any, storage: str) -> Any:
         except OSError as error:
             raise ConfigError(f"--storage {storage}: {error.strerror}") from None
     engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
-    for attempt in range(3):
+    for attempt in range(4):
         try:
             return optuna.storages.RDBStorage(
                 storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2, inherit_intermediate_values=True),
             )
         except Exception as error:  # noqa: BLE001 - a bad URL, a missing driver, SQLAlchemy's errors: one line
-            # Processes started together race to create the tables; the loser finds them made.
-            if attempt == 2 or "IntegrityError" not in type(error).__name__ + str(error):
+            # Processes started together race to create the tables: the loser finds them made
+            # (IntegrityError, or SQLite's OperationalError "already exists" / "locked").
+            if attempt == 3 or not any(kind in type(error).__name__ + str(error) for kind in ("IntegrityError", "OperationalError")):
                 raise ConfigError(f"--storage {storage}: {first_line(error)}") from None
             time.sleep(1.0)
     raise AssertionError("unreachable")
