@@ -109,6 +109,12 @@ def input_format_for(value: InputFormat, name: str, accepted: tuple[str, ...], t
     the one its extension names (``.conll``, ``.conllu``, ``.jsonl``) when the task reads it,
     else text."""
     if value is InputFormat.auto:
-        guess = _FORMAT_OF_SUFFIX.get(PurePath(name).suffix.lower(), "text")
+        guess = named_format(name)
         return guess if guess in accepted else "text"
     return check_format("--input-format", value, accepted, task)
+
+
+def named_format(name: str) -> str:
+    """The input format file ``name``'s extension names (``.conll``, ``.conllu``, ``.jsonl``,
+    ``.parquet``), else ``text``."""
+    return _FORMAT_OF_SUFFIX.get(PurePath(name).suffix.lower(), "text")

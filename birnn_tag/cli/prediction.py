@@ -17,7 +17,7 @@ import typer
 from birnn_tag.cli.console import stderr, setup_logging, user_errors, warn
 from birnn_tag.cli.options import (
     DEVICE_HELP, PRECISION_HELP, ClozeOptions, Device, InputFormat, OutputFormat, Precision, Strategy, TaggingOptions, check_format,
-    input_format_for,
+    input_format_for, named_format,
 )
 from birnn_tag.contracts import Filler, Tagger
 from birnn_tag.data.sharding import Shard
@@ -87,7 +87,7 @@ def _reading(input_format: InputFormat, pretokenized: bool, name: str) -> InputF
     """The format ``--pretokenized`` asks for: line input becomes ``pretokenized``; documents and
     tables keep their format and split their text on whitespace."""
     keeps = input_format in (InputFormat.documents, InputFormat.parquet) or (
-        input_format is InputFormat.auto and input_format_for(input_format, name, (InputFormat.parquet.value,), "") == "parquet"
+        input_format is InputFormat.auto and named_format(name) == "parquet"
     )
     return InputFormat.pretokenized if pretokenized and not keeps else input_format
 
@@ -105,13 +105,11 @@ def _write_table(records: Iterable[dict[str, Any]], schema: Any, sink: BinaryIO)
     stop with an error, so the part written is a readable table."""
     from birnn_tag.data.tables import RecordWriter
 
-    writer, count = RecordWriter(sink, schema), 0
-    try:
+    count = 0
+    with RecordWriter(sink, schema) as writer:
         for record in records:
             writer.write(record)
             count += 1
-    finally:
-        writer.close()
     return count
 
 

@@ -65,7 +65,7 @@ def _values(table: Any, name: str, column: str) -> Iterator[str | list[str]]:
 
 class RecordWriter:
     """Writes records (dicts; a missing key is null) to a binary stream as Parquet row groups of
-    ``schema``. :meth:`close` writes the footer: call it also when the records stop with an
+    ``schema``; leaving the ``with`` block writes the footer, also when the records stop with an
     error, so what was written stays a readable table."""
 
     def __init__(self, sink: BinaryIO, schema: pa.Schema, rows: int = WRITE_ROWS) -> None:
@@ -86,7 +86,10 @@ class RecordWriter:
             self.writer.write_table(pa.Table.from_pylist(self.pending, schema=self.schema))
             self.pending = []
 
-    def close(self) -> None:
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *stopped: object) -> None:
         try:
             self._flush()
         finally:
