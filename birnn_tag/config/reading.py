@@ -29,6 +29,7 @@ from birnn_tag.config.schema import (
     Config,
     TOKENIZERS,
     ModelConfig,
+    TaggingModelConfig,
     TaskName,
     known_tokenizer,
 )
@@ -187,10 +188,13 @@ def _without_other_tasks_settings(raw: dict[str, Any], schema: type[ModelConfig]
 
 
 def _check_word_dim(config: Config) -> None:
-    """``model.word_dim: 0`` leaves a tagger nothing to read but contextual features."""
+    """``model.word_dim: 0`` leaves a tagger nothing to read but contextual features, which
+    are computed per sentence and so cannot be read with document context."""
     model = config.model
     if model.word_dim == 0 and not model.contextual():
         raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
+    if isinstance(model, TaggingModelConfig) and model.document_context and model.contextual():
+        raise ConfigError("model.document_context: not with model.transformer or model.lm_embeddings (their features are per sentence)")
 
 
 def upgrade_format_1(raw: dict[str, Any]) -> dict[str, Any]:

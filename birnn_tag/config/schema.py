@@ -154,6 +154,9 @@ class TaggingModelConfig(ModelConfig):
     char_kernel_size: int = _bounded(3, min=1, max=MAX_SIZE)
     char_hidden_size: int = _bounded(25, min=1, max=MAX_SIZE)  # per direction, char_encoder: lstm
     head: Literal["softmax", "crf"] = "softmax"
+    # Document context: the encoder reads up to this many tokens of the neighbouring sentences
+    # of the same document on each side of a sentence; only the sentence is tagged. 0 = off.
+    document_context: int = _bounded(0, min=0, max=MAX_SIZE)
     # Decode only tag sequences the scheme allows (no O → I-X), for both heads; data.scheme none
     # allows every sequence, so there is nothing to constrain.
     constrained: bool = True
@@ -204,6 +207,13 @@ class TrainingConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False
     threads: int | None = _bounded(None, min=1, max=MAX_SIZE)
+    # Knowledge distillation (taggers): a trained tagging run (folder or checkpoint) whose
+    # calibrated marginals are targets too; teacher_weight of each token's target is the
+    # teacher's, the rest the gold tag's. teacher_text: files of unlabelled text the teacher
+    # labels for training (CoNLL .conll / .conllu, else a document per line).
+    teacher: str | None = None
+    teacher_weight: float = _bounded(0.5, min=0.0, max=1.0)
+    teacher_text: list[str] = field(default_factory=list)
     progress: bool = True
     # Also write each epoch's metrics as TensorBoard scalars, an event file in the run folder ([tensorboard] extra).
     tensorboard: bool = False

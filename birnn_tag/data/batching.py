@@ -12,13 +12,33 @@ from birnn_tag.data.encoding import EncodedSentence
 
 
 @dataclass
+class WindowBatch:
+    """The windows (document context) of a batch's sentences, padded as :class:`Batch` pads
+    sentences; ``starts`` (batch,): where each sentence starts in its window."""
+
+    word_ids: torch.Tensor
+    char_ids: torch.Tensor | None
+    casing_ids: torch.Tensor | None
+    lengths: torch.Tensor
+    mask: torch.Tensor
+    starts: torch.Tensor
+
+    def to(self, device: torch.device) -> WindowBatch:
+        """The same windows with their tensors (except ``lengths``) on ``device``."""
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return WindowBatch(move(self.word_ids), move(self.char_ids), move(self.casing_ids), self.lengths, move(self.mask), move(self.starts))
+
+
+@dataclass
 class Batch:
     """A padded batch. ``lengths`` stays on the CPU (``pack_padded_sequence`` wants it there).
 
     Shapes: ``word_ids``/``tag_ids``/``mask`` (batch, time); ``char_ids`` (batch, time, chars) or None;
     ``indices`` are the sentences' positions in their split, to restore input order. ``tokens``:
     the sentences' words as written; ``context``: per contextual source, cached (batch, time,
-    layers, dim) features, zero past each length, or None (see :class:`EncodedSentence`).
+    layers, dim) features, zero past each length, or None (see :class:`EncodedSentence`);
+    ``window``: the sentences' windows, for models that read document context; ``soft_tags``
+    (batch, time, num_labels): target distributions, zero on padding, or None.
     """
 
     word_ids: torch.Tensor
@@ -30,6 +50,8 @@ class Batch:
     casing_ids: torch.Tensor | None = None
     tokens: list[list[str]] | None = None
     context: list[torch.Tensor | None] | None = None
+    window: WindowBatch | None = None
+    soft_tags: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch with its tensors (except ``lengths``) on ``device``."""
@@ -37,6 +59,7 @@ class Batch:
         return Batch(
             move(self.word_ids), move(self.char_ids), move(self.tag_ids), self.lengths, move(self.mask),
             self.indices, move(self.casing_ids), self.tokens, None if self.context is None else [move(c) for c in self.context],
+            None if self.window is None else self.window.to(device), move(self.soft_tags),
         )
 
     @property
@@ -46,29 +69,55 @@ class Batch:
 
 def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Batch:
     """Pad a list of encoded sentences into a :class:`Batch` (padding id 0 everywhere)."""
-    lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
-    size, time = len(sentences), int(lengths.max())
-    mask = torch.arange(time)[None, :] < lengths[:, None]  # (batch, time)
-
-    def pad(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
-        # The mask's True cells, row by row, are the sentences' tokens end to end.
-        if parts[0] is None:
-            return None
-        return torch.zeros(size, time, dtype=torch.long).masked_scatter_(mask, torch.cat(parts))
-
-    char_ids = None
-    if sentences[0].chars is not None:
-        char_ids = torch.zeros(size, time, max(s.chars.shape[1] for s in sentences), dtype=torch.long)
-        for row, sentence in enumerate(sentences):
-            char_ids[row, : len(sentence), : sentence.chars.shape[1]] = sentence.chars
-    word_ids = pad([s.words for s in sentences])
-    tag_ids = pad([s.tags for s in sentences])
-    casing_ids = pad([s.casing for s in sentences])
+    padded = _Padded([len(s) for s in sentences])
     tokens = [s.tokens for s in sentences] if sentences[0].tokens is not None else None
     context = None
     if sentences[0].context is not None:
-        context = [_pad_features([s.context[i] for s in sentences], time) for i in range(len(sentences[0].context))]
-    return Batch(word_ids, char_ids, tag_ids, lengths, mask, list(indices), casing_ids, tokens, context)
+        context = [_pad_features([s.context[i] for s in sentences], padded.time) for i in range(len(sentences[0].context))]
+    window = None
+    if sentences[0].window is not None:
+        windows = [s.window for s in sentences]
+        around = _Padded([len(w) for w in windows])
+        window = WindowBatch(
+            around.ids([w.words for w in windows]), around.chars([w.chars for w in windows]), around.ids([w.casing for w in windows]),
+            around.lengths, around.mask, torch.tensor([w.start for w in windows], dtype=torch.long),
+        )
+    return Batch(
+        padded.ids([s.words for s in sentences]), padded.chars([s.chars for s in sentences]), padded.ids([s.tags for s in sentences]),
+        padded.lengths, padded.mask, list(indices), padded.ids([s.casing for s in sentences]), tokens, context, window,
+        padded.rows([s.soft for s in sentences]),
+    )
+
+
+class _Padded:
+    """Padding of token rows of the given lengths into (batch, time) tensors."""
+
+    def __init__(self, lengths: list[int]) -> None:
+        self.lengths = torch.tensor(lengths, dtype=torch.long)
+        self.time = int(self.lengths.max())
+        self.mask = torch.arange(self.time)[None, :] < self.lengths[:, None]  # (batch, time)
+
+    def ids(self, parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+        # The mask's True cells, row by row, are the rows' tokens end to end.
+        if parts[0] is None:
+            return None
+        return torch.zeros(self.mask.shape, dtype=torch.long).masked_scatter_(self.mask, torch.cat(parts))
+
+    def rows(self, parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+        """(length, width) float rows per sequence as one zero-padded (batch, time, width) tensor."""
+        if parts[0] is None:
+            return None
+        padded = torch.zeros(*self.mask.shape, parts[0].shape[1], dtype=parts[0].dtype)
+        padded[self.mask] = torch.cat(parts)
+        return padded
+
+    def chars(self, parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+        if parts[0] is None:
+            return None
+        char_ids = torch.zeros(*self.mask.shape, max(part.shape[1] for part in parts), dtype=torch.long)
+        for row, part in enumerate(parts):
+            char_ids[row, : part.shape[0], : part.shape[1]] = part
+        return char_ids
 
 
 def _pad_features(features: list[torch.Tensor | None], time: int) -> torch.Tensor | None:
@@ -95,6 +144,7 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, *, generator: torc
 
 
 def iterate_batches(sentences: Sequence[EncodedSentence], batch_size: int) -> Iterator[Batch]:
-    """Collated inference batches over ``sentences`` (see :func:`sorted_batches`)."""
-    for indices in sorted_batches([len(s) for s in sentences], batch_size):
+    """Collated inference batches over ``sentences`` (see :func:`sorted_batches`), sorted by
+    the length the encoder reads."""
+    for indices in sorted_batches([s.read_length for s in sentences], batch_size):
         yield collate([sentences[i] for i in indices], indices)

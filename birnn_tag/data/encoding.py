@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from birnn_tag.config import EncodingConfig
+from birnn_tag.data.document_context import Context
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
@@ -19,13 +20,30 @@ if TYPE_CHECKING:  # `predict` encodes without `datasets`, and importing it cost
 
 
 @dataclass
+class Window:
+    """A sentence and the tokens around it that the encoder reads (document context): ``words``,
+    ``chars`` and ``casing`` of the whole window, as in :class:`EncodedSentence`; the sentence
+    starts at ``start``."""
+
+    words: torch.Tensor
+    chars: torch.Tensor | None
+    casing: torch.Tensor | None
+    start: int
+
+    def __len__(self) -> int:
+        return self.words.shape[0]
+
+
+@dataclass
 class EncodedSentence:
     """One sentence as tensors: ``words`` (T,), ``chars`` (T, W) with 0-padding, ``tags`` (T,).
 
     ``chars`` is None for models without a character encoder, ``tags`` for untagged text.
     ``tokens`` are the words as written, which contextual features read; ``context`` holds, per
     contextual source of the model, its cached (T, layers, dim) features, or None where the
-    model computes them from the tokens as it goes (a fine-tuned transformer).
+    model computes them from the tokens as it goes (a fine-tuned transformer). ``window``: the
+    sentence with its document context, for models that read one (``model.document_context``).
+    ``soft``: (T, num_labels) target distributions (a teacher's, ``training.teacher``) or None.
     """
 
     words: torch.Tensor
@@ -34,9 +52,16 @@ class EncodedSentence:
     casing: torch.Tensor | None = None
     tokens: list[str] | None = None
     context: list[torch.Tensor | None] | None = None
+    window: Window | None = None
+    soft: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.words.shape[0]
+
+    @property
+    def read_length(self) -> int:
+        """The tokens the encoder reads: the window's, when the sentence has one."""
+        return len(self.window) if self.window is not None else len(self)
 
 
 #: The tag id of a token whose tag is missing (``data.missing_tag``): heads leave it to the model.
@@ -57,11 +82,14 @@ class TokenEncoder(TokenIds):
     """:class:`~birnn_tag.data.token_ids.TokenIds` whose batches become the tensors a PyTorch model reads."""
 
     def encode_sentences(
-        self, sentences: Sequence[list[str]], tags: Sequence[list[int]] | None = None
+        self, sentences: Sequence[list[str]], tags: Sequence[list[int]] | None = None, contexts: Sequence[Context] | None = None
     ) -> list[EncodedSentence]:
         """The sentences (and their tag ids, if given) as tensors: slices of a few whole-batch
         tensors (one ``torch.tensor`` per sentence and field was a large share of prediction
-        time), each sentence's characters cut to its own longest word."""
+        time), each sentence's characters cut to its own longest word. With ``contexts`` (the
+        tokens before and after each sentence) each one comes with its :class:`Window`."""
+        if contexts is not None:
+            return self._encode_windows(sentences, tags, contexts)
         batch = self.encode(sentences)
         spellings = torch.from_numpy(batch.spellings)
         chars = torch.from_numpy(batch.chars)[spellings]  # (tokens, longest word)
@@ -79,6 +107,26 @@ class TokenEncoder(TokenIds):
             for w, c, k, width, tokens, ids in parts
         ]
 
+    def _encode_windows(
+        self, sentences: Sequence[list[str]], tags: Sequence[list[int]] | None, contexts: Sequence[Context]
+    ) -> list[EncodedSentence]:
+        """Each sentence encoded inside its window, the sentence's own tensors slices of the window's."""
+        windows = self.encode_sentences([[*before, *tokens, *after] for tokens, (before, after) in zip(sentences, contexts)])
+        encoded = []
+        for row, (window, tokens, (before, _)) in enumerate(zip(windows, sentences, contexts)):
+            start, end = len(before), len(before) + len(tokens)
+            encoded.append(
+                EncodedSentence(
+                    words=window.words[start:end],
+                    chars=window.chars[start:end],
+                    tags=None if tags is None else torch.tensor(tags[row], dtype=torch.long),
+                    casing=window.casing[start:end],
+                    tokens=list(tokens),
+                    window=Window(window.words, window.chars, window.casing, start),
+                )
+            )
+        return encoded
+
 
 #: Sentences encoded together when a split is: bounds the (tokens, longest word) character
 #: tensor each one's characters are slices of.
@@ -86,18 +134,23 @@ SPLIT_CHUNK = 1000
 
 
 def encode_split(
-    dataset: datasets.Dataset, vocabs: Vocabularies, config: EncodingConfig, missing: str | None = None
+    dataset: datasets.Dataset,
+    vocabs: Vocabularies,
+    config: EncodingConfig,
+    missing: str | None = None,
+    contexts: Sequence[Context] | None = None,
 ) -> list[EncodedSentence]:
     """A prepared split (columns tokens, optional tags, where) as tensors, as ``predict`` encodes
-    text; a tag the vocabulary lacks is an error naming its sentence, ``missing`` is
-    :data:`MISSING_ID`."""
+    text, with each row's ``contexts`` if given; a tag the vocabulary lacks is an error naming
+    its sentence, ``missing`` is :data:`MISSING_ID`."""
     encode = TokenEncoder(vocabs, config)
     tokens = dataset["tokens"]
     tags = None
     if "tags" in dataset.column_names:
         tags = [encode_tags(row, vocabs, where, missing) for row, where in zip(dataset["tags"], dataset["where"])]
+    chunk = lambda rows, start: None if rows is None else rows[start : start + SPLIT_CHUNK]  # noqa: E731
     return [
         sentence
         for start in range(0, len(tokens), SPLIT_CHUNK)
-        for sentence in encode.encode_sentences(tokens[start : start + SPLIT_CHUNK], None if tags is None else tags[start : start + SPLIT_CHUNK])
+        for sentence in encode.encode_sentences(chunk(tokens, start), chunk(tags, start), chunk(contexts, start))
     ]

@@ -73,7 +73,7 @@ def train_epoch(
     """
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-    plan = bucketed_batches([len(s) for s in sentences], config.batch_size, generator=generator)
+    plan = bucketed_batches([s.read_length for s in sentences], config.batch_size, generator=generator)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     total_loss = torch.zeros((), device=device)
     tokens, sentences_seen, started = 0, 0, time.perf_counter()

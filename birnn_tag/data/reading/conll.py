@@ -15,6 +15,9 @@ from typing import BinaryIO
 from birnn_tag.errors import DataError, short_repr
 
 DOCSTART = "-DOCSTART-"
+#: The column of a split that says which document each sentence belongs to (equal values next
+#: to each other: one document), where its file marks documents.
+DOCUMENT_COLUMN = "document"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,14 @@ class ColumnFormat:
 
 @dataclass
 class ColumnSentence:
-    """One sentence read from a column file; ``line`` is where it starts."""
+    """One sentence read from a column file; ``line`` is where it starts, ``document`` how many
+    document starts (``-DOCSTART-``) came before it: None before the first (in files without
+    any, always), where a sentence is a document of its own."""
 
     line: int
     tokens: list[str]
     tags: list[str] | None
+    document: int | None = None
 
 
 def check_encoding(encoding: str, setting: str) -> None:
@@ -110,18 +116,25 @@ def _split(line: str, separator: str, name: str, number: int) -> list[str]:
     return line.split()
 
 
-def group_sentences(words: Iterable[tuple[int, str, str | None] | None], with_tags: bool) -> Iterator[ColumnSentence]:
-    """Sentences from a reader's ``(line, token, tag)`` words; None (a blank line) ends a sentence."""
+#: What a reader yields for a line that starts a document: it ends the sentence as a blank line does.
+NEW_DOCUMENT = "new document"
+
+
+def group_sentences(words: Iterable[tuple[int, str, str | None] | str | None], with_tags: bool) -> Iterator[ColumnSentence]:
+    """Sentences from a reader's ``(line, token, tag)`` words; None (a blank line) ends a sentence,
+    :data:`NEW_DOCUMENT` ends it and starts the next document."""
     current: ColumnSentence | None = None
+    document = 0
     for word in words:
-        if word is None:
+        if word is None or word == NEW_DOCUMENT:
             if current is not None:
                 yield current
             current = None
+            document += word == NEW_DOCUMENT
             continue
         number, token, tag = word
         if current is None:
-            current = ColumnSentence(number, [], [] if with_tags else None)
+            current = ColumnSentence(number, [], [] if with_tags else None, document or None)
         current.tokens.append(token)
         if current.tags is not None:
             current.tags.append(tag)
@@ -138,7 +151,7 @@ def iter_conll(lines: Iterable[tuple[int, str]], name: str, columns: ColumnForma
     return group_sentences(_conll_words(lines, name, columns), columns.tag_column is not None)
 
 
-def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFormat) -> Iterator[tuple[int, str, str | None] | None]:
+def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFormat) -> Iterator[tuple[int, str, str | None] | str | None]:
     separator, width = columns.separator, None
     sentence_line = None  # where the sentence being read started; None between sentences
     for number, line in lines:
@@ -149,7 +162,7 @@ def _conll_words(lines: Iterable[tuple[int, str]], name: str, columns: ColumnFor
                     "a blank line must come before it"
                 )
             sentence_line = None
-            yield None
+            yield NEW_DOCUMENT if line.strip() else None
             continue
         sentence_line = sentence_line or number
         if separator == "auto":
@@ -178,16 +191,20 @@ def read_conll(path: str | Path, columns: ColumnFormat, encoding: str = "utf-8")
 
 
 def sentence_columns(sentences: Iterable[ColumnSentence], path: Path) -> dict[str, list]:
-    """A file's sentences as columns ``tokens``, ``tags`` (when they have tags) and ``line``."""
-    out: dict[str, list] = {"tokens": [], "tags": [], "line": []}
+    """A file's sentences as columns ``tokens``, ``tags`` (when they have tags), ``line`` and,
+    when the file marks documents, ``document`` (:data:`DOCUMENT_COLUMN`)."""
+    out: dict[str, list] = {"tokens": [], "tags": [], "line": [], DOCUMENT_COLUMN: []}
     for sentence in sentences:
         out["tokens"].append(sentence.tokens)
         out["tags"].append(sentence.tags)
         out["line"].append(sentence.line)
+        out[DOCUMENT_COLUMN].append(sentence.document)
     if not out["tokens"]:
         raise DataError(f"{path}: no sentences found (empty file?)")
     if out["tags"][0] is None:
         del out["tags"]
+    if all(document is None for document in out[DOCUMENT_COLUMN]):
+        del out[DOCUMENT_COLUMN]
     return out
 
 

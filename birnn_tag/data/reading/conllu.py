@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from birnn_tag.data.reading.conll import ColumnSentence, decode_lines, group_sentences, sentence_columns
+from birnn_tag.data.reading.conll import NEW_DOCUMENT, ColumnSentence, decode_lines, group_sentences, sentence_columns
 from birnn_tag.errors import DataError
 
 COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
@@ -44,12 +44,14 @@ def iter_conllu(
 
 def _words(
     lines: Iterable[tuple[int, str]], name: str, token_column: int, tag_column: int | None
-) -> Iterator[tuple[int, str, str | None] | None]:
+) -> Iterator[tuple[int, str, str | None] | str | None]:
     for number, line in lines:
         if not line.strip():
             yield None
             continue
         if line.startswith("#"):
+            if line[1:].split(maxsplit=1)[:1] == ["newdoc"]:  # ``# newdoc`` or ``# newdoc id = ...``
+                yield NEW_DOCUMENT
             continue
         fields = line.split("\t")
         if len(fields) != len(COLUMNS):

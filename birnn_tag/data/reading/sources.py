@@ -17,7 +17,7 @@ from datasets.fingerprint import generate_random_fingerprint
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data.reading import conllu
-from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, read_conll
+from birnn_tag.data.reading.conll import DOCUMENT_COLUMN, ColumnFormat, decode_lines, read_conll
 from birnn_tag.data.reading.spans import SPAN_FORMATS, read_span_file, span_format_of
 from birnn_tag.errors import DataError, first_line
 
@@ -184,7 +184,8 @@ def _tag_names(dataset: datasets.Dataset, tag_field: str) -> list[str] | None:
 def standardize(
     dataset: datasets.Dataset, config: DataConfig, origin: str, *, with_tags: bool = True
 ) -> datasets.Dataset:
-    """Rename/convert a table's token and tag fields to ``tokens`` / ``tags`` lists of str."""
+    """Rename/convert a table's token and tag fields to ``tokens`` / ``tags`` lists of str; a
+    ``document`` field is kept (as str; None: a document of its own)."""
     token_field = _pick_field(dataset, config.token_column, _TOKEN_FIELDS, origin, "token_column")
     tag_field = None
     if with_tags:
@@ -199,6 +200,8 @@ def standardize(
         if tag_field:
             tags = [_as_list(value) for value in batch[tag_field]]
             out["tags"] = [_tag_strings(row, names, origin, index) for row, index in zip(tags, indices)]
+        if DOCUMENT_COLUMN in batch:  # any value: rows next to each other with equal ones are a document
+            out[DOCUMENT_COLUMN] = [None if value is None else str(value) for value in batch[DOCUMENT_COLUMN]]
         return out
 
     return map_batched(dataset, convert, with_indices=True, remove_columns=dataset.column_names)

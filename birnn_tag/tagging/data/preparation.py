@@ -9,6 +9,7 @@ import datasets
 
 from birnn_tag.config import DataConfig
 from birnn_tag.data.pieces import piece_bounds, window_bounds
+from birnn_tag.data.reading.conll import DOCUMENT_COLUMN
 from birnn_tag.data.reading.sources import Corpus, map_batched
 from birnn_tag.errors import DataError
 from birnn_tag.tagging.data import schemes
@@ -71,8 +72,9 @@ def _tag_at(corpus: Corpus, split: str, row: int, position: int) -> str:
 def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Dataset:
     """Validated, scheme-converted version of one split, one row per sentence as written.
 
-    ``scheme: auto`` is resolved by :func:`resolve_scheme`. Columns: ``tokens``, ``tags`` (when the split has tags) and ``where`` (``file:line`` of the
-    sentence, so that later errors such as an unknown label can point at it).
+    ``scheme: auto`` is resolved by :func:`resolve_scheme`. Columns: ``tokens``, ``tags`` (when the split has tags), ``where`` (``file:line`` of the
+    sentence, so that later errors such as an unknown label can point at it) and ``document``
+    where the split has one.
     """
     dataset = corpus.splits[split]
     has_tags = "tags" in dataset.column_names
@@ -90,6 +92,8 @@ def clean_split(corpus: Corpus, split: str, config: DataConfig) -> datasets.Data
 
     def clean(batch: dict, indices: list[int]) -> dict:
         out: dict[str, list] = {"tokens": batch["tokens"], "where": []} | ({"tags": []} if has_tags else {})
+        if DOCUMENT_COLUMN in batch:
+            out[DOCUMENT_COLUMN] = batch[DOCUMENT_COLUMN]
         for position, row in enumerate(indices):
             tokens = batch["tokens"][position]
             line = batch["line"][position] if "line" in batch else None
@@ -123,8 +127,9 @@ def cut_sentences(sentences: datasets.Dataset, config: DataConfig, *, keep_entit
     ``predict`` tags (:func:`~birnn_tag.data.pieces.window_bounds`), since the gold tags must not
     help the model being scored. An entity that is cut is written as one entity per part, so that
     every piece's tags are valid in the training scheme (a piece opening with ``I-X`` would be a
-    move the constrained CRF forbids). Columns: those of ``sentences`` plus ``sentence``, the row
-    of the sentence the piece was cut from, and ``start``, its first token's position there.
+    move the constrained CRF forbids). Columns: ``tokens``, ``where``, ``tags`` (if any), and
+    ``sentence``, the row of the sentence the piece was cut from, and ``start``, its first
+    token's position there.
     """
     has_tags = "tags" in sentences.column_names
     by_span = config.scheme != schemes.NO_SPANS

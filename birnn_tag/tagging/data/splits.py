@@ -8,7 +8,9 @@ import logging
 import datasets
 
 from birnn_tag.config import Config
+from birnn_tag.data.document_context import piece_contexts
 from birnn_tag.data.encoding import encode_split
+from birnn_tag.data.reading.conll import DOCUMENT_COLUMN
 from birnn_tag.data.pretrained import pretrained_words
 from birnn_tag.data.reading.sources import Corpus
 from birnn_tag.data.split import Split
@@ -26,7 +28,8 @@ def tagging_split(
     """The :class:`Split` of a :func:`~birnn_tag.tagging.data.preparation.clean_split` and its
     :func:`~birnn_tag.tagging.data.preparation.cut_sentences`.
 
-    Only the ``train`` split's tags become label ids (the loss needs them). Other splits keep
+    With ``model.document_context`` each piece comes with the tokens around it in its document
+    (:func:`~birnn_tag.data.document_context.piece_contexts`). Only the ``train`` split's tags become label ids (the loss needs them). Other splits keep
     their gold tags as strings to score against: a label the model never learned (a dev ``I-PRT``
     where training has only one-word ``B-PRT`` chunks) is an error to count, not a reason to stop.
     """
@@ -36,7 +39,10 @@ def tagging_split(
     piece_tags = pieces["tags"] if "tags" in pieces.column_names else None
     if not train and piece_tags is not None:
         pieces = pieces.remove_columns("tags")
-    encoded = encode_split(pieces, vocabs, config.encoding, config.data.missing_tag)
+    contexts = None
+    if config.model.document_context:
+        contexts = piece_contexts(sentences["tokens"], documents_of(sentences), piece_rows(pieces), config.model.document_context)
+    encoded = encode_split(pieces, vocabs, config.encoding, config.data.missing_tag, contexts)
     return Split(encoded, sentences["tags"], bounds, sentences["tokens"], piece_tags)
 
 
@@ -83,7 +89,22 @@ def encode_tagging_splits(
         if name != "train":
             warn_unknown_labels(corpus.origins[name], sentences[name], vocabs, config.data.scheme)
     splits = {name: tagging_split(sentences[name], pieces[name], vocabs, config, train=name == "train") for name in pieces}
+    if config.training.teacher and "train" in splits:
+        from birnn_tag.tagging.distillation import distilled_split
+
+        train = sentences["train"]
+        splits["train"] = distilled_split(splits["train"], train["tokens"], documents_of(train), piece_rows(pieces["train"]), vocabs, config)
     return vocabs, splits
+
+
+def documents_of(sentences: datasets.Dataset) -> list | None:
+    """The document of each cleaned sentence, where its split marks documents."""
+    return sentences[DOCUMENT_COLUMN] if DOCUMENT_COLUMN in sentences.column_names else None
+
+
+def piece_rows(pieces: datasets.Dataset) -> list[tuple[int, int, int]]:
+    """Each piece of :func:`~birnn_tag.tagging.data.preparation.cut_sentences` as ``(sentence row, start, end)``."""
+    return [(row, start, start + len(tokens)) for row, start, tokens in zip(pieces["sentence"], pieces["start"], pieces["tokens"])]
 
 
 def warn_unknown_labels(origin: str, sentences: datasets.Dataset, vocabs: Vocabularies, scheme: str) -> None:

@@ -39,9 +39,14 @@ class Tagger(nn.Module):
         self.contexts = nn.ModuleList(contexts)
 
     def features(self, batch: Batch) -> torch.Tensor:
-        """Encoder features (batch, time, 2 * hidden_size) of a padded batch."""
-        embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids, self.context_features(batch))
-        return self.encoder(embedded, batch.lengths)
+        """Encoder features (batch, time, 2 * hidden_size) of a padded batch. A batch with
+        document context is read window by window, and each sentence's own states are kept."""
+        window = batch.window
+        if window is None:
+            embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids, self.context_features(batch))
+            return self.encoder(embedded, batch.lengths)
+        states = self.encoder(self.embedder(window.word_ids, window.char_ids, window.mask, window.casing_ids), window.lengths)
+        return sentence_states(states, window.starts, batch.mask.shape[1])
 
     def context_features(self, batch: Batch) -> list[torch.Tensor] | None:
         """Each contextual source's (batch, time, layers, dim) features: the batch's cached ones,
@@ -76,9 +81,12 @@ class Tagger(nn.Module):
         return split.with_context(rows, keys)
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        """Training loss of a batch (a scalar)."""
+        """Training loss of a batch (a scalar): of its gold tags, or of its soft targets when it
+        has them (:mod:`~birnn_tag.tagging.distillation`)."""
         features = self.features(batch)
         with _full_precision(features):
+            if batch.soft_tags is not None:
+                return self.head.soft_loss(features.float(), batch.soft_tags, batch.mask)
             return self.head.loss(features.float(), batch.tag_ids, batch.mask)
 
     def forward(self, batch: Batch) -> torch.Tensor:
@@ -97,6 +105,15 @@ class Tagger(nn.Module):
         features = self.features(batch)
         with _full_precision(features):
             return self.head.k_best_probabilities(features.float(), batch.mask, k)
+
+
+def sentence_states(states: torch.Tensor, starts: torch.Tensor, time: int) -> torch.Tensor:
+    """The (batch, ``time``, dim) states of the sentences inside windows' (batch, window time,
+    dim) ``states``, sentence ``b`` starting at ``starts[b]``; cells past a sentence's end hold
+    whatever follows it (the batch's mask leaves them out). A gather of computed positions, so
+    that an export traces it without data-dependent shapes."""
+    positions = (starts[:, None] + torch.arange(time, device=states.device)[None, :]).clamp(max=states.shape[1] - 1)
+    return states.gather(1, positions[:, :, None].expand(-1, -1, states.shape[2]))
 
 
 def _full_precision(features: torch.Tensor) -> torch.autocast:

@@ -31,7 +31,7 @@ from birnn_tag.runs.folder import report_scores, run_folder_of
 from birnn_tag.tagging.network.crf import CRFHead, marginals
 from birnn_tag.tagging.network.viterbi import viterbi
 from birnn_tag.tagging.onnx.quantization import check_quantization, quantize_graph
-from birnn_tag.tagging.onnx.runtime import EXPORT_FORMAT, INPUTS, METADATA_FILE, MODEL_FILE, OUTPUTS, OnnxTaggingModel
+from birnn_tag.tagging.onnx.runtime import EXPORT_FORMAT, METADATA_FILE, MODEL_FILE, OUTPUTS, OnnxTaggingModel, graph_inputs
 from birnn_tag.tagging.network.tagger import Tagger
 from birnn_tag.tagging.public.pytorch import TaggingModel
 from birnn_tag.version import __version__
@@ -64,13 +64,22 @@ class ExportGraph(nn.Module):
         spelling_ids: torch.Tensor,
         casing_ids: torch.Tensor,
         lengths: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        sentence_lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(batch, time) word, spelling and casing ids, (spellings, chars) char ids of the batch's
         distinct spellings, (batch,) lengths → tag ids (batch, time), confidences (batch, time),
-        emissions (batch, time, num_tags)."""
+        emissions (batch, time, num_tags).
+
+        For a tagger with document context the ids are the sentences' windows', ``positions``
+        (batch, time) where each sentence token is in its window (any position past the
+        sentence's ``sentence_lengths``), and the outputs are the sentences'."""
         mask = torch.arange(word_ids.shape[1])[None, :] < lengths[:, None]  # (batch, time)
         embedded = self.tagger.embedder.dense(word_ids, char_ids, spelling_ids, mask, casing_ids)
         features = self.tagger.encoder.padded(embedded, lengths, grid=False)
+        if positions is not None:
+            features = features.gather(1, positions[:, :, None].expand(-1, -1, features.shape[2]))
+            mask = torch.arange(positions.shape[1])[None, :] < sentence_lengths[:, None]
         head = self.tagger.head
         extra = {"forward_backward": self.forward_backward} if isinstance(head, CRFHead) else {}
         tag_ids, confidences = head.decode(features, mask, True, search=self.search, **extra)
@@ -98,7 +107,8 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        _write_graph(loaded.model, staging / MODEL_FILE, opset)
+        windows = bool(loaded.config.model.document_context)
+        _write_graph(loaded.model, staging / MODEL_FILE, opset, windows)
         quantized = {"quantized_nodes": quantize_graph(staging / MODEL_FILE)} if quantize else {}
         save_config(loaded.config, staging / "config.yaml")
         loaded.vocabs.save(staging / "vocab.json")
@@ -113,7 +123,7 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
             "labels": loaded.vocabs.labels.items,
             "scheme": loaded.config.data.scheme,
             "max_length": loaded.config.data.max_length,
-            "inputs": list(INPUTS),
+            "inputs": list(graph_inputs(windows)),
             "outputs": list(OUTPUTS),
             "metrics": report_scores(run_folder_of(loaded.path)),
         }
@@ -126,10 +136,11 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
     return folder
 
 
-def _write_graph(model: Tagger, path: Path, opset: int) -> None:
+def _write_graph(model: Tagger, path: Path, opset: int, windows: bool) -> None:
     graph = ExportGraph(model).eval()
     # Two sentences (3 and 2 tokens), four spellings of up to 4 characters after the empty one
-    # (row 0, for padding): any shape traces the same graph.
+    # (row 0, for padding): any shape traces the same graph. As windows: sentences of 2 and 1
+    # tokens at positions 1 and 0.
     example = (
         torch.tensor([[2, 3, 4], [5, 6, 0]]),
         torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [4, 0, 0, 0], [5, 6, 7, 8], [3, 4, 0, 0]]),
@@ -137,14 +148,18 @@ def _write_graph(model: Tagger, path: Path, opset: int) -> None:
         torch.tensor([[1, 2, 3], [4, 5, 0]]),
         torch.tensor([3, 2]),
     )
-    axes = {"word_ids": ["batch", "time"], "char_ids": ["spellings", "chars"], "spelling_ids": ["batch", "time"],
-            "casing_ids": ["batch", "time"], "lengths": ["batch"], "tag_ids": ["batch", "time"],
-            "confidences": ["batch", "time"], "emissions": ["batch", "time"]}
+    axes = {"word_ids": ["batch", "window_time" if windows else "time"], "char_ids": ["spellings", "chars"],
+            "lengths": ["batch"], "tag_ids": ["batch", "time"], "confidences": ["batch", "time"], "emissions": ["batch", "time"]}
+    axes |= {name: axes["word_ids"] for name in ("spelling_ids", "casing_ids")}
+    if windows:
+        example += (torch.tensor([[1, 2], [0, 0]]), torch.tensor([2, 1]))
+        axes |= {"positions": ["batch", "time"], "sentence_lengths": ["batch"]}
+    inputs = graph_inputs(windows)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer notes on Python values read from tensors
             torch.onnx.export(
-                graph, example, str(path), dynamo=False, opset_version=opset, input_names=list(INPUTS),
+                graph, example, str(path), dynamo=False, opset_version=opset, input_names=list(inputs),
                 output_names=list(OUTPUTS), dynamic_axes={name: dict(enumerate(dims)) for name, dims in axes.items()},
             )
     except (ImportError, ModuleNotFoundError) as error:
@@ -178,9 +193,21 @@ def model_card(loaded: LoadedModel, metadata: dict) -> str:
         "spellings, row 0 all zeros), `spelling_ids` (batch, time: each token's row of `char_ids`) and",
         "`lengths` (batch), padded with 0; it returns `tag_ids`, `confidences` (the chosen tag's",
         "probability, or CRF marginal) and `emissions`. `config.yaml` and `vocab.json` say how tokens become ids.",
+        *_window_lines(config.model.document_context),
         "",
     ]
     return "\n".join(lines)
+
+
+def _window_lines(size: int) -> list[str]:
+    if not size:
+        return []
+    return [
+        "",
+        f"The model reads document context: each sentence with up to {size} tokens of its document on each",
+        "side (its window). The ids above are the windows'; `positions` (batch, time) gives each sentence",
+        "token's place in its window and `sentence_lengths` (batch) the sentences' lengths; the outputs are the sentences'.",
+    ]
 
 
 def _precision_line(metadata: dict) -> str:

@@ -20,6 +20,7 @@ import yaml
 
 from birnn_tag.config import config_from_dict, upgrade_format_1
 from birnn_tag.data.batch_plans import sorted_batches
+from birnn_tag.data.document_context import Context
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, CheckpointError, first_line, short_repr
@@ -31,7 +32,15 @@ from birnn_tag.runtime.threads import thread_count
 EXPORT_FORMAT = 2
 MODEL_FILE, METADATA_FILE = "model.onnx", "export.json"
 INPUTS = ("word_ids", "char_ids", "spelling_ids", "casing_ids", "lengths")
+#: A model with document context reads windows: where each sentence token is in its window, and
+#: each sentence's length.
+WINDOW_INPUTS = ("positions", "sentence_lengths")
 OUTPUTS = ("tag_ids", "confidences", "emissions")
+
+
+def graph_inputs(windows: bool) -> tuple[str, ...]:
+    """The exported graph's input names (with document context: read in windows)."""
+    return INPUTS + WINDOW_INPUTS if windows else INPUTS
 
 
 def is_export(path: str | Path) -> bool:
@@ -62,6 +71,8 @@ class OnnxTaggingModel(TaggingBase):
         self.folder, self.metadata = folder, metadata
         self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))
         self.inputs = {node.name for node in self.session.get_inputs()}
+        if bool(config.model.document_context) != (set(WINDOW_INPUTS) <= self.inputs):
+            raise CheckpointError(f"{folder / MODEL_FILE}: its inputs do not match model.document_context in config.yaml")
         self.ids = TokenIds(vocabs, config.encoding)
 
     def describe(self) -> dict[str, Any]:
@@ -73,12 +84,16 @@ class OnnxTaggingModel(TaggingBase):
     def decoder(self, batch_size: int) -> Decode:
         """onnxruntime tagging, batched as PyTorch's (length-sorted, a padded-token budget)."""
 
-        def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
+        def decode(
+            pieces: list[list[str]], confidences: bool, contexts: list[Context] | None = None
+        ) -> tuple[list[list[int]], list[list[float]] | None]:
             tag_ids: list[list[int]] = [[] for _ in pieces]
             scores: list[list[float]] | None = [[] for _ in pieces] if confidences else None
             outputs = ["tag_ids", "confidences"] if confidences else ["tag_ids"]  # onnxruntime runs only what they need
-            for indices in sorted_batches([len(piece) for piece in pieces], batch_size):
-                tags, *probabilities = self.run([pieces[i] for i in indices], outputs)
+            read = [len(piece) + (0 if contexts is None else len(contexts[i][0]) + len(contexts[i][1])) for i, piece in enumerate(pieces)]
+            for indices in sorted_batches(read, batch_size):
+                batch_contexts = None if contexts is None else [contexts[i] for i in indices]
+                tags, *probabilities = self.run([pieces[i] for i in indices], outputs, batch_contexts)
                 for row, index in enumerate(indices):
                     length = len(pieces[index])
                     tag_ids[index] = tags[row, :length].tolist()
@@ -88,10 +103,22 @@ class OnnxTaggingModel(TaggingBase):
 
         return decode
 
-    def run(self, pieces: list[list[str]], outputs: Sequence[str] = OUTPUTS) -> list[np.ndarray]:
+    def run(
+        self, pieces: list[list[str]], outputs: Sequence[str] = OUTPUTS, contexts: list[Context] | None = None
+    ) -> list[np.ndarray]:
         """The graph's ``outputs`` (numpy arrays, padded; by default tag ids, confidences and
-        emissions) for one batch."""
-        feed = self.ids.encode(pieces).padded()
+        emissions) for one batch, each piece read in its document context (``contexts``; none
+        given: alone) by a model with document context."""
+        if not self.config.model.document_context:
+            feed = self.ids.encode(pieces).padded()
+        else:
+            contexts = contexts or [([], [])] * len(pieces)
+            feed = self.ids.encode([[*before, *piece, *after] for piece, (before, after) in zip(pieces, contexts)]).padded()
+            lengths = np.array([len(piece) for piece in pieces], dtype=np.int64)
+            starts = np.array([len(before) for before, _ in contexts], dtype=np.int64)
+            steps = np.arange(int(lengths.max(initial=0)), dtype=np.int64)[None, :]
+            feed["positions"] = np.minimum(starts[:, None] + steps, np.maximum(feed["lengths"][:, None] - 1, 0))
+            feed["sentence_lengths"] = lengths
         return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
 
     def evaluate(self, source: str | Path = "test", **options: Any) -> NoReturn:

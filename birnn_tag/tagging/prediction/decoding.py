@@ -9,6 +9,7 @@ import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.document_context import Context
 from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
 from birnn_tag.nn.modes import evaluating
 from birnn_tag.runtime.precision import inference_autocast
@@ -44,14 +45,18 @@ def decode_sentences(
 def torch_decoder(
     loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None
 ) -> Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]:
-    """``predict``'s decode step for a PyTorch model: encode a group of token lists, tag them with
-    :func:`decode_sentences` on ``device`` (default CPU) at ``precision`` (default the run's)."""
+    """``predict``'s decode step for a PyTorch model: encode a group of token lists (in their
+    document contexts, if given), tag them with :func:`decode_sentences` on ``device`` (default
+    CPU) at ``precision`` (default the run's)."""
     encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
     device = device or torch.device("cpu")
     precision = precision or loaded.config.training.eval_precision
 
-    def decode(pieces: list[list[str]], confidences: bool) -> tuple[list[list[int]], list[list[float]] | None]:
-        return decode_sentences(loaded.model, encode.encode_sentences(pieces), batch_size, device, confidences, precision)
+    def decode(
+        pieces: list[list[str]], confidences: bool, contexts: list[Context] | None = None
+    ) -> tuple[list[list[int]], list[list[float]] | None]:
+        encoded = encode.encode_sentences(pieces, contexts=contexts)
+        return decode_sentences(loaded.model, encoded, batch_size, device, confidences, precision)
 
     return decode
 
@@ -76,9 +81,13 @@ def decode_k_best(
 def torch_k_best(
     loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None
 ) -> Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]:
-    """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists → each one's
-    ``k`` best tag id sequences and probabilities."""
+    """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists (in their
+    document contexts, if given) → each one's ``k`` best tag id sequences and probabilities."""
     encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
     device = device or torch.device("cpu")
     precision = precision or loaded.config.training.eval_precision
-    return lambda pieces: decode_k_best(loaded.model, encode.encode_sentences(pieces), batch_size, device, k, precision)
+
+    def k_best(pieces: list[list[str]], contexts: list[Context] | None = None) -> list[list[tuple[list[int], float]]]:
+        return decode_k_best(loaded.model, encode.encode_sentences(pieces, contexts=contexts), batch_size, device, k, precision)
+
+    return k_best

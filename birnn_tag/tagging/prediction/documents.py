@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +30,14 @@ class InputDocument:
     tokens: list[str]
     offsets: list[tuple[int, int]]
 
-    def sentences(self) -> list[InputSentence]:
-        """The document's sentences, each with the document's text and offsets into it (an empty
-        document is one empty sentence, so that it still gets its prediction)."""
+    def sentences(self, document: Hashable | None = None) -> list[InputSentence]:
+        """The document's sentences, each with the document's text and offsets into it and
+        ``document`` as the document they are part of (an empty document is one empty sentence,
+        so that it still gets its prediction)."""
         if not self.tokens:
-            return [InputSentence(self.text, [], [])]
+            return [InputSentence(self.text, [], [], document)]
         return [
-            InputSentence(self.text, self.tokens[start:end], self.offsets[start:end])
+            InputSentence(self.text, self.tokens[start:end], self.offsets[start:end], document)
             for start, end in sentence_bounds(self.text, self.tokens, self.offsets)
         ]
 
@@ -90,13 +91,14 @@ def tag_documents(
     tag: Callable[[Iterable[InputSentence]], Iterator[Prediction]], items: Iterable[InputSentence | InputDocument]
 ) -> Iterator[Prediction]:
     """Predictions for sentences and documents, in input order: ``tag`` tags sentences lazily;
-    a document's sentences are tagged with the rest and joined into one prediction."""
+    a document's sentences (marked as one document, numbered by position in ``items``) are
+    tagged with the rest and joined into one prediction."""
     pending: deque[tuple[InputDocument | None, int]] = deque()  # each item, as ``tag`` reads it
 
     def sentences() -> Iterator[InputSentence]:
-        for item in items:
+        for number, item in enumerate(items):
             if isinstance(item, InputDocument):
-                parts = item.sentences()
+                parts = item.sentences(("input document", number))
                 pending.append((item, len(parts)))
                 yield from parts
             else:

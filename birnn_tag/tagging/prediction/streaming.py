@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -22,7 +22,8 @@ from birnn_tag.config import Config
 from birnn_tag.data.batch_plans import chunked
 from birnn_tag.data.reading.conll import ColumnFormat, decode_lines, iter_conll
 from birnn_tag.data.reading.conllu import COLUMNS, TOKEN_COLUMN, iter_conllu
-from birnn_tag.data.pieces import cut_tokens, join_windows, window_bounds
+from birnn_tag.data.document_context import Context, piece_contexts
+from birnn_tag.data.pieces import join_windows, piece_bounds, window_bounds
 from birnn_tag.data.reading.tokenize import Tokenizer, tokenize, whitespace_tokenize
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, short_repr
@@ -40,20 +41,23 @@ GROUP_TOKENS = 65_536
 
 @dataclass
 class InputSentence:
-    """A sentence to tag: its text, tokens and each token's ``(start, end)`` offsets in the text."""
+    """A sentence to tag: its text, tokens and each token's ``(start, end)`` offsets in the text;
+    ``document`` says which document it is part of (sentences next to each other with equal
+    values are one document, read together by models with document context), None: alone."""
 
     text: str
     tokens: list[str]
     offsets: list[tuple[int, int]]
+    document: Hashable | None = None
 
     @classmethod
-    def from_tokens(cls, tokens: list[str]) -> InputSentence:
+    def from_tokens(cls, tokens: list[str], document: Hashable | None = None) -> InputSentence:
         """A pre-tokenized sentence; its text is the tokens joined by single spaces."""
         offsets, position = [], 0
         for token in tokens:
             offsets.append((position, position + len(token)))
             position += len(token) + 1
-        return cls(" ".join(tokens), tokens, offsets)
+        return cls(" ".join(tokens), tokens, offsets, document)
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ def read_inputs(
 ) -> Iterator[InputSentence]:
     """Sentences from a stream: ``text`` (one per line, tokenized), ``pretokenized``
     (whitespace-separated tokens, one sentence per line), ``conll`` (token column, blank-line
-    breaks) or ``conllu`` (its words). ``token_column`` None: the format's default (0; FORM).
+    breaks; ``-DOCSTART-`` lines start documents) or ``conllu`` (its words; ``# newdoc`` starts
+    a document). ``token_column`` None: the format's default (0; FORM).
     Bytes that are not ``encoding`` are an error naming ``setting``; ``tokenizer`` splits text lines.
 
     Blank lines in line-based input give empty sentences, so output lines stay aligned with input.
@@ -144,7 +149,7 @@ def read_inputs(
             column = COLUMNS.index(TOKEN_COLUMN) if token_column is None else token_column
             sentences = iter_conllu(lines, name, column, tag_column=None)
         for sentence in sentences:
-            yield InputSentence.from_tokens(sentence.tokens)
+            yield InputSentence.from_tokens(sentence.tokens, sentence.document)
         return
     for _, line in lines:
         yield input_sentence(line, pretokenized=input_format == "pretokenized", tokenizer=tokenizer)
@@ -167,25 +172,26 @@ def input_sentence(
     return InputSentence.from_tokens(tokens)
 
 
-def _groups(pieces: list[list[str]], max_tokens: int) -> Iterator[list[list[str]]]:
-    """Consecutive runs of ``pieces`` with at most ``max_tokens`` tokens together (or one piece)."""
-    group: list[list[str]] = []
-    tokens = 0
-    for piece in pieces:
-        if group and tokens + len(piece) > max_tokens:
-            yield group
-            group, tokens = [], 0
-        group.append(piece)
+def _groups(pieces: list[list[str]], max_tokens: int, contexts: list[Context] | None = None) -> Iterator[tuple[list[list[str]], list[Context] | None]]:
+    """Consecutive runs of ``pieces`` (with their ``contexts``, if any) with at most
+    ``max_tokens`` tokens together (or one piece)."""
+    first, tokens = 0, 0
+    for end, piece in enumerate(pieces):
+        if end > first and tokens + len(piece) > max_tokens:
+            yield pieces[first:end], None if contexts is None else contexts[first:end]
+            first, tokens = end, 0
         tokens += len(piece)
-    if group:
-        yield group
+    if first < len(pieces):
+        yield pieces[first:], None if contexts is None else contexts[first:]
 
 
 # Tags (and, when asked, confidences) for a group of token lists: how a backend (PyTorch, or an
-# exported model's onnxruntime) tags pieces; ``(pieces, confidences) -> (tag ids, scores or None)``.
-Decode = Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]
-# The k best tag id sequences of each of a group of token lists, with their probabilities, best first.
-KBest = Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]
+# exported model's onnxruntime) tags pieces; ``(pieces, confidences, contexts) -> (tag ids, scores
+# or None)``, ``contexts`` each piece's document context for models that read one, else None.
+Decode = Callable[[list[list[str]], bool, list[Context] | None], tuple[list[list[int]], list[list[float]] | None]]
+# The k best tag id sequences of each of a group of token lists (with their contexts, as for
+# Decode), with their probabilities, best first.
+KBest = Callable[[list[list[str]], list[Context] | None], list[list[tuple[list[int], float]]]]
 
 
 def join_tags(
@@ -210,20 +216,25 @@ def tag_sentences(
     """Tag ``inputs`` lazily with ``decode``, ``chunk_size`` sentences at a time; sentences longer
     than ``data.max_length`` are tagged in overlapping windows and joined (:func:`join_tags`).
     Without ``confidences`` the predictions carry none (``None``). With ``k_best`` each prediction
-    lists its ``k`` best sequences (a cut sentence's combine its pieces' lists)."""
-    for chunk in chunked(inputs, chunk_size):
+    lists its ``k`` best sequences (a cut sentence's combine its pieces' lists).
+
+    For a model with document context (``model.document_context``) a chunk runs on to the end of
+    its last sentence's document, so that every sentence sees its neighbours as in training."""
+    context = config.model.document_context
+    for chunk in (document_chunks if context else chunked)(inputs, chunk_size):
         bounds = [window_bounds(len(sentence.tokens), config.data.max_length) for sentence in chunk]
         windows = [sentence.tokens[start:end] for sentence, spans in zip(chunk, bounds) for start, end in spans]
+        contexts = _contexts(chunk, bounds, context) if context else None
         tag_ids: list[list[int]] = []
         chunk_scores: list[list[float]] | None = [] if confidences else None
-        for group in _groups(windows, GROUP_TOKENS):
-            ids, scores = decode(group, confidences)
+        for group, group_contexts in _groups(windows, GROUP_TOKENS, contexts):
+            ids, scores = decode(group, confidences, group_contexts)
             tag_ids += ids
             if chunk_scores is not None:
                 chunk_scores += scores
         sentence_tags = join_tags(tag_ids, bounds, vocabs.labels.items, config.data.scheme)
         sentence_scores = join_windows(chunk_scores, bounds) if chunk_scores is not None else [None] * len(chunk)
-        sentence_lists = _k_best(chunk, k_best, k, config.data.max_length) if k_best is not None else [None] * len(chunk)
+        sentence_lists = _k_best(chunk, k_best, k, config.data.max_length, context) if k_best is not None else [None] * len(chunk)
         label = vocabs.labels.items.__getitem__
         for sentence, tags, scores, paths in zip(chunk, sentence_tags, sentence_scores, sentence_lists):
             if paths is not None:
@@ -231,16 +242,35 @@ def tag_sentences(
             yield Prediction(sentence.text, sentence.tokens, sentence.offsets, tags, scores, config.data.scheme, paths)
 
 
-def _k_best(chunk: Sequence[InputSentence], k_best: KBest, k: int, max_length: int) -> list[list[tuple[list[int], float]]]:
+def _k_best(
+    chunk: Sequence[InputSentence], k_best: KBest, k: int, max_length: int, context: int
+) -> list[list[tuple[list[int], float]]]:
     """Each sentence's ``k`` best sequences; a sentence longer than ``max_length`` combines those
     of consecutive pieces that do not overlap (a sequence's probability is then its pieces')."""
-    counts, pieces = [], []
-    for sentence in chunk:
-        parts = cut_tokens(sentence.tokens, max_length)
-        counts.append(len(parts))
-        pieces.extend(parts)
-    lists = [paths for group in _groups(pieces, GROUP_TOKENS) for paths in k_best(group)]
-    return _join_k_best(lists, counts, k)
+    bounds = [piece_bounds(len(sentence.tokens), max_length) for sentence in chunk]
+    pieces = [sentence.tokens[start:end] for sentence, spans in zip(chunk, bounds) for start, end in spans]
+    contexts = _contexts(chunk, bounds, context) if context else None
+    lists = [paths for group, group_contexts in _groups(pieces, GROUP_TOKENS, contexts) for paths in k_best(group, group_contexts)]
+    return _join_k_best(lists, [len(spans) for spans in bounds], k)
+
+
+def _contexts(chunk: Sequence[InputSentence], bounds: Sequence[Sequence[tuple[int, int]]], size: int) -> list[Context]:
+    """The document context of each piece ``bounds`` cuts the sentences of ``chunk`` into."""
+    pieces = [(row, start, end) for row, spans in enumerate(bounds) for start, end in spans]
+    return piece_contexts([sentence.tokens for sentence in chunk], [sentence.document for sentence in chunk], pieces, size)
+
+
+def document_chunks(inputs: Iterable[InputSentence], size: int) -> Iterator[list[InputSentence]]:
+    """Consecutive lists of at least ``size`` sentences (the last may be shorter), each running on
+    to the end of its last sentence's document: no document is cut between two lists."""
+    chunk: list[InputSentence] = []
+    for sentence in inputs:
+        if len(chunk) >= size and (sentence.document is None or sentence.document != chunk[-1].document):
+            yield chunk
+            chunk = []
+        chunk.append(sentence)
+    if chunk:
+        yield chunk
 
 
 def _join_k_best(lists: list[list[tuple[list[int], float]]], counts: list[int], k: int) -> list[list[tuple[list[int], float]]]:
