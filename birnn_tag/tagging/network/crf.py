@@ -201,6 +201,24 @@ class CRFHead(Calibrated):
         allowed = F.one_hot(tag_ids.clamp(min=0), emissions.shape[-1]).bool() | missing.unsqueeze(2)  # (batch, time, num_tags)
         return log_z - self.log_partition(emissions.masked_fill(~allowed, DISALLOWED), mask, temperature)
 
+    def soft_loss(self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags), one
+        position independently of the next: ``log Z`` less the path score's expectation (each
+        move weighted by the product of its two positions' targets). For one-hot targets it is
+        the gold loss; its gradient on the emissions is the model's marginals less the targets.
+        Forbidden moves are left out of the expectation (their scores are fixed)."""
+        emissions = self(features)  # (batch, time, num_tags)
+        targets = targets.masked_fill(~mask.unsqueeze(2), 0.0)
+        transitions, start, end = self.scores(fill=0.0)
+        last = targets.gather(1, (mask.sum(dim=1) - 1).clamp(min=0)[:, None, None].expand(-1, 1, targets.shape[2])).squeeze(1)
+        expected = (
+            targets[:, 0] @ start  # (batch,)
+            + (targets * emissions).sum(dim=(1, 2))
+            + torch.einsum("bti,ij,btj->b", targets[:, :-1], transitions, targets[:, 1:])  # padding targets are 0
+            + last @ end
+        )
+        return (self.log_partition(emissions, mask) - expected).sum() / mask.shape[0]
+
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""
         return marginals(emissions, mask, *self.scores())

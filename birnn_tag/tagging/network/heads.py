@@ -70,6 +70,12 @@ class SoftmaxHead(Calibrated):
         # A missing tag (data.missing_tag) is left out: the model says what it is.
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum", ignore_index=MISSING_ID) / mask.shape[0]
 
+    def soft_loss(self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags): the
+        expected negative log-likelihood, summed per sentence and averaged over the sentences."""
+        log_probs = self(features[mask]).log_softmax(dim=-1)  # (tokens, num_tags)
+        return -(targets[mask] * log_probs).sum() / mask.shape[0]
+
     def sequence_nll(
         self, logits: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0
     ) -> torch.Tensor:

@@ -357,3 +357,23 @@ def test_missing_tags_marginalise_over_the_allowed_paths_that_agree_with_the_kno
             assert nll[row].item() == pytest.approx(expected.item(), abs=1e-6)
             checked += any(k < 0 for k in known)
     assert checked >= 1
+
+
+def test_soft_loss_of_one_hot_targets_is_the_gold_loss_and_its_gradient_is_marginals_less_targets(case):
+    head, features, mask, emissions, paths = case
+    gold = torch.zeros(mask.shape, dtype=torch.long)
+    for row, row_paths in enumerate(paths):
+        gold[row, : len(row_paths[0][1])] = torch.tensor(row_paths[0][1])
+    one_hot = torch.nn.functional.one_hot(gold, emissions.shape[2]).double().masked_fill(~mask[:, :, None], 0.0)
+    assert torch.allclose(head.soft_loss(features, one_hot, mask), head.loss(features, gold, mask), atol=1e-9)
+    # distillation targets: any distribution per token; the loss pulls the marginals towards them
+    targets = torch.softmax(torch.randn(emissions.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64), dim=2)
+    emissions = emissions.clone().requires_grad_(True)
+    original = head.forward
+    head.forward = lambda _: emissions  # the loss of these emissions
+    try:
+        head.soft_loss(features, targets, mask).backward()
+    finally:
+        head.forward = original
+    expected = (marginals(emissions.detach(), mask, *head.scores()) - targets.masked_fill(~mask[:, :, None], 0.0)) / mask.shape[0]
+    assert torch.allclose(emissions.grad, expected, atol=1e-9)

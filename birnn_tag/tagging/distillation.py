@@ -1,0 +1,158 @@
+"""Knowledge distillation (``training.teacher``): a trained tagger's calibrated marginals become
+soft targets for the run being trained, on its training sentences and on unlabelled text
+(``training.teacher_text``).
+
+Each token's target is a distribution over the student's labels: ``teacher_weight`` times the
+teacher's marginal plus the rest on the gold tag (a missing or unlabelled tag: all on the
+teacher's). The heads' :meth:`soft_loss` is the expected sentence negative log-likelihood under
+those targets, which for one-hot targets is exactly the gold loss; so a weight of 0 trains as
+without a teacher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+
+import torch
+
+from birnn_tag.config import Config
+from birnn_tag.data.batching import iterate_batches
+from birnn_tag.data.document_context import piece_contexts
+from birnn_tag.data.reading.conll import decode_lines
+from birnn_tag.data.reading.tokenize import tokenizer_for
+from birnn_tag.data.encoding import MISSING_ID, TokenEncoder
+from birnn_tag.data.split import Split
+from birnn_tag.data.vocab import Vocabularies
+from birnn_tag.errors import ConfigError
+from birnn_tag.nn.modes import evaluating
+from birnn_tag.runs.checkpoint import LoadedModel
+from birnn_tag.tagging.network.crf import CRFHead
+from birnn_tag.tagging.network.crf import marginals as forward_backward
+from birnn_tag.tagging.network.tagger import Tagger
+from birnn_tag.tagging.prediction.documents import document_text, input_document
+from birnn_tag.tagging.prediction.streaming import read_inputs
+
+#: Pieces the teacher tags per batch.
+TEACHER_BATCH = 256
+
+
+def load_teacher(config: Config, vocabs: Vocabularies) -> LoadedModel:
+    """The run ``training.teacher`` names, checked against the student: a tagger in the same
+    scheme, whose labels the student has (the student's come from its training data)."""
+    from birnn_tag.runs.loading import load_model
+
+    where = f"training.teacher: {config.training.teacher}"
+    teacher = load_model(config.training.teacher, "cpu")
+    if not isinstance(teacher.model, Tagger):
+        raise ConfigError(f"{where}: a {teacher.config.task} run cannot teach a tagger")
+    if teacher.config.data.scheme != config.data.scheme:
+        raise ConfigError(f"{where}: its tags are {teacher.config.data.scheme}, this run's {config.data.scheme}; set data.scheme to match")
+    unknown = [label for label in teacher.vocabs.labels.items if label not in vocabs.labels.items]
+    if unknown:
+        raise ConfigError(f"{where}: labels this run's training data lacks: {', '.join(unknown)}")
+    return teacher
+
+
+@torch.inference_mode()
+def teacher_marginals(
+    teacher: LoadedModel,
+    texts: Sequence[Sequence[str]],
+    documents: Sequence[Hashable | None] | None,
+    pieces: Sequence[tuple[int, int, int]],
+    labels: Sequence[str],
+) -> list[torch.Tensor]:
+    """The teacher's marginals (tokens, len(labels)) of each piece ``(row, start, end)`` of
+    ``texts`` at its calibrated temperature, in the columns of ``labels``; a teacher with
+    document context reads each piece with its neighbours in ``documents``."""
+    model: Tagger = teacher.model
+    size = teacher.config.model.document_context
+    contexts = piece_contexts(texts, documents, pieces, size) if size else None
+    tokens = [list(texts[row][start:end]) for row, start, end in pieces]
+    encoded = TokenEncoder(teacher.vocabs, teacher.config.encoding).encode_sentences(tokens, contexts=contexts)
+    split = model.with_context(Split(encoded))
+    columns = torch.tensor([labels.index(label) for label in teacher.vocabs.labels.items])
+    marginals: list[torch.Tensor] = [torch.empty(0)] * len(pieces)
+    with evaluating(model):
+        for batch in iterate_batches(split.sentences, TEACHER_BATCH):
+            emissions = model.head(model.features(batch).float()) / model.head.temperature
+            if isinstance(model.head, CRFHead):
+                transitions = [score / model.head.temperature for score in model.head.scores()]
+                probabilities = forward_backward(emissions, batch.mask, *transitions)
+            else:
+                probabilities = emissions.softmax(dim=-1)
+            for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
+                target = torch.zeros(length, len(labels))
+                target[:, columns] = probabilities[row, :length]
+                marginals[index] = target
+    return marginals
+
+
+def soft_targets(marginals: Sequence[torch.Tensor], tag_ids: Sequence[torch.Tensor] | None, weight: float) -> list[torch.Tensor]:
+    """Each piece's targets: ``weight`` × the teacher's marginals + (1 − ``weight``) × its gold
+    tags (all the teacher's where a tag is missing, and without ``tag_ids``)."""
+    targets = []
+    for row, teacher in enumerate(marginals):
+        if tag_ids is None:
+            targets.append(teacher)
+            continue
+        gold = tag_ids[row]
+        known = gold != MISSING_ID
+        mixed = teacher.clone()
+        mixed[known] = weight * teacher[known] + (1 - weight) * torch.nn.functional.one_hot(gold[known], teacher.shape[1]).float()
+        targets.append(mixed)
+    return targets
+
+
+def teacher_text(config: Config, paths: Sequence[str]) -> tuple[list[list[str]], list[Hashable | None]]:
+    """The sentences of ``training.teacher_text``'s files and the document each is part of, read
+    as ``predict`` reads them (the run's tokenizer and ``data.encoding``): CoNLL (``.conll``),
+    CoNLL-U (``.conllu``), otherwise a document per line, split into sentences."""
+    tokenizer = tokenizer_for(config.data.tokenizer)
+    texts: list[list[str]] = []
+    documents: list[Hashable | None] = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise ConfigError(f"training.teacher_text: {path}: file not found")
+        input_format = {".conll": "conll", ".conllu": "conllu"}.get(Path(path).suffix.lower())
+        with open(path, "rb") as handle:
+            if input_format is not None:
+                sentences = read_inputs(handle, path, input_format, None, config.data.encoding, "data.encoding", tokenizer)
+            else:
+                lines = decode_lines(handle, path, config.data.encoding, "data.encoding")
+                sentences = (
+                    sentence
+                    for number, line in lines
+                    for sentence in input_document(document_text(line), False, tokenizer).sentences(number)
+                )
+            for sentence in sentences:
+                if sentence.tokens:
+                    texts.append(sentence.tokens)
+                    documents.append(None if sentence.document is None else (path, sentence.document))
+    return texts, documents
+
+
+def distilled_split(
+    split: Split, texts: Sequence[Sequence[str]], documents: Sequence[Hashable | None] | None,
+    pieces: Sequence[tuple[int, int, int]], vocabs: Vocabularies, config: Config,
+) -> Split:
+    """The training ``split`` (the encoded ``pieces`` of ``texts``) with soft targets on every
+    piece and, after them, the sentences of ``training.teacher_text``, untagged, with the
+    teacher's marginals as targets."""
+    from dataclasses import replace
+
+    teacher = load_teacher(config, vocabs)
+    labels, weight = vocabs.labels.items, config.training.teacher_weight
+    marginals = teacher_marginals(teacher, texts, documents, pieces, labels)
+    targets = soft_targets(marginals, [sentence.tags for sentence in split.sentences], weight)
+    sentences = [replace(sentence, soft=target) for sentence, target in zip(split.sentences, targets)]
+    if config.training.teacher_text:
+        extra, extra_documents = teacher_text(config, config.training.teacher_text)
+        rows = [(row, 0, len(tokens)) for row, tokens in enumerate(extra)]
+        size = config.model.document_context
+        contexts = piece_contexts(extra, extra_documents, rows, size) if size else None
+        encoded = TokenEncoder(vocabs, config.encoding).encode_sentences(extra, contexts=contexts)
+        missing = [torch.full((len(tokens),), MISSING_ID) for tokens in extra]
+        for sentence, target, tags in zip(encoded, teacher_marginals(teacher, extra, extra_documents, rows, labels), missing):
+            sentences.append(replace(sentence, tags=tags, soft=target))
+    return replace(split, sentences=sentences)
