@@ -20,6 +20,7 @@ from birnn_tag.config import Config, config_from_dict, upgrade_format_1
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import CheckpointError, first_line, short_repr
 from birnn_tag.files import write_atomic
+from birnn_tag.hub.names import resolve
 from birnn_tag.runs.safetensors_checkpoint import WEIGHTS_FILE, read_safetensors_checkpoint
 
 FORMAT = "birnn-tag"
@@ -115,6 +116,21 @@ class LoadedModel:
     vocabs: Vocabularies
     model: torch.nn.Module
     path: Path
+
+
+def load_checkpoint(
+    path: str | Path, build: Callable[[Config, Vocabularies, Path], torch.nn.Module], device: torch.device | str = "cpu"
+) -> LoadedModel:
+    """The model of a checkpoint (a ``.pt`` file, a run folder's ``best.pt``, a shared model's
+    ``model.safetensors``, or an ``hf://`` name of one) built by ``build(config, vocabs,
+    folder)``, where ``folder`` holds the files the run keeps beside the checkpoint, in eval mode
+    on ``device``."""
+    path = resolve(path)
+    checkpoint = Path(path)
+    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    loaded = restore_model(read_checkpoint(path), path, lambda config, vocabs: build(config, vocabs, folder))
+    loaded.model.to(device)
+    return loaded
 
 
 def restore_model(payload: dict[str, Any], path: str | Path, build: Callable[[Config, Vocabularies], torch.nn.Module]) -> LoadedModel:

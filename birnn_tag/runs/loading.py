@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from birnn_tag.runs.checkpoint import LoadedModel, read_checkpoint, restore_model
+from birnn_tag.runs.checkpoint import LoadedModel, load_checkpoint
 from birnn_tag.config import Config
-from birnn_tag.hub.names import resolve
+from birnn_tag.runs.folder import run_folder_of
 from birnn_tag.tasks import task_for
 
 
@@ -19,14 +19,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     mode on ``device``, with its config and vocabularies; files the run keeps beside it (a
     transformer's tokenizer) are read from the checkpoint's folder. The config's relative data
     paths are made to point where ``train`` read them (:func:`rebase_data_paths`)."""
-    path = resolve(path)
-    checkpoint = Path(path)
-    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    loaded = restore_model(
-        read_checkpoint(path), path, lambda config, vocabs: task_for(config).build_model(config, vocabs, folder)
-    )
-    loaded.model.to(device)
-    return dataclasses.replace(loaded, config=rebase_data_paths(loaded.config, folder))
+    loaded = load_checkpoint(path, lambda config, vocabs, folder: task_for(config).build_model(config, vocabs, folder), device)
+    return dataclasses.replace(loaded, config=rebase_data_paths(loaded.config, run_folder_of(loaded.path)))
 
 
 def rebase_data_paths(config: Config, run_folder: Path) -> Config:

@@ -11,7 +11,7 @@ without a teacher.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 import torch
@@ -24,9 +24,9 @@ from birnn_tag.data.reading.tokenize import tokenizer_for
 from birnn_tag.data.encoding import MISSING_ID, TokenEncoder
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.errors import ConfigError
+from birnn_tag.errors import BirnnTagError, ConfigError
 from birnn_tag.nn.modes import evaluating
-from birnn_tag.runs.checkpoint import LoadedModel
+from birnn_tag.runs.checkpoint import LoadedModel, load_checkpoint
 from birnn_tag.tagging.network.crf import CRFHead
 from birnn_tag.tagging.network.crf import marginals as forward_backward
 from birnn_tag.tagging.network.tagger import Tagger
@@ -35,17 +35,27 @@ from birnn_tag.tagging.prediction.streaming import read_inputs
 
 #: Pieces the teacher tags per batch.
 TEACHER_BATCH = 256
+#: How a tagging run's network is built from its saved config, vocabularies and run folder.
+BuildTagger = Callable[[Config, Vocabularies, Path], Tagger]
 
 
-def load_teacher(config: Config, vocabs: Vocabularies) -> LoadedModel:
-    """The run ``training.teacher`` names, checked against the student: a tagger in the same
-    scheme, whose labels the student has (the student's come from its training data)."""
-    from birnn_tag.runs.loading import load_model
-
+def load_teacher(config: Config, vocabs: Vocabularies, build: BuildTagger) -> LoadedModel:
+    """The run ``training.teacher`` names, built by ``build`` and checked against the student: a
+    tagger in the same scheme, whose labels the student has (the student's come from its
+    training data)."""
     where = f"training.teacher: {config.training.teacher}"
-    teacher = load_model(config.training.teacher, "cpu")
-    if not isinstance(teacher.model, Tagger):
-        raise ConfigError(f"{where}: a {teacher.config.task} run cannot teach a tagger")
+
+    def tagger(saved: Config, saved_vocabs: Vocabularies, folder: Path) -> Tagger:
+        if saved.task != "tagging":
+            raise ConfigError(f"{where}: a {saved.task} run cannot teach a tagger")
+        return build(saved, saved_vocabs, folder)
+
+    try:
+        teacher = load_checkpoint(config.training.teacher, tagger)
+    except ConfigError:
+        raise
+    except BirnnTagError as error:
+        raise ConfigError(f"training.teacher: {error}") from None
     if teacher.config.data.scheme != config.data.scheme:
         raise ConfigError(f"{where}: its tags are {teacher.config.data.scheme}, this run's {config.data.scheme}; set data.scheme to match")
     unknown = [label for label in teacher.vocabs.labels.items if label not in vocabs.labels.items]
@@ -134,14 +144,14 @@ def teacher_text(config: Config, paths: Sequence[str]) -> tuple[list[list[str]],
 
 def distilled_split(
     split: Split, texts: Sequence[Sequence[str]], documents: Sequence[Hashable | None] | None,
-    pieces: Sequence[tuple[int, int, int]], vocabs: Vocabularies, config: Config,
+    pieces: Sequence[tuple[int, int, int]], vocabs: Vocabularies, config: Config, build: BuildTagger,
 ) -> Split:
     """The training ``split`` (the encoded ``pieces`` of ``texts``) with soft targets on every
     piece and, after them, the sentences of ``training.teacher_text``, untagged, with the
-    teacher's marginals as targets."""
+    teacher's marginals as targets; ``build`` makes the teacher's network from its config."""
     from dataclasses import replace
 
-    teacher = load_teacher(config, vocabs)
+    teacher = load_teacher(config, vocabs, build)
     labels, weight = vocabs.labels.items, config.training.teacher_weight
     marginals = teacher_marginals(teacher, texts, documents, pieces, labels)
     targets = soft_targets(marginals, [sentence.tags for sentence in split.sentences], weight)

@@ -52,7 +52,7 @@ class TaggingTask(Task["Corpus"]):
     def encode_splits(self, config: Config, corpus: Corpus, vocabs: Vocabularies | None) -> tuple[Vocabularies, dict[str, Split]]:
         from birnn_tag.tagging.data.splits import encode_tagging_splits
 
-        return encode_tagging_splits(config, corpus, vocabs)
+        return encode_tagging_splits(config, corpus, vocabs, self.build_model)
 
     def build_model(self, config: Config, vocabs: Vocabularies, folder: Path | None = None) -> Tagger:
         contexts = []

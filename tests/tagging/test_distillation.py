@@ -72,4 +72,6 @@ def test_a_teacher_the_student_cannot_follow_is_refused_in_one_line(teacher, tmp
     shutil.copy(FIXTURES / "tiny.conll", data)
     with pytest.raises(BirnnTagError, match="training.teacher_text: .*missing.txt: file not found"):
         train(config_from_dict(student_config(teacher, tmp_path, data, teacher_text=[str(tmp_path / "missing.txt")])))
+    with pytest.raises(BirnnTagError, match="^training.teacher: .*nowhere: checkpoint not found"):
+        train(config_from_dict(student_config(tmp_path / "nowhere", tmp_path, data)))
     assert not (tmp_path / "student" / "best.pt").exists()

@@ -125,8 +125,10 @@ def test_predict_scores_and_tags_documents_as_training_scored_them(run, tmp_path
     assert [line.split("\t")[1] for line in out.read_text().splitlines() if line] == scored
     model, onnx_model = birnn_tag.load(run), birnn_tag.load(export)
     with data.open("rb") as handle:
-        api = [tag for p in model.tag_stream(model.read_inputs(handle, str(data), "conll")) for tag in p.tags]
-    assert api == scored
+        api = list(model.tag_stream(model.read_inputs(handle, str(data), "conll")))
+    assert [tag for p in api for tag in p.tags] == scored
+    alone = model.tag_tokens([p.tokens for p in api])  # the same sentences without their documents
+    assert [p.confidences for p in alone] != [p.confidences for p in api]
     texts = [" ".join(pair.rsplit("/", 1)[0] for s in document for pair in s.split()) for document in DOCUMENTS]
     torch_documents = model.tag_documents(texts, pretokenized=True)
     onnx_documents = onnx_model.tag_documents(texts, pretokenized=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from typing import TYPE_CHECKING
+
 import datasets
 
 from birnn_tag.config import Config
@@ -18,6 +20,9 @@ from birnn_tag.data.vocab import Vocabularies, normalize_word
 from birnn_tag.errors import ConfigError
 from birnn_tag.tagging.data import schemes
 from birnn_tag.tagging.data.preparation import clean_split, cut_sentences, resolve_scheme
+
+if TYPE_CHECKING:
+    from birnn_tag.tagging.distillation import BuildTagger
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +76,12 @@ def settle_scheme(config: Config, corpus: Corpus) -> Config:
 
 
 def encode_tagging_splits(
-    config: Config, corpus: Corpus, vocabs: Vocabularies | None = None
+    config: Config, corpus: Corpus, vocabs: Vocabularies | None, build: BuildTagger
 ) -> tuple[Vocabularies, dict[str, Split]]:
     """Clean and encode every split of ``corpus`` (``config`` as :func:`settle_scheme` gives it);
-    build the vocabularies from train unless given."""
+    build the vocabularies from train unless given. With ``training.teacher`` the training split
+    gets the teacher's targets (:mod:`~birnn_tag.tagging.distillation`; ``build`` makes the
+    teacher's network)."""
     sentences = {name: clean_split(corpus, name, config.data) for name in corpus.splits}
     pieces = datasets.DatasetDict(
         {name: cut_sentences(dataset, config.data, keep_entities=name == "train") for name, dataset in sentences.items()}
@@ -93,7 +100,8 @@ def encode_tagging_splits(
         from birnn_tag.tagging.distillation import distilled_split
 
         train = sentences["train"]
-        splits["train"] = distilled_split(splits["train"], train["tokens"], documents_of(train), piece_rows(pieces["train"]), vocabs, config)
+        rows = piece_rows(pieces["train"])
+        splits["train"] = distilled_split(splits["train"], train["tokens"], documents_of(train), rows, vocabs, config, build)
     return vocabs, splits
 
 
