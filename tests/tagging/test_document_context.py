@@ -129,6 +129,9 @@ def test_predict_scores_and_tags_documents_as_training_scored_them(run, tmp_path
     assert [tag for p in api for tag in p.tags] == scored
     alone = model.tag_tokens([p.tokens for p in api])  # the same sentences without their documents
     assert [p.confidences for p in alone] != [p.confidences for p in api]
+    with data.open("rb") as handle:  # k best sequences are read in the same windows: the best is Viterbi's
+        listed = list(model.tag_stream(model.read_inputs(handle, str(data), "conll"), k_best=3))
+    assert [p.k_best[0][0] for p in listed] == [p.tags for p in api]
     texts = [" ".join(pair.rsplit("/", 1)[0] for s in document for pair in s.split()) for document in DOCUMENTS]
     torch_documents = model.tag_documents(texts, pretokenized=True)
     onnx_documents = onnx_model.tag_documents(texts, pretokenized=True)
