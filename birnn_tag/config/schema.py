@@ -157,6 +157,9 @@ class TaggingModelConfig(ModelConfig):
     # Document context: the encoder reads up to this many tokens of the neighbouring sentences
     # of the same document on each side of a sentence; only the sentence is tagged. 0 = off.
     document_context: int = _bounded(0, min=0, max=MAX_SIZE)
+    # With document context: each token also reads the mean encoder state of the other tokens of
+    # its window spelled the same up to case (a memory of the word in its document).
+    document_memory: bool = False
     # Decode only tag sequences the scheme allows (no O → I-X), for both heads; data.scheme none
     # allows every sequence, so there is nothing to constrain.
     constrained: bool = True

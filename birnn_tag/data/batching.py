@@ -14,7 +14,8 @@ from birnn_tag.data.encoding import EncodedSentence
 @dataclass
 class WindowBatch:
     """The windows (document context) of a batch's sentences, padded as :class:`Batch` pads
-    sentences; ``starts`` (batch,): where each sentence starts in its window."""
+    sentences; ``starts`` (batch,): where each sentence starts in its window; ``spellings``
+    (batch, time): each window's :attr:`~birnn_tag.data.encoding.Window.spellings`."""
 
     word_ids: torch.Tensor
     char_ids: torch.Tensor | None
@@ -22,11 +23,14 @@ class WindowBatch:
     lengths: torch.Tensor
     mask: torch.Tensor
     starts: torch.Tensor
+    spellings: torch.Tensor
 
     def to(self, device: torch.device) -> WindowBatch:
         """The same windows with their tensors (except ``lengths``) on ``device``."""
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return WindowBatch(move(self.word_ids), move(self.char_ids), move(self.casing_ids), self.lengths, move(self.mask), move(self.starts))
+        return WindowBatch(
+            move(self.word_ids), move(self.char_ids), move(self.casing_ids), self.lengths, move(self.mask), move(self.starts), move(self.spellings)
+        )
 
 
 @dataclass
@@ -80,7 +84,7 @@ def collate(sentences: Sequence[EncodedSentence], indices: Sequence[int]) -> Bat
         around = _Padded([len(w) for w in windows])
         window = WindowBatch(
             around.ids([w.words for w in windows]), around.chars([w.chars for w in windows]), around.ids([w.casing for w in windows]),
-            around.lengths, around.mask, torch.tensor([w.start for w in windows], dtype=torch.long),
+            around.lengths, around.mask, torch.tensor([w.start for w in windows], dtype=torch.long), around.ids([w.spellings for w in windows]),
         )
     return Batch(
         padded.ids([s.words for s in sentences]), padded.chars([s.chars for s in sentences]), padded.ids([s.tags for s in sentences]),

@@ -56,6 +56,13 @@ def piece_contexts(
     return contexts
 
 
+def spelling_keys(tokens: Sequence[str]) -> list[int]:
+    """For each token, the position of the first of ``tokens`` spelled the same up to case: equal
+    keys mark the occurrences of one word (``JAPAN`` in a headline and ``Japan`` in the text)."""
+    first: dict[str, int] = {}
+    return [first.setdefault(token.lower(), position) for position, token in enumerate(tokens)]
+
+
 def sentence_contexts(texts: Sequence[Sequence[str]], documents: Sequence[Hashable | None] | None, size: int) -> list[Context]:
     """:func:`piece_contexts` of whole texts."""
     return piece_contexts(texts, documents, [(row, 0, len(text)) for row, text in enumerate(texts)], size)

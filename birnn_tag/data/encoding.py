@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from birnn_tag.config import EncodingConfig
-from birnn_tag.data.document_context import Context
+from birnn_tag.data.document_context import Context, spelling_keys
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import DataError
@@ -23,12 +23,14 @@ if TYPE_CHECKING:  # `predict` encodes without `datasets`, and importing it cost
 class Window:
     """A sentence and the tokens around it that the encoder reads (document context): ``words``,
     ``chars`` and ``casing`` of the whole window, as in :class:`EncodedSentence`; the sentence
-    starts at ``start``."""
+    starts at ``start``. ``spellings`` (T,): for each window token, the position of the first
+    token spelled the same up to case (:func:`spelling_keys`)."""
 
     words: torch.Tensor
     chars: torch.Tensor | None
     casing: torch.Tensor | None
     start: int
+    spellings: torch.Tensor
 
     def __len__(self) -> int:
         return self.words.shape[0]
@@ -122,7 +124,7 @@ class TokenEncoder(TokenIds):
                     tags=None if tags is None else torch.tensor(tags[row], dtype=torch.long),
                     casing=window.casing[start:end],
                     tokens=list(tokens),
-                    window=Window(window.words, window.chars, window.casing, start),
+                    window=Window(window.words, window.chars, window.casing, start, torch.tensor(spelling_keys(window.tokens))),
                 )
             )
         return encoded

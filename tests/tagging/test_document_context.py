@@ -50,15 +50,16 @@ def conll_text(documents: list[list[str]], docstart: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    """A tiny NER run reading 5 tokens of document context, pieces of at most 6 tokens."""
+@pytest.fixture(scope="module", params=[False, True], ids=["window", "window+memory"])
+def run(request, tmp_path_factory) -> Path:
+    """A tiny NER run reading 5 tokens of document context, pieces of at most 6 tokens; with and
+    without the word memory over its window."""
     folder = tmp_path_factory.mktemp("document-context")
     data = folder / "docs.conll"
     data.write_text(conll_text(DOCUMENTS * 3), encoding="utf-8")
     raw = tiny_config_dict(data, folder / "run", epochs=12)
     raw["data"].update(max_length=6, scheme="IOB2")
-    raw["model"].update(head="crf", casing_dim=4, document_context=5)
+    raw["model"].update(head="crf", casing_dim=4, document_context=5, document_memory=request.param)
     return train(config_from_dict(raw))
 
 

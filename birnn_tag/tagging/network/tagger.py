@@ -30,13 +30,15 @@ class Tagger(nn.Module):
     """
 
     def __init__(
-        self, embedder: TokenEmbedder, encoder: BiRNNEncoder, head: SoftmaxHead | CRFHead, contexts: list[nn.Module] = ()
+        self, embedder: TokenEmbedder, encoder: BiRNNEncoder, head: SoftmaxHead | CRFHead, contexts: list[nn.Module] = (),
+        memory: bool = False,
     ) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
         self.head = head
         self.contexts = nn.ModuleList(contexts)
+        self.memory = memory  # model.document_memory: the head reads :func:`word_memory`'s features
 
     def features(self, batch: Batch) -> torch.Tensor:
         """Encoder features (batch, time, 2 * hidden_size) of a padded batch. A batch with
@@ -46,6 +48,8 @@ class Tagger(nn.Module):
             embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids, self.context_features(batch))
             return self.encoder(embedded, batch.lengths)
         states = self.encoder(self.embedder(window.word_ids, window.char_ids, window.mask, window.casing_ids), window.lengths)
+        if self.memory:
+            states = word_memory(states, window.spellings, window.mask)
         return sentence_states(states, window.starts, batch.mask.shape[1])
 
     def context_features(self, batch: Batch) -> list[torch.Tensor] | None:
@@ -116,6 +120,19 @@ def sentence_states(states: torch.Tensor, starts: torch.Tensor, time: int) -> to
     return states.gather(1, positions[:, :, None].expand(-1, -1, states.shape[2]))
 
 
+def word_memory(states: torch.Tensor, spellings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each window token's (batch, time, dim) state joined by the mean state of the window's
+    other tokens with the same ``spellings`` key (the same word up to case) and a flag saying
+    whether there was one: (batch, time, 2 * dim + 1). Masks and a matrix product, so that it
+    runs batched on any device and exports without data-dependent shapes."""
+    steps = torch.arange(states.shape[1], device=states.device)
+    same = (spellings[:, :, None] == spellings[:, None, :]) & mask[:, None, :] & (steps[:, None] != steps[None, :])
+    weights = same.to(states.dtype)  # (batch, time, time)
+    counts = weights.sum(dim=2, keepdim=True)  # (batch, time, 1)
+    memory = torch.bmm(weights, states) / counts.clamp(min=1.0)
+    return torch.cat([states, memory, (counts > 0).to(states.dtype)], dim=2)
+
+
 def _full_precision(features: torch.Tensor) -> torch.autocast:
     """Autocast switched off: under bf16 autocast the head still runs in fp32, as its path scores
     sum emissions over a sentence and an 8-bit mantissa would round them; its projection to a
@@ -144,4 +161,5 @@ def build_tagger(
     encoder = BiRNNEncoder(embedder.output_dim, config.hidden_size, config.num_layers, config.dropout, config.cell)
     allowed = allowed_transitions(scheme, labels) if config.constrained and scheme != NO_SPANS else None
     head_type = CRFHead if config.head == "crf" else SoftmaxHead
-    return Tagger(embedder, encoder, head_type(encoder.output_dim, len(labels), allowed), contexts)
+    features = 2 * encoder.output_dim + 1 if config.document_memory else encoder.output_dim
+    return Tagger(embedder, encoder, head_type(features, len(labels), allowed), contexts, config.document_memory)

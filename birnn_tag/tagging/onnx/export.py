@@ -32,7 +32,7 @@ from birnn_tag.tagging.network.crf import CRFHead, marginals
 from birnn_tag.tagging.network.viterbi import viterbi
 from birnn_tag.tagging.onnx.quantization import check_quantization, quantize_graph
 from birnn_tag.tagging.onnx.runtime import EXPORT_FORMAT, METADATA_FILE, MODEL_FILE, OUTPUTS, OnnxTaggingModel, graph_inputs
-from birnn_tag.tagging.network.tagger import Tagger
+from birnn_tag.tagging.network.tagger import Tagger, word_memory
 from birnn_tag.tagging.public.pytorch import TaggingModel
 from birnn_tag.version import __version__
 
@@ -66,6 +66,7 @@ class ExportGraph(nn.Module):
         lengths: torch.Tensor,
         positions: torch.Tensor | None = None,
         sentence_lengths: torch.Tensor | None = None,
+        spellings: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(batch, time) word, spelling and casing ids, (spellings, chars) char ids of the batch's
         distinct spellings, (batch,) lengths → tag ids (batch, time), confidences (batch, time),
@@ -73,10 +74,13 @@ class ExportGraph(nn.Module):
 
         For a tagger with document context the ids are the sentences' windows', ``positions``
         (batch, time) where each sentence token is in its window (any position past the
-        sentence's ``sentence_lengths``), and the outputs are the sentences'."""
+        sentence's ``sentence_lengths``), and the outputs are the sentences'; with document memory
+        ``spellings`` (batch, time) are the windows' spelling keys."""
         mask = torch.arange(word_ids.shape[1])[None, :] < lengths[:, None]  # (batch, time)
         embedded = self.tagger.embedder.dense(word_ids, char_ids, spelling_ids, mask, casing_ids)
         features = self.tagger.encoder.padded(embedded, lengths, grid=False)
+        if spellings is not None:
+            features = word_memory(features, spellings, mask)
         if positions is not None:
             features = features.gather(1, positions[:, :, None].expand(-1, -1, features.shape[2]))
             mask = torch.arange(positions.shape[1])[None, :] < sentence_lengths[:, None]
@@ -123,7 +127,7 @@ def export_model(loaded: LoadedModel, folder: str | Path, *, opset: int = DEFAUL
             "labels": loaded.vocabs.labels.items,
             "scheme": loaded.config.data.scheme,
             "max_length": loaded.config.data.max_length,
-            "inputs": list(graph_inputs(windows)),
+            "inputs": list(graph_inputs(windows, loaded.model.memory)),
             "outputs": list(OUTPUTS),
             "metrics": report_scores(run_folder_of(loaded.path)),
         }
@@ -154,7 +158,10 @@ def _write_graph(model: Tagger, path: Path, opset: int, windows: bool) -> None:
     if windows:
         example += (torch.tensor([[1, 2], [0, 0]]), torch.tensor([2, 1]))
         axes |= {"positions": ["batch", "time"], "sentence_lengths": ["batch"]}
-    inputs = graph_inputs(windows)
+    if model.memory:
+        example += (torch.tensor([[0, 1, 0], [0, 1, 0]]),)
+        axes["spellings"] = axes["word_ids"]
+    inputs = graph_inputs(windows, model.memory)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer notes on Python values read from tensors
@@ -193,13 +200,13 @@ def model_card(loaded: LoadedModel, metadata: dict) -> str:
         "spellings, row 0 all zeros), `spelling_ids` (batch, time: each token's row of `char_ids`) and",
         "`lengths` (batch), padded with 0; it returns `tag_ids`, `confidences` (the chosen tag's",
         "probability, or CRF marginal) and `emissions`. `config.yaml` and `vocab.json` say how tokens become ids.",
-        *_window_lines(config.model.document_context),
+        *_window_lines(config.model.document_context, config.model.document_memory),
         "",
     ]
     return "\n".join(lines)
 
 
-def _window_lines(size: int) -> list[str]:
+def _window_lines(size: int, memory: bool) -> list[str]:
     if not size:
         return []
     return [
@@ -207,6 +214,7 @@ def _window_lines(size: int) -> list[str]:
         f"The model reads document context: each sentence with up to {size} tokens of its document on each",
         "side (its window). The ids above are the windows'; `positions` (batch, time) gives each sentence",
         "token's place in its window and `sentence_lengths` (batch) the sentences' lengths; the outputs are the sentences'.",
+        *(["`spellings` (batch, window time): each window token's position of the first token spelled the same up to case."] if memory else []),
     ]
 
 

@@ -20,7 +20,7 @@ import yaml
 
 from birnn_tag.config import config_from_dict, upgrade_format_1
 from birnn_tag.data.batch_plans import sorted_batches
-from birnn_tag.data.document_context import Context
+from birnn_tag.data.document_context import Context, spelling_keys
 from birnn_tag.data.token_ids import TokenIds
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, CheckpointError, first_line, short_repr
@@ -38,9 +38,10 @@ WINDOW_INPUTS = ("positions", "sentence_lengths")
 OUTPUTS = ("tag_ids", "confidences", "emissions")
 
 
-def graph_inputs(windows: bool) -> tuple[str, ...]:
-    """The exported graph's input names (with document context: read in windows)."""
-    return INPUTS + WINDOW_INPUTS if windows else INPUTS
+def graph_inputs(windows: bool, memory: bool = False) -> tuple[str, ...]:
+    """The exported graph's input names (with document context: read in windows; with document
+    memory, the windows' spelling keys too)."""
+    return INPUTS + (WINDOW_INPUTS if windows else ()) + (("spellings",) if memory else ())
 
 
 def is_export(path: str | Path) -> bool:
@@ -71,8 +72,8 @@ class OnnxTaggingModel(TaggingBase):
         self.folder, self.metadata = folder, metadata
         self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))
         self.inputs = {node.name for node in self.session.get_inputs()}
-        if bool(config.model.document_context) != (set(WINDOW_INPUTS) <= self.inputs):
-            raise CheckpointError(f"{folder / MODEL_FILE}: its inputs do not match model.document_context in config.yaml")
+        if set(graph_inputs(bool(config.model.document_context), config.model.document_memory)) != self.inputs:
+            raise CheckpointError(f"{folder / MODEL_FILE}: its inputs do not match model.document_context / document_memory in config.yaml")
         self.ids = TokenIds(vocabs, config.encoding)
 
     def describe(self) -> dict[str, Any]:
@@ -119,6 +120,11 @@ class OnnxTaggingModel(TaggingBase):
             steps = np.arange(int(lengths.max(initial=0)), dtype=np.int64)[None, :]
             feed["positions"] = np.minimum(starts[:, None] + steps, np.maximum(feed["lengths"][:, None] - 1, 0))
             feed["sentence_lengths"] = lengths
+            if "spellings" in self.inputs:
+                keys = [spelling_keys([*before, *piece, *after]) for piece, (before, after) in zip(pieces, contexts)]
+                feed["spellings"] = np.zeros(feed["word_ids"].shape, dtype=np.int64)
+                for row, row_keys in enumerate(keys):
+                    feed["spellings"][row, : len(row_keys)] = row_keys
         return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
 
     def evaluate(self, source: str | Path = "test", **options: Any) -> NoReturn:

@@ -10,14 +10,13 @@ only how sure the model says it is.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel, read_checkpoint, save_checkpoint
 from birnn_tag.data.batching import iterate_batches
-from birnn_tag.data.encoding import EncodedSentence
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError
@@ -51,10 +50,7 @@ def fit_temperature(model: Tagger, split: Split, vocabs: Vocabularies, device: t
     model knows), with the NLL per token at 1 and at it; None when no piece can be used."""
     split = model.with_context(split)
     labelled = [
-        EncodedSentence(
-            piece.words, piece.chars, torch.tensor([vocabs.labels.index[tag] for tag in tags]), piece.casing,
-            piece.tokens, piece.context,
-        )
+        replace(piece, tags=torch.tensor([vocabs.labels.index[tag] for tag in tags]))  # a window, if any, is kept
         for piece, tags in zip(split.sentences, split.piece_tags or [])
         if tags and all(tag in vocabs.labels for tag in tags)
     ]
