@@ -170,17 +170,31 @@ class TokenEmbedder(nn.Module):
             word_ids = word_ids.masked_fill(dropped, self.unk_id)
         parts = [self.words(word_ids)]  # (batch, time, word_dim)
         if self.chars is not None:
-            # Only real tokens go through the character encoder, and each distinct spelling once:
-            # padding costs nothing, and "the" or "," is encoded once per batch, not dozens of times.
-            spellings, positions = distinct_rows(char_ids[mask])  # (spellings, chars), (tokens,)
-            chars = parts[0].new_zeros(*word_ids.shape, self.chars.output_dim)  # (batch, time, char features)
-            chars[mask] = self.chars(spellings).to(chars.dtype)[positions]
-            parts.append(chars)
+            parts.append(self.character_features(char_ids, mask, parts[0].dtype))  # (batch, time, char features)
         if self.casing is not None:
             parts.append(self.casing(casing_ids))  # (batch, time, casing_dim)
         for mix, layers in zip(self.mixes, context or ()):
             parts.append(mix(layers).to(parts[0].dtype))  # (batch, time, dim), zero past each length
         return self.dropout(torch.cat(parts, dim=-1))
+
+    def character_features(self, char_ids: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(batch, time, chars) char ids and (batch, time) mask → (batch, time, char features)
+        in ``dtype``, zero on padding.
+
+        On the CPU only real tokens go through the character encoder, and each distinct spelling
+        once: padding costs nothing, and "the" or "," is encoded once per batch, not dozens of
+        times. Picking them out sizes tensors by the data (a boolean mask, ``unique``, the count
+        of characters), which on a GPU makes the host wait for the device; there the encoder's
+        dense form reads every position of the padded batch instead, in shapes the batch fixes:
+        the same features up to rounding (tests/training/test_sync_free.py).
+        """
+        if char_ids.is_cuda:
+            features = self.chars.dense(char_ids.flatten(0, 1)).view(*mask.shape, -1)  # (batch, time, char features)
+            return features.to(dtype).masked_fill(~mask.unsqueeze(2), 0.0)
+        spellings, positions = distinct_rows(char_ids[mask])  # (spellings, chars), (tokens,)
+        chars = torch.zeros(*mask.shape, self.chars.output_dim, dtype=dtype, device=char_ids.device)
+        chars[mask] = self.chars(spellings).to(dtype)[positions]
+        return chars
 
     def dense(
         self,

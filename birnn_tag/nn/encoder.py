@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import invert_permutation, pack_padded_sequence, pad_packed_sequence
 
 from birnn_tag.nn.dropout import Dropout
 from birnn_tag.nn.recurrent import gather_steps, recurrent_layers, reversal_index, run_direction, zero_padding
@@ -40,10 +40,20 @@ class BiRNNEncoder(nn.Module):
         return self.dropout(run(inputs, lengths))
 
     def packed(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The layers over a ``PackedSequence`` (without the output dropout)."""
-        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        """The layers over a ``PackedSequence`` (without the output dropout).
+
+        The batch is sorted by length, and put back in order after, here rather than by
+        ``pack_padded_sequence(enforce_sorted=False)`` and ``pad_packed_sequence``: on a GPU
+        each of those makes the host wait (the first copies the order to the device blocking,
+        the second copies the inverse order back to the host, to reorder lengths not used
+        here). The operations are theirs, and so are the outputs, bit for bit.
+        """
+        sorted_lengths, order = torch.sort(lengths, descending=True)  # (batch,) each, on the CPU
+        order = order.to(inputs.device, non_blocking=True)  # (batch,); the host goes on, as Batch.to's copies let it
+        packed = pack_padded_sequence(inputs.index_select(0, order), sorted_lengths, batch_first=True)
         outputs, _ = self.rnn(packed)
-        return pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])[0]
+        padded = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])[0]  # (batch, time, 2 * hidden), sorted
+        return padded.index_select(0, invert_permutation(order))  # (batch, time, 2 * hidden), in the batch's order
 
     def padded(self, inputs: torch.Tensor, lengths: torch.Tensor, grid: bool = True) -> torch.Tensor:
         """The layers one by one over the padded batch (without the output dropout); between

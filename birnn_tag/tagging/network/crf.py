@@ -105,6 +105,12 @@ def marginals(
     return probabilities.masked_fill(~mask.unsqueeze(2), 0.0)  # (batch, time, num_tags)
 
 
+def _known_tags_only(emissions: torch.Tensor, tag_ids: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
+    """``emissions`` (batch, time, num_tags) with every tag but the known one :data:`DISALLOWED`
+    where a token's tag is known; ``missing`` (batch, time) marks the tokens whose tag is not."""
+    allowed = F.one_hot(tag_ids.clamp(min=0), emissions.shape[-1]).bool() | missing.unsqueeze(2)  # (batch, time, num_tags)
+    return emissions.masked_fill(~allowed, DISALLOWED)  # (batch, time, num_tags)
+
 
 class CRFHead(Calibrated):
     """Linear-chain CRF over tag emissions, trained with the sentence negative log-likelihood.
@@ -194,12 +200,20 @@ class CRFHead(Calibrated):
         through the known ones: log Z less the log-sum of the paths that agree with the known tags
         (the forward algorithm with the other tags' emissions disallowed where a tag is known).
         """
+        missing = (tag_ids < 0) & mask  # (batch, time)
+        if emissions.is_cuda:
+            # Whether a tag is missing is known on the device only, and asking would make the host
+            # wait for it: both forms are computed and the one the question picks is kept, the two
+            # forward passes run as one over a batch twice the size (one pass's kernel launches).
+            # The path's score is then computed with missing tags too: as tag 0, then dropped.
+            both = torch.cat([emissions, _known_tags_only(emissions, tag_ids, missing)])  # (2 * batch, time, num_tags)
+            log_z, known = self.log_partition(both, torch.cat([mask, mask]), temperature).chunk(2)  # (batch,) each
+            path = self.path_scores(emissions, tag_ids.clamp(min=0), mask, temperature)  # (batch,)
+            return torch.where(missing.any(), log_z - known, log_z - path)  # (batch,)
         log_z = self.log_partition(emissions, mask, temperature)
-        missing = (tag_ids < 0) & mask
         if not missing.any():
             return log_z - self.path_scores(emissions, tag_ids, mask, temperature)
-        allowed = F.one_hot(tag_ids.clamp(min=0), emissions.shape[-1]).bool() | missing.unsqueeze(2)  # (batch, time, num_tags)
-        return log_z - self.log_partition(emissions.masked_fill(~allowed, DISALLOWED), mask, temperature)
+        return log_z - self.log_partition(_known_tags_only(emissions, tag_ids, missing), mask, temperature)
 
     def soft_loss(self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags), one

@@ -66,6 +66,12 @@ class SoftmaxHead(Calibrated):
         Summing over a sentence's tokens (as a CRF's sentence NLL does) keeps the gradient scale,
         and so the learning rate, the same for both heads and independent of sentence length.
         """
+        if features.is_cuda:
+            # Picking out the real tokens sizes a tensor by the data, which makes the host wait for
+            # a GPU: there padding is scored too and left out as a missing tag is.
+            logits = self(features).transpose(1, 2)  # (batch, num_tags, time)
+            targets = tag_ids.masked_fill(~mask, MISSING_ID)  # (batch, time)
+            return F.cross_entropy(logits, targets, reduction="sum", ignore_index=MISSING_ID) / mask.shape[0]
         logits = self(features[mask])  # (tokens, num_tags): padding never reaches the loss
         # A missing tag (data.missing_tag) is left out: the model says what it is.
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum", ignore_index=MISSING_ID) / mask.shape[0]
@@ -73,6 +79,9 @@ class SoftmaxHead(Calibrated):
     def soft_loss(self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags): the
         expected negative log-likelihood, summed per sentence and averaged over the sentences."""
+        if features.is_cuda:  # every position, padding's targets zeroed: as in :meth:`loss`
+            log_probs = self(features).log_softmax(dim=-1)  # (batch, time, num_tags)
+            return -(targets.masked_fill(~mask.unsqueeze(2), 0.0) * log_probs).sum() / mask.shape[0]
         log_probs = self(features[mask]).log_softmax(dim=-1)  # (tokens, num_tags)
         return -(targets[mask] * log_probs).sum() / mask.shape[0]
 
