@@ -208,6 +208,10 @@ class TrainingConfig:
     # (training.epoch_seed: one per epoch and rank).
     seed: int = _bounded(1, min=0, max=2**32 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Training's numeric precision: bf16 autocast (fp32 master weights; the CRF and the loss stay
+    # fp32), fp32, or auto (bf16 where the CPU or GPU multiplies bf16 natively). amp: true is
+    # bf16 on CUDA, as configs written before training.precision say it.
+    precision: Precision = "fp32"
     amp: bool = False
     threads: int | None = _bounded(None, min=1, max=MAX_SIZE)
     # Knowledge distillation (taggers): a trained tagging run (folder or checkpoint) whose

@@ -1,4 +1,5 @@
-"""Numeric precision of inference: fp32, or bfloat16 autocast for the embedder and the BiLSTM.
+"""Numeric precision of inference and training: fp32, or bfloat16 autocast for the embedder and
+the BiLSTM.
 
 On hardware that multiplies bfloat16 natively (CPUs with AVX512-BF16 or AMX, recent GPUs) an
 LSTM's kernels run 1.8× as fast in bf16 on this project's CPU, and tagging CoNLL-2003's test set
@@ -39,9 +40,11 @@ def resolve_precision(precision: str, device: torch.device, setting: str = "prec
     return precision
 
 
-def inference_autocast(precision: str, device: torch.device, setting: str = "precision") -> AbstractContextManager:
-    """The context a model's inference runs in for ``precision`` (one of :data:`PRECISIONS`);
-    ``setting`` names where the value came from in the error :func:`resolve_precision` raises."""
+def precision_autocast(precision: str, device: torch.device, setting: str = "precision") -> AbstractContextManager:
+    """The context a model's inference, or a training step, runs in for ``precision`` (one of
+    :data:`PRECISIONS`): bf16 autocast keeps the weights in fp32 (the optimizer updates fp32
+    master weights) and runs the matrix products in bf16. ``setting`` names where the value
+    came from in the error :func:`resolve_precision` raises."""
     if resolve_precision(precision, device, setting) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()

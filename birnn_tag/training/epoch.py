@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 
 import torch
 
@@ -13,6 +12,7 @@ from birnn_tag.training import distributed
 from birnn_tag.config import TrainingConfig
 from birnn_tag.data.batching import bucketed_batches, collate
 from birnn_tag.data.encoding import EncodedSentence
+from birnn_tag.runtime.precision import precision_autocast
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
@@ -48,6 +48,12 @@ def learning_rate(config: TrainingConfig, epoch: int) -> float:
     return config.lr / (1.0 + config.lr_decay * (epoch - 1))
 
 
+def training_precision(config: TrainingConfig, device: torch.device) -> str:
+    """``training.precision``, with ``amp: true`` on CUDA read as bf16 (configs written before
+    ``training.precision`` ask for bf16 that way)."""
+    return "bf16" if config.amp and device.type == "cuda" else config.precision
+
+
 def train_epoch(
     model: torch.nn.Module,
     sentences: list[EncodedSentence],
@@ -74,7 +80,7 @@ def train_epoch(
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
     plan = bucketed_batches([s.read_length for s in sentences], config.batch_size, generator=generator)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
+    autocast = precision_autocast(training_precision(config, device), device, "training.precision")
     total_loss = torch.zeros((), device=device)
     tokens, sentences_seen, started = 0, 0, time.perf_counter()
     size = len if loss_mean_over == "sentences" else lambda part: sum(len(sentences[i]) for i in part)

@@ -17,7 +17,7 @@ from birnn_tag.runtime.devices import resolve_device
 from birnn_tag.runtime.precision import resolve_precision
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
-from birnn_tag.training.epoch import learning_rate, make_optimizer, train_epoch
+from birnn_tag.training.epoch import learning_rate, make_optimizer, train_epoch, training_precision
 from birnn_tag.errors import BirnnTagError, CheckpointError, first_line
 from birnn_tag.training.events import EpochDone, Listener, Message, ReportDone, StepsDone, ignore
 from birnn_tag.files import append_line, write_atomic
@@ -92,6 +92,7 @@ def train(config: Config, *, resume: Resume = False, on_event: Listener | None =
     check_run_dir(run_dir, overwrite=config.output.overwrite or replace_partial, resume=resume, inputs=_inputs(config))
     wanted = resolve_device(config.training.device)
     resolve_precision(config.training.eval_precision, wanted, "training.eval_precision")  # refused before any epoch
+    resolve_precision(training_precision(config.training, wanted), wanted, "training.precision")
     context, device = distributed.setup(wanted)
     emit = on_event if on_event is not None and context.is_main else ignore
     close_log = None

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
@@ -14,7 +15,7 @@ from birnn_tag.tagging.scoring.evaluation import evaluate_tags, load_scored_spli
 from birnn_tag.tagging.prediction.decoding import decode_sentences
 from birnn_tag.training.loop import train
 
-from conftest import tiny_config_dict
+from conftest import needs_native_bf16, tiny_config_dict
 
 
 def test_tiny_dataset_overfits_and_run_folder_is_complete(trained_run):
@@ -92,3 +93,28 @@ def test_clip_gradients_equals_clip_grad_norm_inside_and_beyond_the_bound():
         for mine, theirs in zip(ours.parameters(), reference.parameters()):
             assert torch.equal(mine.grad, theirs.grad)
 
+
+
+def test_training_precision_bf16_is_refused_before_anything_where_the_cpu_has_no_native_bf16(tmp_path, tiny_conll, monkeypatch):
+    from birnn_tag.errors import ConfigError
+    from birnn_tag.runtime import precision
+
+    monkeypatch.setattr(precision, "has_native_bf16", lambda device: False)
+    raw = tiny_config_dict(tiny_conll, tmp_path / "run", epochs=2)
+    raw["training"]["precision"] = "bf16"
+    with pytest.raises(ConfigError, match="^training.precision: bf16 needs a CPU that multiplies bfloat16 natively"):
+        train(config_from_dict(raw))
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+    raw["training"]["precision"] = "auto"  # fp32 there: trains
+    assert (train(config_from_dict(raw)) / "best.pt").is_file()
+
+
+@needs_native_bf16
+def test_training_in_bf16_learns_the_tiny_set_as_fp32_does(tmp_path, tiny_conll):
+    """bf16 autocast with fp32 master weights: the weights stay fp32 and the run fits the data."""
+    raw = tiny_config_dict(tiny_conll, tmp_path / "run")
+    raw["training"]["precision"] = "bf16"
+    run = train(config_from_dict(raw))
+    loaded = load_model(run)
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    assert json.loads((run / "report.json").read_text())["score"] == 1.0

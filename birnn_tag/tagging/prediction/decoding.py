@@ -12,7 +12,7 @@ from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.document_context import Context
 from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
 from birnn_tag.nn.modes import evaluating
-from birnn_tag.runtime.precision import inference_autocast
+from birnn_tag.runtime.precision import precision_autocast
 from birnn_tag.tagging.network.tagger import Tagger
 
 
@@ -30,7 +30,7 @@ def decode_sentences(
     tag_ids: list[list[int]] = [[] for _ in sentences]
     scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
     # One autocast region for all batches: it keeps the weights' bf16 copies from batch to batch.
-    with evaluating(model), inference_autocast(precision, device):
+    with evaluating(model), precision_autocast(precision, device):
         for batch in iterate_batches(sentences, batch_size):
             best, confidence = model.decode(batch.to(device), confidences)
             best = best.cpu().tolist()
@@ -68,7 +68,7 @@ def decode_k_best(
     """Each sentence's ``k`` best tag id sequences with their probabilities, best first, in the
     order given; paths the scheme forbids are never listed (a sentence may get fewer than ``k``)."""
     best: list[list[tuple[list[int], float]]] = [[] for _ in sentences]
-    with evaluating(model), inference_autocast(precision, device):
+    with evaluating(model), precision_autocast(precision, device):
         for batch in iterate_batches(sentences, batch_size):
             tag_ids, log_probabilities = model.k_best(batch.to(device), k)
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
