@@ -72,7 +72,10 @@ class OnnxTaggingModel(TaggingBase):
         self.folder, self.metadata = folder, metadata
         self.session = _session(folder / MODEL_FILE, thread_count(threads if threads is not None else config.training.threads))
         self.inputs = {node.name for node in self.session.get_inputs()}
-        if set(graph_inputs(bool(config.model.document_context), config.model.document_memory)) != self.inputs:
+        # Inputs a model does not use (char_ids without a character encoder) are not in its graph.
+        document_inputs = set(graph_inputs(True, True)) - set(INPUTS)
+        expected = set(graph_inputs(bool(config.model.document_context), config.model.document_memory)) - set(INPUTS)
+        if self.inputs & document_inputs != expected:
             raise CheckpointError(f"{folder / MODEL_FILE}: its inputs do not match model.document_context / document_memory in config.yaml")
         self.ids = TokenIds(vocabs, config.encoding)
 
