@@ -38,7 +38,7 @@ def predict(
     output_format: Annotated[Optional[OutputFormat], typer.Option("--format", help="Tagging: conll (default), jsonl, parquet (jsonl's fields as columns; needs -o FILE), or label-studio / doccano pre-annotations. Cloze: jsonl (default) or text.")] = None,
     input_format: Annotated[InputFormat, typer.Option(help="Tagging: text, pretokenized, conll, conllu, documents (a document or paragraph per line, or per JSON object's text; split into sentences, one result each) or parquet (a sentence per row of --text-column). Cloze: text or jsonl. auto: by the file's extension (.conll, .conllu, .jsonl, .parquet), else text.")] = InputFormat.auto,
     text_column: Annotated[str, typer.Option(help="Parquet input: the column to tag, text (tokenized) or a list of tokens.")] = "text",
-    shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Tag part I of N (counted from 0) of the input, by position: the N outputs concatenated are the whole output. Reads the input twice (a file, not stdin).")] = None,
+    shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Tag part I of N (counted from 0) of the input, by position: the N outputs concatenated are the whole output (for a model with document context, a cut inside a document reads the sentences at the cut without their neighbours across it). Reads the input twice (a file, not stdin).")] = None,
     pretokenized: Annotated[bool, typer.Option(help="Same as --input-format pretokenized; with documents, their tokens are split at whitespace.")] = False,
     encoding: Annotated[str, typer.Option(help="The input's encoding: utf-8, latin-1, cp1252, utf-16 (with its byte-order mark)...")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1)] = 256,

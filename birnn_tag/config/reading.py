@@ -195,6 +195,11 @@ def _check_word_dim(config: Config) -> None:
         raise ConfigError("model.word_dim: 0 (no word embedding) needs model.transformer or model.lm_embeddings (taggers only)")
     if isinstance(model, TaggingModelConfig) and model.document_context and model.contextual():
         raise ConfigError("model.document_context: not with model.transformer or model.lm_embeddings (their features are per sentence)")
+    if isinstance(model, TaggingModelConfig) and model.document_context and config.data.validation_fraction > 0:
+        raise ConfigError(
+            "data.validation_fraction: carves random sentences out of their documents, which model.document_context "
+            "reads whole; give a validation file (data.validation) instead"
+        )
     if isinstance(model, TaggingModelConfig) and model.document_memory and not model.document_context:
         raise ConfigError("model.document_memory: needs model.document_context (the window it reads)")
 

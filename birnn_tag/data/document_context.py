@@ -61,8 +61,3 @@ def spelling_keys(tokens: Sequence[str]) -> list[int]:
     keys mark the occurrences of one word (``JAPAN`` in a headline and ``Japan`` in the text)."""
     first: dict[str, int] = {}
     return [first.setdefault(token.lower(), position) for position, token in enumerate(tokens)]
-
-
-def sentence_contexts(texts: Sequence[Sequence[str]], documents: Sequence[Hashable | None] | None, size: int) -> list[Context]:
-    """:func:`piece_contexts` of whole texts."""
-    return piece_contexts(texts, documents, [(row, 0, len(text)) for row, text in enumerate(texts)], size)

@@ -102,7 +102,8 @@ def check_run_dir(path: Path, *, overwrite: bool, resume: bool, inputs: Iterable
         )
     folder = path.resolve()
     for name in inputs:
-        if folder in Path(name).resolve().parents:
+        read = Path(name).resolve()
+        if read == folder or folder in read.parents:
             raise BirnnTagError(f"{path}: --overwrite would delete {name}, which this run reads")
 
 

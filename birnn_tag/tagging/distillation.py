@@ -19,8 +19,9 @@ import torch
 from birnn_tag.config import Config
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.document_context import piece_contexts
+from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.reading.conll import decode_lines
-from birnn_tag.data.reading.tokenize import tokenizer_for
+from birnn_tag.data.reading.tokenize import Tokenizer, tokenizer_for
 from birnn_tag.data.encoding import MISSING_ID, TokenEncoder
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
@@ -124,22 +125,33 @@ def teacher_text(config: Config, paths: Sequence[str]) -> tuple[list[list[str]],
     for path in paths:
         if not Path(path).is_file():
             raise ConfigError(f"training.teacher_text: {path}: file not found")
-        input_format = {".conll": "conll", ".conllu": "conllu"}.get(Path(path).suffix.lower())
-        with open(path, "rb") as handle:
-            if input_format is not None:
-                sentences = read_inputs(handle, path, input_format, None, config.data.encoding, "data.encoding", tokenizer)
-            else:
-                lines = decode_lines(handle, path, config.data.encoding, "data.encoding")
-                sentences = (
-                    sentence
-                    for number, line in lines
-                    for sentence in input_document(document_text(line), False, tokenizer).sentences(number)
-                )
-            for sentence in sentences:
-                if sentence.tokens:
-                    texts.append(sentence.tokens)
-                    documents.append(None if sentence.document is None else (path, sentence.document))
+        if Path(path).suffix.lower() in (".parquet", ".arrow"):
+            raise ConfigError(f"training.teacher_text: {path}: a table; give text (a document per line), .conll or .conllu")
+        try:
+            read = _read_text(path, config, tokenizer)
+        except BirnnTagError as error:
+            raise ConfigError(f"training.teacher_text: {error}") from None
+        if not read:
+            raise ConfigError(f"training.teacher_text: {path}: no sentences")
+        texts += [tokens for tokens, _ in read]
+        documents += [document for _, document in read]
     return texts, documents
+
+
+def _read_text(path: str, config: Config, tokenizer: Tokenizer) -> list[tuple[list[str], Hashable | None]]:
+    """The non-empty sentences of one ``teacher_text`` file, each with its document."""
+    input_format = {".conll": "conll", ".conllu": "conllu"}.get(Path(path).suffix.lower())
+    with open(path, "rb") as handle:
+        if input_format is not None:
+            sentences = read_inputs(handle, path, input_format, None, config.data.encoding, "data.encoding", tokenizer)
+        else:
+            lines = decode_lines(handle, path, config.data.encoding, "data.encoding")
+            sentences = (
+                sentence
+                for number, line in lines
+                for sentence in input_document(document_text(line), False, tokenizer).sentences(number)
+            )
+        return [(s.tokens, None if s.document is None else (path, s.document)) for s in sentences if s.tokens]
 
 
 def distilled_split(
@@ -158,11 +170,12 @@ def distilled_split(
     sentences = [replace(sentence, soft=target) for sentence, target in zip(split.sentences, targets)]
     if config.training.teacher_text:
         extra, extra_documents = teacher_text(config, config.training.teacher_text)
-        rows = [(row, 0, len(tokens)) for row, tokens in enumerate(extra)]
+        # cut as training sentences are (data.max_length), so no piece is longer than those
+        rows = [(row, start, end) for row, tokens in enumerate(extra) for start, end in piece_bounds(len(tokens), config.data.max_length)]
         size = config.model.document_context
         contexts = piece_contexts(extra, extra_documents, rows, size) if size else None
-        encoded = TokenEncoder(vocabs, config.encoding).encode_sentences(extra, contexts=contexts)
-        missing = [torch.full((len(tokens),), MISSING_ID) for tokens in extra]
-        for sentence, target, tags in zip(encoded, teacher_marginals(teacher, extra, extra_documents, rows, labels), missing):
-            sentences.append(replace(sentence, tags=tags, soft=target))
+        pieces = [extra[row][start:end] for row, start, end in rows]
+        encoded = TokenEncoder(vocabs, config.encoding).encode_sentences(pieces, contexts=contexts)
+        for sentence, target in zip(encoded, teacher_marginals(teacher, extra, extra_documents, rows, labels)):
+            sentences.append(replace(sentence, tags=torch.full((len(sentence),), MISSING_ID), soft=target))
     return replace(split, sentences=sentences)

@@ -72,7 +72,8 @@ def _inputs(config: Config) -> list[str]:
     """The files and folders a run reads, which replacing a run folder must never delete."""
     data, model = config.data, config.model
     trains = data.train if isinstance(data.train, list) else [data.train]
-    named = (*trains, data.validation, data.test, data.disk, *model.input_paths())
+    teaching = (config.training.teacher, *config.training.teacher_text)
+    named = (*trains, data.validation, data.test, data.disk, *model.input_paths(), *teaching)
     return [name for name in named if name]
 
 

@@ -66,12 +66,16 @@ def test_a_teacher_the_student_cannot_follow_is_refused_in_one_line(teacher, tmp
     without_misc = tmp_path / "no-misc.conll"
     lines = (FIXTURES / "tiny.conll").read_text(encoding="utf-8").splitlines()
     without_misc.write_text("\n".join(line.replace("I-MISC", "O") for line in lines) + "\n", encoding="utf-8")
-    with pytest.raises(BirnnTagError, match=r"^training.teacher: .*labels this run's training data lacks: I-MISC|B-MISC"):
+    with pytest.raises(BirnnTagError, match=r"^training.teacher: .*labels this run's training data lacks: (I-MISC|B-MISC)"):
         train(config_from_dict(student_config(teacher, tmp_path, without_misc)))
     data = tmp_path / "tiny.conll"
     shutil.copy(FIXTURES / "tiny.conll", data)
     with pytest.raises(BirnnTagError, match="training.teacher_text: .*missing.txt: file not found"):
         train(config_from_dict(student_config(teacher, tmp_path, data, teacher_text=[str(tmp_path / "missing.txt")])))
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(BirnnTagError, match="^training.teacher_text: .*blank.txt: no sentences"):
+        train(config_from_dict(student_config(teacher, tmp_path, data, teacher_text=[str(blank)])))
     with pytest.raises(BirnnTagError, match="^training.teacher: .*nowhere: checkpoint not found"):
         train(config_from_dict(student_config(tmp_path / "nowhere", tmp_path, data)))
     assert not (tmp_path / "student" / "best.pt").exists()

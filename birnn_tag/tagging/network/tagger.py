@@ -11,6 +11,7 @@ from birnn_tag.data.batching import Batch
 from birnn_tag.data.split import Split
 from birnn_tag.data.token_ids import CASINGS
 from birnn_tag.data.vocab import PAD_ID, UNK_ID
+from birnn_tag.errors import BirnnTagError
 from birnn_tag.nn.embeddings import CharCNN, CharRNN, TokenEmbedder
 from birnn_tag.nn.encoder import BiRNNEncoder
 from birnn_tag.nn.scalar_mix import ScalarMix
@@ -41,9 +42,13 @@ class Tagger(nn.Module):
         self.memory = memory  # model.document_memory: the head reads :func:`word_memory`'s features
 
     def features(self, batch: Batch) -> torch.Tensor:
-        """Encoder features (batch, time, 2 * hidden_size) of a padded batch. A batch with
-        document context is read window by window, and each sentence's own states are kept."""
+        """Encoder features (batch, time, dim) of a padded batch: 2 * hidden_size, or with document
+        memory 4 * hidden_size + 1 (:func:`word_memory`). A batch with document context is read
+        window by window, and each sentence's own states are kept; a model with document memory
+        reads only such batches."""
         window = batch.window
+        if window is None and self.memory:
+            raise BirnnTagError("a model with document memory reads sentences in windows: encode them with their contexts (none: empty)")
         if window is None:
             embedded = self.embedder(batch.word_ids, batch.char_ids, batch.mask, batch.casing_ids, self.context_features(batch))
             return self.encoder(embedded, batch.lengths)

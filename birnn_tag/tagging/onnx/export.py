@@ -278,8 +278,10 @@ def check_export(loaded: LoadedModel, folder: str | Path, sentences: list[list[s
 
 @torch.inference_mode()
 def _emission_gap(model: Tagger, reference: TaggingModel, pieces: list[list[str]], exported) -> float:
-    """Largest difference between PyTorch's emissions of ``pieces`` and the export's (real positions)."""
-    encoded = TokenEncoder(reference.vocabs, reference.config.encoding).encode_sentences(pieces)
+    """Largest difference between PyTorch's emissions of ``pieces`` and the export's (real
+    positions), each piece read alone (in a window of its own, for a model with document context)."""
+    contexts = [([], [])] * len(pieces) if reference.config.model.document_context else None
+    encoded = TokenEncoder(reference.vocabs, reference.config.encoding).encode_sentences(pieces, contexts=contexts)
     batch = collate(encoded, list(range(len(encoded))))
     emissions = model.head(model.features(batch).float())  # (batch, time, num_tags)
     gap = (emissions - torch.from_numpy(exported)).abs().masked_fill(~batch.mask[:, :, None], 0.0)

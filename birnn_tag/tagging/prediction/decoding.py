@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -14,6 +14,7 @@ from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
 from birnn_tag.nn.modes import evaluating
 from birnn_tag.runtime.precision import precision_autocast
 from birnn_tag.tagging.network.tagger import Tagger
+from birnn_tag.tagging.prediction.streaming import Decode, KBest
 
 
 @torch.inference_mode()
@@ -44,7 +45,7 @@ def decode_sentences(
 
 def torch_decoder(
     loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None
-) -> Callable[[list[list[str]], bool], tuple[list[list[int]], list[list[float]] | None]]:
+) -> Decode:
     """``predict``'s decode step for a PyTorch model: encode a group of token lists (in their
     document contexts, if given), tag them with :func:`decode_sentences` on ``device`` (default
     CPU) at ``precision`` (default the run's)."""
@@ -80,7 +81,7 @@ def decode_k_best(
 
 def torch_k_best(
     loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None
-) -> Callable[[list[list[str]]], list[list[tuple[list[int], float]]]]:
+) -> KBest:
     """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists (in their
     document contexts, if given) → each one's ``k`` best tag id sequences and probabilities."""
     encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)

@@ -218,13 +218,16 @@ def tag_sentences(
     Without ``confidences`` the predictions carry none (``None``). With ``k_best`` each prediction
     lists its ``k`` best sequences (a cut sentence's combine its pieces' lists).
 
-    For a model with document context (``model.document_context``) a chunk runs on to the end of
-    its last sentence's document, so that every sentence sees its neighbours as in training."""
+    For a model with document context (``model.document_context``) the chunks before and after
+    a chunk are at hand while it is tagged (one chunk is read ahead), so that a sentence sees its
+    neighbours across a chunk's edge as in training (a context reaches no further than the next
+    chunk) while memory stays flat."""
     context = config.model.document_context
-    for chunk in (document_chunks if context else chunked)(inputs, chunk_size):
+    chunks = chunked(inputs, chunk_size)
+    for before, chunk, after in _with_neighbours(chunks) if context else (([], chunk, []) for chunk in chunks):
         bounds = [window_bounds(len(sentence.tokens), config.data.max_length) for sentence in chunk]
         windows = [sentence.tokens[start:end] for sentence, spans in zip(chunk, bounds) for start, end in spans]
-        contexts = _contexts(chunk, bounds, context) if context else None
+        contexts = _contexts(before, chunk, after, bounds, context) if context else None
         tag_ids: list[list[int]] = []
         chunk_scores: list[list[float]] | None = [] if confidences else None
         for group, group_contexts in _groups(windows, GROUP_TOKENS, contexts):
@@ -234,7 +237,8 @@ def tag_sentences(
                 chunk_scores += scores
         sentence_tags = join_tags(tag_ids, bounds, vocabs.labels.items, config.data.scheme)
         sentence_scores = join_windows(chunk_scores, bounds) if chunk_scores is not None else [None] * len(chunk)
-        sentence_lists = _k_best(chunk, k_best, k, config.data.max_length, context) if k_best is not None else [None] * len(chunk)
+        lists = _k_best(before, chunk, after, k_best, k, config.data.max_length, context) if k_best is not None else None
+        sentence_lists = lists or [None] * len(chunk)
         label = vocabs.labels.items.__getitem__
         for sentence, tags, scores, paths in zip(chunk, sentence_tags, sentence_scores, sentence_lists):
             if paths is not None:
@@ -243,34 +247,38 @@ def tag_sentences(
 
 
 def _k_best(
-    chunk: Sequence[InputSentence], k_best: KBest, k: int, max_length: int, context: int
+    before: Sequence[InputSentence], chunk: Sequence[InputSentence], after: Sequence[InputSentence],
+    k_best: KBest, k: int, max_length: int, context: int,
 ) -> list[list[tuple[list[int], float]]]:
     """Each sentence's ``k`` best sequences; a sentence longer than ``max_length`` combines those
     of consecutive pieces that do not overlap (a sequence's probability is then its pieces')."""
     bounds = [piece_bounds(len(sentence.tokens), max_length) for sentence in chunk]
     pieces = [sentence.tokens[start:end] for sentence, spans in zip(chunk, bounds) for start, end in spans]
-    contexts = _contexts(chunk, bounds, context) if context else None
+    contexts = _contexts(before, chunk, after, bounds, context) if context else None
     lists = [paths for group, group_contexts in _groups(pieces, GROUP_TOKENS, contexts) for paths in k_best(group, group_contexts)]
     return _join_k_best(lists, [len(spans) for spans in bounds], k)
 
 
-def _contexts(chunk: Sequence[InputSentence], bounds: Sequence[Sequence[tuple[int, int]]], size: int) -> list[Context]:
-    """The document context of each piece ``bounds`` cuts the sentences of ``chunk`` into."""
-    pieces = [(row, start, end) for row, spans in enumerate(bounds) for start, end in spans]
-    return piece_contexts([sentence.tokens for sentence in chunk], [sentence.document for sentence in chunk], pieces, size)
+def _contexts(
+    before: Sequence[InputSentence], chunk: Sequence[InputSentence], after: Sequence[InputSentence],
+    bounds: Sequence[Sequence[tuple[int, int]]], size: int,
+) -> list[Context]:
+    """The document context of each piece ``bounds`` cuts the sentences of ``chunk`` into, its
+    neighbours found in ``before`` and ``after`` too (the chunks around it)."""
+    around = [*before, *chunk, *after]
+    pieces = [(len(before) + row, start, end) for row, spans in enumerate(bounds) for start, end in spans]
+    return piece_contexts([sentence.tokens for sentence in around], [sentence.document for sentence in around], pieces, size)
 
 
-def document_chunks(inputs: Iterable[InputSentence], size: int) -> Iterator[list[InputSentence]]:
-    """Consecutive lists of at least ``size`` sentences (the last may be shorter), each running on
-    to the end of its last sentence's document: no document is cut between two lists."""
-    chunk: list[InputSentence] = []
-    for sentence in inputs:
-        if len(chunk) >= size and (sentence.document is None or sentence.document != chunk[-1].document):
-            yield chunk
-            chunk = []
-        chunk.append(sentence)
-    if chunk:
-        yield chunk
+def _with_neighbours(chunks: Iterable[list[InputSentence]]) -> Iterator[tuple[list[InputSentence], list[InputSentence], list[InputSentence]]]:
+    """Each chunk with the chunks before and after it (empty at the ends), reading one ahead."""
+    iterator = iter(chunks)
+    before: list[InputSentence] = []
+    chunk = next(iterator, None)
+    while chunk is not None:
+        after = next(iterator, None)
+        yield before, chunk, after or []
+        before, chunk = chunk, after
 
 
 def _join_k_best(lists: list[list[tuple[list[int], float]]], counts: list[int], k: int) -> list[list[tuple[list[int], float]]]:
