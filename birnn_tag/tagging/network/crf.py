@@ -215,20 +215,34 @@ class CRFHead(Calibrated):
             return log_z - self.path_scores(emissions, tag_ids, mask, temperature)
         return log_z - self.log_partition(_known_tags_only(emissions, tag_ids, missing), mask, temperature)
 
-    def soft_loss(self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags), one
-        position independently of the next: ``log Z`` less the path score's expectation (each
-        move weighted by the product of its two positions' targets). For one-hot targets it is
-        the gold loss; its gradient on the emissions is the model's marginals less the targets.
-        Forbidden moves are left out of the expectation (their scores are fixed)."""
+    def soft_loss(
+        self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, tag_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags):
+        ``log Z`` less the path score's expectation. The emissions are weighted by the targets
+        (the gradient on them is the model's marginals less the targets); the moves, the start
+        and the end by the gold tags (batch, time) ``tag_ids`` where both tokens of a move have
+        one, else by the product of the two tokens' targets, which are independent of each other
+        (a product of two uncertain tokens' targets would weigh moves no teacher makes). For
+        one-hot targets of the gold tags it is the gold loss. Forbidden moves are left out of the
+        expectation (their scores are fixed)."""
         emissions = self(features)  # (batch, time, num_tags)
         targets = targets.masked_fill(~mask.unsqueeze(2), 0.0)
+        ends = targets  # (batch, time, num_tags): what the moves, start and end are weighted by
+        if tag_ids is not None:
+            known = (tag_ids >= 0) & mask  # (batch, time)
+            gold = F.one_hot(tag_ids.clamp(min=0), targets.shape[2]).to(targets.dtype)
+            ends = torch.where(known.unsqueeze(2), gold, targets)
+            both = (known[:, :-1] & known[:, 1:])[:, :, None, None]  # (batch, time - 1, 1, 1)
+            moves = torch.where(both, ends[:, :-1, :, None] * ends[:, 1:, None, :], targets[:, :-1, :, None] * targets[:, 1:, None, :])
+        else:
+            moves = targets[:, :-1, :, None] * targets[:, 1:, None, :]  # (batch, time - 1, num_tags, num_tags)
         transitions, start, end = self.scores(fill=0.0)
-        last = targets.gather(1, (mask.sum(dim=1) - 1).clamp(min=0)[:, None, None].expand(-1, 1, targets.shape[2])).squeeze(1)
+        last = ends.gather(1, (mask.sum(dim=1) - 1).clamp(min=0)[:, None, None].expand(-1, 1, targets.shape[2])).squeeze(1)
         expected = (
-            targets[:, 0] @ start  # (batch,)
+            ends[:, 0] @ start  # (batch,)
             + (targets * emissions).sum(dim=(1, 2))
-            + torch.einsum("bti,ij,btj->b", targets[:, :-1], transitions, targets[:, 1:])  # padding targets are 0
+            + (moves * transitions).sum(dim=(1, 2, 3))  # padding targets are 0
             + last @ end
         )
         return (self.log_partition(emissions, mask) - expected).sum() / mask.shape[0]

@@ -76,9 +76,12 @@ class SoftmaxHead(Calibrated):
         # A missing tag (data.missing_tag) is left out: the model says what it is.
         return F.cross_entropy(logits, tag_ids[mask], reduction="sum", ignore_index=MISSING_ID) / mask.shape[0]
 
-    def soft_loss(self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def soft_loss(
+        self, features: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, tag_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """:meth:`loss` with each token's tag drawn from ``targets`` (batch, time, num_tags): the
-        expected negative log-likelihood, summed per sentence and averaged over the sentences."""
+        expected negative log-likelihood, summed per sentence and averaged over the sentences.
+        Tokens are scored alone, so the gold ``tag_ids`` (which a CRF's moves read) add nothing."""
         if features.is_cuda:  # every position, padding's targets zeroed: as in :meth:`loss`
             log_probs = self(features).log_softmax(dim=-1)  # (batch, time, num_tags)
             return -(targets.masked_fill(~mask.unsqueeze(2), 0.0) * log_probs).sum() / mask.shape[0]

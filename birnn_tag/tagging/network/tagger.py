@@ -95,7 +95,7 @@ class Tagger(nn.Module):
         features = self.features(batch)
         with _full_precision(features):
             if batch.soft_tags is not None:
-                return self.head.soft_loss(features.float(), batch.soft_tags, batch.mask)
+                return self.head.soft_loss(features.float(), batch.soft_tags, batch.mask, batch.tag_ids)
             return self.head.loss(features.float(), batch.tag_ids, batch.mask)
 
     def forward(self, batch: Batch) -> torch.Tensor:

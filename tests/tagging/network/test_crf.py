@@ -377,3 +377,20 @@ def test_soft_loss_of_one_hot_targets_is_the_gold_loss_and_its_gradient_is_margi
         head.forward = original
     expected = (marginals(emissions.detach(), mask, *head.scores()) - targets.masked_fill(~mask[:, :, None], 0.0)) / mask.shape[0]
     assert torch.allclose(emissions.grad, expected, atol=1e-9)
+
+
+def test_with_gold_tags_the_soft_loss_learns_moves_from_the_gold_path(case):
+    """Distillation's targets teach the emissions; where every tag is known, the moves, the start
+    and the end get the gold loss's gradient, whatever the targets say."""
+    head, features, mask, emissions, paths = case
+    gold = torch.zeros(mask.shape, dtype=torch.long)
+    for row, row_paths in enumerate(paths):
+        gold[row, : len(row_paths[0][1])] = torch.tensor(row_paths[-1][1])  # the worst allowed path
+    targets = torch.softmax(torch.randn(emissions.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64), dim=2)
+    scores = (head.transitions, head.start_transitions, head.end_transitions)
+    soft = torch.autograd.grad(head.soft_loss(features, targets, mask, gold), scores)
+    hard = torch.autograd.grad(head.loss(features, gold, mask), scores)
+    for ours, theirs in zip(soft, hard):
+        assert torch.allclose(ours, theirs, atol=1e-9)
+    without = torch.autograd.grad(head.soft_loss(features, targets, mask), scores)  # products of targets instead
+    assert not torch.allclose(without[0], hard[0], atol=1e-3)
