@@ -12,6 +12,7 @@ without a teacher.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,8 +29,6 @@ from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, ConfigError
 from birnn_tag.nn.modes import evaluating
 from birnn_tag.runs.checkpoint import LoadedModel, load_checkpoint
-from birnn_tag.tagging.network.crf import CRFHead
-from birnn_tag.tagging.network.crf import marginals as forward_backward
 from birnn_tag.tagging.network.tagger import Tagger
 from birnn_tag.tagging.prediction.documents import document_text, input_document
 from birnn_tag.tagging.prediction.streaming import read_inputs
@@ -86,12 +85,7 @@ def teacher_marginals(
     marginals: list[torch.Tensor] = [torch.empty(0)] * len(pieces)
     with evaluating(model):
         for batch in iterate_batches(split.sentences, TEACHER_BATCH):
-            emissions = model.head(model.features(batch).float()) / model.head.temperature
-            if isinstance(model.head, CRFHead):
-                transitions = [score / model.head.temperature for score in model.head.scores()]
-                probabilities = forward_backward(emissions, batch.mask, *transitions)
-            else:
-                probabilities = emissions.softmax(dim=-1)
+            probabilities = model.head.calibrated_marginals(model.head(model.features(batch).float()), batch.mask)
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
                 target = torch.zeros(length, len(labels))
                 target[:, columns] = probabilities[row, :length]
@@ -161,8 +155,6 @@ def distilled_split(
     """The training ``split`` (the encoded ``pieces`` of ``texts``) with soft targets on every
     piece and, after them, the sentences of ``training.teacher_text``, untagged, with the
     teacher's marginals as targets; ``build`` makes the teacher's network from its config."""
-    from dataclasses import replace
-
     teacher = load_teacher(config, vocabs, build)
     labels, weight = vocabs.labels.items, config.training.teacher_weight
     marginals = teacher_marginals(teacher, texts, documents, pieces, labels)

@@ -247,6 +247,12 @@ class CRFHead(Calibrated):
         )
         return (self.log_partition(emissions, mask) - expected).sum() / mask.shape[0]
 
+    def calibrated_marginals(self, emissions: torch.Tensor, mask: torch.Tensor, forward_backward: Callable = marginals) -> torch.Tensor:
+        """P(tag at t | sentence) (batch, time, num_tags) at the head's temperature, by
+        ``forward_backward`` (:func:`marginals` or its TorchScript compilation); 0 on padding."""
+        calibrated = [score / self.temperature for score in self.scores()]
+        return forward_backward(emissions / self.temperature, mask, *calibrated)
+
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at t | sentence) (batch, time, num_tags) by forward-backward; 0 on padding."""
         return marginals(emissions, mask, *self.scores())
@@ -272,8 +278,7 @@ class CRFHead(Calibrated):
         tag_ids, _ = search(emissions, mask, *scores)  # (batch, time)
         if not confidences:
             return tag_ids, None
-        calibrated = [score / self.temperature for score in scores]
-        probabilities = (forward_backward or marginals)(emissions / self.temperature, mask, *calibrated)  # 0 on padding
+        probabilities = self.calibrated_marginals(emissions, mask, forward_backward or marginals)  # 0 on padding
         chosen = probabilities.gather(2, tag_ids.unsqueeze(2)).squeeze(2)  # (batch, time)
         return tag_ids, chosen.clamp(max=1.0)  # exp(α + β − log Z) may round a hair above 1
 

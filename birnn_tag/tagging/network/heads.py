@@ -88,6 +88,10 @@ class SoftmaxHead(Calibrated):
         log_probs = self(features[mask]).log_softmax(dim=-1)  # (tokens, num_tags)
         return -(targets[mask] * log_probs).sum() / mask.shape[0]
 
+    def calibrated_marginals(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """P(tag at t) (batch, time, num_tags) at the head's temperature; 0 on padding."""
+        return (logits / self.temperature).softmax(dim=-1).masked_fill(~mask.unsqueeze(2), 0.0)
+
     def sequence_nll(
         self, logits: torch.Tensor, tag_ids: torch.Tensor, mask: torch.Tensor, temperature: float | torch.Tensor = 1.0
     ) -> torch.Tensor:

@@ -117,17 +117,17 @@ class OnnxTaggingModel(TaggingBase):
             feed = self.ids.encode(pieces).padded()
         else:
             contexts = contexts or [([], [])] * len(pieces)
-            feed = self.ids.encode([[*before, *piece, *after] for piece, (before, after) in zip(pieces, contexts)]).padded()
+            windows = [[*before, *piece, *after] for piece, (before, after) in zip(pieces, contexts)]
+            feed = self.ids.encode(windows).padded()
             lengths = np.array([len(piece) for piece in pieces], dtype=np.int64)
             starts = np.array([len(before) for before, _ in contexts], dtype=np.int64)
             steps = np.arange(int(lengths.max(initial=0)), dtype=np.int64)[None, :]
             feed["positions"] = np.minimum(starts[:, None] + steps, np.maximum(feed["lengths"][:, None] - 1, 0))
             feed["sentence_lengths"] = lengths
             if "spellings" in self.inputs:
-                keys = [spelling_keys([*before, *piece, *after]) for piece, (before, after) in zip(pieces, contexts)]
                 feed["spellings"] = np.zeros(feed["word_ids"].shape, dtype=np.int64)
-                for row, row_keys in enumerate(keys):
-                    feed["spellings"][row, : len(row_keys)] = row_keys
+                for row, window in enumerate(windows):
+                    feed["spellings"][row, : len(window)] = spelling_keys(window)
         return self.session.run(list(outputs), {name: value for name, value in feed.items() if name in self.inputs})
 
     def evaluate(self, source: str | Path = "test", **options: Any) -> NoReturn:
