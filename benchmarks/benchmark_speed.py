@@ -162,9 +162,11 @@ def main() -> None:
     loaded = LoadedModel(config, vocabs, model.eval(), None)
     gc.freeze()  # as `birnn-tag predict` does once its model is loaded
     tokens = sum(len(sentence.tokens) for sentence in inputs)
+    # bf16 is refused where the CPU does not multiply it natively (emulated, it would be slower).
+    precisions = ("fp32", "bf16") if has_native_bf16(device) else ("fp32",)
     predict_seconds = {
         (name, precision): predict_seconds_of(loaded, inputs, name, args.predict_batch_size, device, precision)
-        for precision in ("fp32", "bf16")
+        for precision in precisions
         for name in OUTPUT_FORMATS
     }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -67,10 +67,13 @@ HOST_OUTPUTS = {_VF._pack_padded_sequence: (1,), _VF._pad_packed_sequence: (1,)}
 class SimulatedDevice(TorchFunctionMode):
     """Inside this mode, tensors other than ``host`` ones (and those made from them alone) act
     as CUDA tensors, and an operation that would make the host wait for them raises
-    :class:`DeviceSync`."""
+    :class:`DeviceSync`. With ``copies``, a device tensor's ``cpu()`` (one wait, for a
+    result the host must have) is allowed and counted in :attr:`copies` instead."""
 
-    def __init__(self, host: Iterable[Tensor] = ()) -> None:
+    def __init__(self, host: Iterable[Tensor] = (), *, copies: bool = False) -> None:
         super().__init__()
+        self.count_copies = copies
+        self.copies = 0
         self._host: WeakIdKeyDictionary = WeakIdKeyDictionary()
         for tensor in host:
             self._host[tensor] = True
@@ -87,6 +90,11 @@ class SimulatedDevice(TorchFunctionMode):
         if getattr(func, "__self__", None) is Tensor.is_cuda:  # the property's getter
             self.cuda_answers += self.on_device(args[0])
             return self.on_device(args[0])
+        if func is Tensor.cpu and self.count_copies and self.on_device(args[0]):
+            self.copies += 1
+            result = func(*args, **kwargs).clone()  # a new tensor in host memory, as on a GPU
+            self._host[result] = True
+            return result
         self._check(func, args, kwargs)
         result = func(*args, **kwargs)
         if func is Tensor.to and self._moves_to_device(args, kwargs) and result is args[0]:

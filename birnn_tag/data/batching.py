@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from birnn_tag.data.batch_plans import sorted_batches
+from birnn_tag.data.batch_plans import MAX_BATCH_TOKENS, sorted_batches
 from birnn_tag.data.encoding import EncodedSentence
 
 
@@ -147,8 +147,8 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, *, generator: torc
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
-def iterate_batches(sentences: Sequence[EncodedSentence], batch_size: int) -> Iterator[Batch]:
-    """Collated inference batches over ``sentences`` (see :func:`sorted_batches`), sorted by
-    the length the encoder reads."""
-    for indices in sorted_batches([s.read_length for s in sentences], batch_size):
+def iterate_batches(sentences: Sequence[EncodedSentence], batch_size: int, max_tokens: int = MAX_BATCH_TOKENS) -> Iterator[Batch]:
+    """Collated inference batches over ``sentences`` (see :func:`sorted_batches`, with its
+    ``max_tokens``), sorted by the length the encoder reads."""
+    for indices in sorted_batches([s.read_length for s in sentences], batch_size, max_tokens):
         yield collate([sentences[i] for i in indices], indices)

@@ -12,9 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from birnn_tag.config import TaggingModelConfig, TrainingConfig
+from birnn_tag.data.batch_plans import DEVICE_BATCH_TOKENS, MAX_BATCH_TOKENS, batch_token_cap, sorted_batches
 from birnn_tag.data.batching import Batch, collate
 from birnn_tag.data.encoding import MISSING_ID, EncodedSentence
 from birnn_tag.tagging.network.tagger import Tagger, build_tagger
+from birnn_tag.tagging.prediction.decoding import decode_k_best, decode_sentences
 from birnn_tag.training.epoch import clip_gradients, make_optimizer
 from conftest import tiny_config_dict
 from device_sync import DeviceSync, SimulatedDevice
@@ -224,3 +226,42 @@ def test_the_gpu_paths_give_the_cpu_paths_loss_and_gradients(options, targets):
     assert len(gpu) == len(cpu)
     for on_gpu, on_cpu in zip(gpu, cpu):
         torch.testing.assert_close(on_gpu, on_cpu)
+
+
+def many_sentences(count: int) -> list[EncodedSentence]:
+    """``count`` sentences of 1 to 12 tokens, in host memory."""
+    generator = torch.Generator().manual_seed(2)
+    sentences = []
+    for length in torch.randint(1, 13, (count,), generator=generator).tolist():
+        chars = torch.randint(2, 30, (length, 4), generator=generator)
+        words, casing = torch.randint(2, 50, (length,), generator=generator), torch.randint(1, 8, (length,), generator=generator)
+        sentences.append(EncodedSentence(words, chars, torch.zeros(length, dtype=torch.long), casing))
+    return sentences
+
+
+@pytest.mark.parametrize("options", [CONFIGS["crf-char-cnn"], CONFIGS["softmax-gru-no-chars-unconstrained"]], ids=["crf", "softmax"])
+def test_tagging_copies_each_batch_to_the_host_once(options):
+    model, cpu = tiny_tagger(options).eval(), torch.device("cpu")
+    sentences = many_sentences(40)
+    with SimulatedDevice(copies=True) as device:
+        tags, confidences = decode_sentences(model, sentences, 8, cpu, confidences=True)
+    batches = len(sorted_batches([len(s) for s in sentences], 8))
+    assert device.cuda_answers and device.copies == batches > 1
+    expected_tags, expected_confidences = decode_sentences(model, sentences, 8, cpu, confidences=True)  # the CPU path
+    assert tags == expected_tags
+    for got, expected in zip(confidences, expected_confidences):  # the GPU path's character features round differently
+        assert got == pytest.approx(expected, abs=1e-5)
+    if options["head"] == "crf":
+        with SimulatedDevice(copies=True) as device:
+            best = decode_k_best(model, sentences, 8, cpu, k=3)
+        assert device.copies == 2 * batches  # the paths and their probabilities
+        expected = decode_k_best(model, sentences, 8, cpu, k=3)
+        assert [[path for path, _ in paths] for paths in best] == [[path for path, _ in paths] for paths in expected]
+
+
+def test_a_gpu_batch_holds_thousands_of_sentences():
+    lengths = [14] * 3000  # news sentences
+    assert batch_token_cap("cuda") == DEVICE_BATCH_TOKENS and batch_token_cap("cpu") == MAX_BATCH_TOKENS
+    on_cpu, on_gpu = (sorted_batches(lengths, 4096, batch_token_cap(kind)) for kind in ("cpu", "cuda"))
+    assert [len(batch) for batch in on_gpu] == [3000]
+    assert max(len(batch) for batch in on_cpu) == MAX_BATCH_TOKENS // 14

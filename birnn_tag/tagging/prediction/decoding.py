@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from birnn_tag.runs.checkpoint import LoadedModel
+from birnn_tag.data.batch_plans import batch_token_cap
 from birnn_tag.data.batching import iterate_batches
 from birnn_tag.data.document_context import Context
 from birnn_tag.data.encoding import EncodedSentence, TokenEncoder
@@ -27,15 +28,23 @@ def decode_sentences(
     precision: str = "fp32",
 ) -> tuple[list[list[int]], list[list[float]] | None]:
     """Predicted tag ids and (if asked) confidences for every sentence, in the order given;
-    ``precision`` is one of :data:`~birnn_tag.runtime.precision.PRECISIONS`."""
+    ``precision`` is one of :data:`~birnn_tag.runtime.precision.PRECISIONS`.
+
+    Batches hold up to :func:`~birnn_tag.data.batch_plans.batch_token_cap` padded tokens for the
+    device (thousands of sentences on a GPU, given a ``batch_size`` that large). A batch's
+    results come back to the host in one copy, the tag ids riding with the confidences (exact
+    in float32), so that on a GPU the host waits for the device once per batch."""
     tag_ids: list[list[int]] = [[] for _ in sentences]
     scores: list[list[float]] | None = [[] for _ in sentences] if confidences else None
     # One autocast region for all batches: it keeps the weights' bf16 copies from batch to batch.
     with evaluating(model), precision_autocast(precision, device):
-        for batch in iterate_batches(sentences, batch_size):
+        for batch in iterate_batches(sentences, batch_size, batch_token_cap(device.type)):
             best, confidence = model.decode(batch.to(device), confidences)
-            best = best.cpu().tolist()
-            confidence = confidence.cpu().tolist() if scores is not None else None
+            if confidence is None:
+                best = best.cpu().tolist()
+            else:
+                both = torch.stack([best.to(torch.float32), confidence.float()]).cpu()  # (2, batch, time)
+                best, confidence = both[0].long().tolist(), both[1].tolist()
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
                 tag_ids[index] = best[row][:length]
                 if scores is not None:
@@ -70,11 +79,12 @@ def decode_k_best(
     order given; paths the scheme forbids are never listed (a sentence may get fewer than ``k``)."""
     best: list[list[tuple[list[int], float]]] = [[] for _ in sentences]
     with evaluating(model), precision_autocast(precision, device):
-        for batch in iterate_batches(sentences, batch_size):
+        for batch in iterate_batches(sentences, batch_size, batch_token_cap(device.type)):
             tag_ids, log_probabilities = model.k_best(batch.to(device), k)
+            tag_ids, log_probabilities = tag_ids.cpu().tolist(), log_probabilities.cpu().tolist()
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
-                paths = tag_ids[row, :, :length].tolist()
-                found = [(path, lp) for path, lp in zip(paths, log_probabilities[row].tolist()) if lp != float("-inf")]
+                paths = [path[:length] for path in tag_ids[row]]
+                found = [(path, lp) for path, lp in zip(paths, log_probabilities[row]) if lp != float("-inf")]
                 best[index] = [(path, math.exp(lp)) for path, lp in found]  # may round to 0.0, never dropped
     return best
 
