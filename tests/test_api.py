@@ -59,6 +59,16 @@ def test_tokens_streams_and_results_are_frozen(trained_run):
     assert tagger.evaluate(data).f1 == report.f1
 
 
+def test_a_models_later_calls_tag_as_a_fresh_models_first(trained_run):
+    # A loaded model keeps its token cache from call to call (bounded: emptied when full).
+    texts = ["Tom flew to Paris .", "tom FLEW to paris 1996 !", "Zyx Qwv of Tom ."]
+    expected = [birnn_tag.load(trained_run).tag([text])[0] for text in texts]
+    tagger = birnn_tag.load(trained_run)
+    tagger.encoder.cache_size = 4  # fills and empties within these calls
+    assert tagger.tag(texts) == expected
+    assert [tagger.tag([text])[0] for text in reversed(texts)] == expected[::-1]
+
+
 def test_fill_with_choices_equals_predict(cloze_run):
     filler = birnn_tag.load(cloze_run / "run", device="cpu")
     assert isinstance(filler, birnn_tag.ClozeModel)

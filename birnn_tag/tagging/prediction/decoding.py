@@ -40,11 +40,11 @@ def decode_sentences(
     with evaluating(model), precision_autocast(precision, device):
         for batch in iterate_batches(sentences, batch_size, batch_token_cap(device.type)):
             best, confidence = model.decode(batch.to(device), confidences)
-            if confidence is None:
-                best = best.cpu().tolist()
-            else:
+            if confidence is not None and best.is_cuda:
                 both = torch.stack([best.to(torch.float32), confidence.float()]).cpu()  # (2, batch, time)
-                best, confidence = both[0].long().tolist(), both[1].tolist()
+                best, confidence = both[0].long(), both[1]
+            best = best.cpu().tolist()
+            confidence = confidence.cpu().tolist() if confidence is not None else None
             for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
                 tag_ids[index] = best[row][:length]
                 if scores is not None:
@@ -53,12 +53,14 @@ def decode_sentences(
 
 
 def torch_decoder(
-    loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None
+    loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None,
+    encode: TokenEncoder | None = None,
 ) -> Decode:
     """``predict``'s decode step for a PyTorch model: encode a group of token lists (in their
-    document contexts, if given), tag them with :func:`decode_sentences` on ``device`` (default
-    CPU) at ``precision`` (default the run's)."""
-    encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
+    document contexts, if given) with ``encode`` (default a new encoder, whose cache of tokens
+    starts empty), tag them with :func:`decode_sentences` on ``device`` (default CPU) at
+    ``precision`` (default the run's)."""
+    encode = encode or TokenEncoder(loaded.vocabs, loaded.config.encoding)
     device = device or torch.device("cpu")
     precision = precision or loaded.config.training.eval_precision
 
@@ -90,11 +92,13 @@ def decode_k_best(
 
 
 def torch_k_best(
-    loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None
+    loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None,
+    encode: TokenEncoder | None = None,
 ) -> KBest:
     """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists (in their
-    document contexts, if given) → each one's ``k`` best tag id sequences and probabilities."""
-    encode = TokenEncoder(loaded.vocabs, loaded.config.encoding)
+    document contexts, if given) → each one's ``k`` best tag id sequences and probabilities;
+    ``encode`` as for :func:`torch_decoder`."""
+    encode = encode or TokenEncoder(loaded.vocabs, loaded.config.encoding)
     device = device or torch.device("cpu")
     precision = precision or loaded.config.training.eval_precision
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from birnn_tag.data.encoding import TokenEncoder
 from birnn_tag.runs.checkpoint import LoadedModel
 from birnn_tag.errors import BirnnTagError
 from birnn_tag.runtime.precision import PRECISIONS, resolve_precision
@@ -33,6 +34,9 @@ class TaggingModel(TaggingBase):
             raise BirnnTagError(f"precision: unknown value {precision!r}; expected one of {', '.join(PRECISIONS)}")
         super().__init__(loaded.config, loaded.vocabs)
         self.loaded, self.device = loaded, device
+        # One encoder for every call: its cache of each distinct token's ids then serves the
+        # API's and the service's later calls too, instead of starting empty on each.
+        self.encoder = TokenEncoder(loaded.vocabs, loaded.config.encoding)
         self.precision = precision or loaded.config.training.eval_precision
         # Refused here, at load, rather than on the first batch (bf16 on a CPU that cannot run it).
         resolve_precision(self.precision, device, "precision" if precision else "training.eval_precision")
@@ -44,7 +48,7 @@ class TaggingModel(TaggingBase):
 
     def decoder(self, batch_size: int) -> Decode:
         """PyTorch tagging on the model's device and precision."""
-        return torch_decoder(self.loaded, batch_size, self.device, self.precision)
+        return torch_decoder(self.loaded, batch_size, self.device, self.precision, self.encoder)
 
     @property
     def scores_sequences(self) -> bool:
@@ -55,7 +59,7 @@ class TaggingModel(TaggingBase):
         """The CRF's k best sequences; a softmax head, which scores tokens and not sequences, has none."""
         if not isinstance(self.loaded.model.head, CRFHead):
             raise BirnnTagError("--k-best: needs a CRF head (model.head: crf); this run's head is softmax")
-        return torch_k_best(self.loaded, batch_size, k, self.device, self.precision)
+        return torch_k_best(self.loaded, batch_size, k, self.device, self.precision, self.encoder)
 
     def evaluate(self, source: str | Path = "test") -> Report:
         """Scores on a split of the run's data (``source`` a name: ``"test"``, ``"validation"``...)
