@@ -106,11 +106,17 @@ def check_format(option: str, value: Enum, accepted: tuple[str, ...], task: str)
 
 def input_format_for(value: InputFormat, name: str, accepted: tuple[str, ...], task: str) -> str:
     """The format to read input ``name`` in: ``value``, if this task accepts it; for ``auto``,
-    the one its extension names (``.conll``, ``.conllu``, ``.jsonl``) when the task reads it,
-    else text."""
+    the one its extension names (``.conll``, ``.conllu``, ``.jsonl``, ``.parquet``), or text
+    for any other name. An extension naming a format the task does not read is an error: read
+    as text, a JSONL file's braces and keys would be tagged as words."""
     if value is InputFormat.auto:
         guess = named_format(name)
-        return guess if guess in accepted else "text"
+        if guess not in accepted:
+            raise BirnnTagError(
+                f"{name}: its extension says {guess}, which {task} models do not read; "
+                f"pass --input-format, one of {', '.join(accepted)}"
+            )
+        return guess
     return check_format("--input-format", value, accepted, task)
 
 

@@ -254,6 +254,18 @@ def test_help_lists_each_options_choices_and_offers_shell_completion(trained_run
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
+def test_an_extension_naming_a_format_the_model_does_not_read_is_refused(tmp_path, trained_run):
+    records = tmp_path / "in.jsonl"
+    records.write_text('{"text": "Tom flew to Paris ."}\n')
+    # Read as text, its braces and keys would be tagged as words.
+    one_line_error(invoke("predict", trained_run, records, "-o", tmp_path / "out"),
+                   "in.jsonl: its extension says jsonl, which tagging models do not read; pass --input-format, one of text")
+    assert not (tmp_path / "out").exists()
+    result = invoke("predict", trained_run, records, "--input-format", "documents", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:5] == ["Tom\tB-PER", "flew\tO", "to\tO", "Paris\tB-LOC", ".\tO"]
+
+
 def test_messages_keep_their_square_brackets(tmp_path, trained_run):
     missing = tmp_path / "notes[plots].txt"
     one_line_error(invoke("predict", trained_run, missing), f"{missing}: input file not found")
