@@ -145,14 +145,22 @@ def encode_split(
     """A prepared split (columns tokens, optional tags, where) as tensors, as ``predict`` encodes
     text, with each row's ``contexts`` if given; a tag the vocabulary lacks is an error naming
     its sentence, ``missing`` is :data:`MISSING_ID`."""
-    encode = TokenEncoder(vocabs, config)
-    tokens = dataset["tokens"]
     tags = None
     if "tags" in dataset.column_names:
         tags = [encode_tags(row, vocabs, where, missing) for row, where in zip(dataset["tags"], dataset["where"])]
+    return encode_in_chunks(TokenEncoder(vocabs, config), dataset["tokens"], tags, contexts)
+
+
+def encode_in_chunks(
+    encode: TokenEncoder, sentences: Sequence[list[str]], tags: Sequence[list[int]] | None = None,
+    contexts: Sequence[Context] | None = None,
+) -> list[EncodedSentence]:
+    """:meth:`TokenEncoder.encode_sentences` :data:`SPLIT_CHUNK` sentences at a time: each
+    sentence's characters are a slice of its chunk's (tokens, longest word) tensor, which it keeps
+    alive, so a corpus encoded at once would hold one tensor as wide as its longest word."""
     chunk = lambda rows, start: None if rows is None else rows[start : start + SPLIT_CHUNK]  # noqa: E731
     return [
         sentence
-        for start in range(0, len(tokens), SPLIT_CHUNK)
-        for sentence in encode.encode_sentences(chunk(tokens, start), chunk(tags, start), chunk(contexts, start))
+        for start in range(0, len(sentences), SPLIT_CHUNK)
+        for sentence in encode.encode_sentences(chunk(sentences, start), chunk(tags, start), chunk(contexts, start))
     ]

@@ -23,7 +23,7 @@ from birnn_tag.data.document_context import piece_contexts
 from birnn_tag.data.pieces import piece_bounds
 from birnn_tag.data.reading.conll import decode_lines
 from birnn_tag.data.reading.tokenize import Tokenizer, tokenizer_for
-from birnn_tag.data.encoding import MISSING_ID, TokenEncoder
+from birnn_tag.data.encoding import MISSING_ID, TokenEncoder, encode_in_chunks
 from birnn_tag.data.split import Split
 from birnn_tag.data.vocab import Vocabularies
 from birnn_tag.errors import BirnnTagError, ConfigError
@@ -79,7 +79,7 @@ def teacher_marginals(
     size = teacher.config.model.document_context
     contexts = piece_contexts(texts, documents, pieces, size) if size else None
     tokens = [list(texts[row][start:end]) for row, start, end in pieces]
-    encoded = TokenEncoder(teacher.vocabs, teacher.config.encoding).encode_sentences(tokens, contexts=contexts)
+    encoded = encode_in_chunks(TokenEncoder(teacher.vocabs, teacher.config.encoding), tokens, contexts=contexts)
     split = model.with_context(Split(encoded))
     columns = torch.tensor([labels.index(label) for label in teacher.vocabs.labels.items])
     marginals: list[torch.Tensor] = [torch.empty(0)] * len(pieces)
@@ -167,7 +167,7 @@ def distilled_split(
         size = config.model.document_context
         contexts = piece_contexts(extra, extra_documents, rows, size) if size else None
         pieces = [extra[row][start:end] for row, start, end in rows]
-        encoded = TokenEncoder(vocabs, config.encoding).encode_sentences(pieces, contexts=contexts)
+        encoded = encode_in_chunks(TokenEncoder(vocabs, config.encoding), pieces, contexts=contexts)
         for sentence, target in zip(encoded, teacher_marginals(teacher, extra, extra_documents, rows, labels)):
             sentences.append(replace(sentence, tags=torch.full((len(sentence),), MISSING_ID), soft=target))
     return replace(split, sentences=sentences)
