@@ -52,17 +52,10 @@ def decode_sentences(
     return tag_ids, scores
 
 
-def torch_decoder(
-    loaded: LoadedModel, batch_size: int, device: torch.device | None = None, precision: str | None = None,
-    encode: TokenEncoder | None = None,
-) -> Decode:
+def torch_decoder(loaded: LoadedModel, encode: TokenEncoder, batch_size: int, device: torch.device, precision: str) -> Decode:
     """``predict``'s decode step for a PyTorch model: encode a group of token lists (in their
-    document contexts, if given) with ``encode`` (default a new encoder, whose cache of tokens
-    starts empty), tag them with :func:`decode_sentences` on ``device`` (default CPU) at
-    ``precision`` (default the run's)."""
-    encode = encode or TokenEncoder(loaded.vocabs, loaded.config.encoding)
-    device = device or torch.device("cpu")
-    precision = precision or loaded.config.training.eval_precision
+    document contexts, if given) with ``encode`` (the model's, whose token cache outlives a
+    call), tag them with :func:`decode_sentences` on ``device`` at ``precision``."""
 
     def decode(
         pieces: list[list[str]], confidences: bool, contexts: list[Context] | None = None
@@ -91,16 +84,10 @@ def decode_k_best(
     return best
 
 
-def torch_k_best(
-    loaded: LoadedModel, batch_size: int, k: int, device: torch.device | None = None, precision: str | None = None,
-    encode: TokenEncoder | None = None,
-) -> KBest:
+def torch_k_best(loaded: LoadedModel, encode: TokenEncoder, batch_size: int, k: int, device: torch.device, precision: str) -> KBest:
     """``predict --k-best``'s step for a PyTorch CRF model: a group of token lists (in their
     document contexts, if given) → each one's ``k`` best tag id sequences and probabilities;
-    ``encode`` as for :func:`torch_decoder`."""
-    encode = encode or TokenEncoder(loaded.vocabs, loaded.config.encoding)
-    device = device or torch.device("cpu")
-    precision = precision or loaded.config.training.eval_precision
+    arguments as for :func:`torch_decoder`."""
 
     def k_best(pieces: list[list[str]], contexts: list[Context] | None = None) -> list[list[tuple[list[int], float]]]:
         return decode_k_best(loaded.model, encode.encode_sentences(pieces, contexts=contexts), batch_size, device, k, precision)

@@ -48,7 +48,7 @@ class TaggingModel(TaggingBase):
 
     def decoder(self, batch_size: int) -> Decode:
         """PyTorch tagging on the model's device and precision."""
-        return torch_decoder(self.loaded, batch_size, self.device, self.precision, self.encoder)
+        return torch_decoder(self.loaded, self.encoder, batch_size, self.device, self.precision)
 
     @property
     def scores_sequences(self) -> bool:
@@ -59,7 +59,7 @@ class TaggingModel(TaggingBase):
         """The CRF's k best sequences; a softmax head, which scores tokens and not sequences, has none."""
         if not isinstance(self.loaded.model.head, CRFHead):
             raise BirnnTagError("--k-best: needs a CRF head (model.head: crf); this run's head is softmax")
-        return torch_k_best(self.loaded, batch_size, k, self.device, self.precision, self.encoder)
+        return torch_k_best(self.loaded, self.encoder, batch_size, k, self.device, self.precision)
 
     def evaluate(self, source: str | Path = "test") -> Report:
         """Scores on a split of the run's data (``source`` a name: ``"test"``, ``"validation"``...)
